@@ -1,0 +1,51 @@
+# zkmatch — start here.
+#   make setup   install everything missing (.venv, node_modules from the lock file)
+#   make demo    set up, then run the main job end to end with progress
+#   make test    set up, then run the default (fast) test suite
+#   make lint    ruff + mypy
+#   make bench   benchmarks; figures go to BENCHMARKS.md
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+NPM    ?= npm
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-slow lint bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund --ignore-scripts
+	@test -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil || \
+	  (echo "anvil binary missing from node_modules/@foundry-rs/anvil-linux-amd64" >&2; exit 1)
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/zkmatch demo
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-slow: setup
+	$(VENV)/bin/pytest -m slow $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check prover cli tests scripts
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) scripts/bench_crypto.py
+	$(PY) scripts/bench_matching.py
+	$(PY) scripts/bench_batch.py
+	$(VENV)/bin/zkmatch bench
+
+clean:
+	rm -rf .zkmatch/build

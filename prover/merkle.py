@@ -131,6 +131,14 @@ class QuadTree:
             position >>= 2
         return MerkleProof(index, self.get(index), tuple(siblings))  # type: ignore[arg-type]
 
+    def copy(self) -> QuadTree:
+        """An independent copy (the empty-subtree table is shared: it is never written)."""
+        clone = QuadTree.__new__(QuadTree)
+        clone.bits, clone.levels, clone.empty_leaf = self.bits, self.levels, self.empty_leaf
+        clone._zero = self._zero
+        clone._nodes = [dict(level) for level in self._nodes]
+        return clone
+
     def touched(self) -> dict[int, int]:
         """Every leaf ever written, by index (for persistence)."""
         return dict(self._nodes[0])

@@ -1,0 +1,1130 @@
+"""Batch builder and batch witness (docs/protocol.md, section 7; docs/batch-witness.md).
+
+:class:`BatchBuilder` takes entries (signed orders and cancels) and fills one at a
+time, in inbox order and matching order, checks every rule as it goes, and
+refuses what is illegal without changing anything. :meth:`BatchBuilder.seal`
+then **replays** the batch in the circuit's phase order on a copy of the state:
+
+1. open the ``K`` account slots (used ones first, increasing indices; 0 fee, 1 insurance),
+2. funding: ``C -= P_m * (F*_m - F_m)``, ``F_m := F*_m``; the insurance fund gets the sum,
+3. entries in inbox order, each writing ``(orderId, orderHash | 0, 0, n*2^16 + e)``,
+4. fills in matching order,
+5. close: rewrite each opened leaf in slot order, ``oldRoot -> newRoot``,
+
+recording every Merkle opening at the moment the circuit makes it, and checks that
+the replay reproduces what the builder computed incrementally (same accounts, same
+slots, collateral conserved). The result is the new state and a fixed-size, padded
+:class:`BatchWitness` whose :meth:`BatchWitness.as_circuit_inputs` is the input of
+``circuits/main/Batch.circom``. The signal names, shapes and the padding of no-op
+slots are specified in docs/batch-witness.md; in short:
+
+- public: ``oldRoot newRoot batchNumber paramsHash``;
+- parameters: ``timestamp market{TickSize,ImrBps,MmrBps,MakerFeePpm,TakerFeePpm}[M]
+  mark[M] fundingIndex[M]``;
+- accounts ``[K]``: ``accUsed accIndex accPubX accPubY accNonce accCollateral
+  accPosSize[M] accPosFunding[M] accOrdersRoot accSiblings[L][3] accRoot[K+1]
+  accCollateralAfter accPosSizeAfter[M] accPosFundingAfter[M] accOrdersRootAfter
+  fundingPayment accCollateralFunded``;
+- entries ``[E]``: ``entryUsed entryIsCancel entryAccountSlot entry{Account,Market,
+  Side,Price,Size,OrderId,Expiry,MaxFeePpm,Tif} entrySigR8x entrySigR8y entrySigS
+  entryOldSlot{OrderId,OrderHash,Filled,Seq} entrySlotSiblings[LS][3]
+  entryOrdersRootBefore entryOrdersRootAfter entrySeq``;
+- fills ``[B]``: ``fillUsed fillTakerEntry fillTakerAccountSlot fillMakerAccountSlot
+  fill{Taker,Maker}{Account,...,Tif} fill{Taker,Maker}Slot{OrderId,OrderHash,Filled,Seq}
+  fill{Taker,Maker}SlotSiblings[LS][3] fill{Taker,Maker}OrdersRoot{Before,After}
+  fillQty fillPrice fillTakerFee fillMakerFee fill{Taker,Maker}Collateral{Before,After}
+  fill{Taker,Maker}Pos{Before,After} fillFeeCollateralAfter``.
+
+Decisions of the model beyond the protocol text (also in docs/protocol.md, "Model
+decisions"): the insurance fund neither places orders nor trades (its collateral
+moves with every opened account's funding, which the circuit applies before all
+fills); entry checks run stateless rules first and the signature before any rule
+that reveals state; margin is checked after all of a fill's transfers, fees included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from prover.errors import ProtocolError
+from prover.exchange.constants import (
+    COLLATERAL_BITS,
+    FEE_ACCOUNT,
+    INSURANCE_ACCOUNT,
+    POSITION_BITS,
+    SEQ_ENTRY_BITS,
+    SIDE_BUY,
+    TIF_IOC,
+    TIF_POST_ONLY,
+)
+from prover.exchange.domain import (
+    Account,
+    BatchConfig,
+    BatchFull,
+    Cancel,
+    Entry,
+    Fill,
+    Market,
+    Order,
+    OrderRef,
+    OrderRejected,
+    OrderSlot,
+    Position,
+    PriceSet,
+    Reject,
+    SignedCancel,
+    SignedOrder,
+    check_markets,
+    fee_for,
+    make_seq,
+    signature_parts,
+)
+from prover.exchange.margin import legal_transition, margin, pretrade_check
+from prover.exchange.state import ExchangeState
+from prover.field import encode_signed
+
+Siblings = tuple[tuple[int, int, int], ...]
+
+#: Order fields in circuit signal order: (signal suffix, Order attribute).
+ORDER_SIGNALS: tuple[tuple[str, str], ...] = (
+    ("Account", "account"),
+    ("Market", "market"),
+    ("Side", "side"),
+    ("Price", "price"),
+    ("Size", "size"),
+    ("OrderId", "order_id"),
+    ("Expiry", "expiry"),
+    ("MaxFeePpm", "max_fee_ppm"),
+    ("Tif", "tif"),
+)
+SLOT_SIGNALS: tuple[tuple[str, str], ...] = (
+    ("OrderId", "order_id"),
+    ("OrderHash", "order_hash"),
+    ("Filled", "filled"),
+    ("Seq", "seq"),
+)
+
+
+# --- the witness --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountSlotWitness:
+    """Account slot ``k`` (phases 1, 2 and 5)."""
+
+    used: bool
+    index: int
+    before: Account
+    orders_root_before: int
+    funding_payment: int
+    funded_collateral: int
+    siblings: Siblings
+    root_before: int
+    root_after: int
+    after: Account
+    orders_root_after: int
+
+
+@dataclass(frozen=True)
+class EntryWitness:
+    """Entry slot ``e`` (phase 3). ``entry`` is ``None`` for a padded slot."""
+
+    used: bool
+    index: int
+    account_slot: int
+    entry: Entry | None
+    old_slot: OrderSlot
+    siblings: Siblings
+    orders_root_before: int
+    orders_root_after: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class FillSide:
+    """One side of a fill at the moment the circuit applies it."""
+
+    account_slot: int
+    order: Order | None
+    slot: OrderSlot
+    siblings: Siblings
+    orders_root_before: int
+    orders_root_after: int
+    collateral_before: int
+    collateral_after: int
+    position_before: int
+    position_after: int
+
+
+@dataclass(frozen=True)
+class FillWitness:
+    """Fill slot ``f`` (phase 4). ``fill`` is ``None`` for a padded slot."""
+
+    used: bool
+    fill: Fill | None
+    taker_entry: int
+    taker: FillSide
+    maker: FillSide
+    qty: int
+    price: int
+    taker_fee: int
+    maker_fee: int
+    fee_collateral_after: int
+
+
+def _zero_order_fields(prefix: str) -> dict[str, str]:
+    return {f"{prefix}{suffix}": "0" for suffix, _ in ORDER_SIGNALS}
+
+
+def _order_fields(prefix: str, order: Order | None) -> dict[str, str]:
+    if order is None:
+        return _zero_order_fields(prefix)
+    return {f"{prefix}{suffix}": str(getattr(order, attr)) for suffix, attr in ORDER_SIGNALS}
+
+
+def _slot_fields(prefix: str, slot: OrderSlot) -> dict[str, str]:
+    return {f"{prefix}{suffix}": str(getattr(slot, attr)) for suffix, attr in SLOT_SIGNALS}
+
+
+def _siblings(siblings: Siblings) -> list[list[str]]:
+    return [[str(s) for s in level] for level in siblings]
+
+
+def _s(value: int) -> str:
+    """A signed value as a decimal field element."""
+    return str(encode_signed(value))
+
+
+@dataclass(frozen=True)
+class BatchWitness:
+    """Everything ``Batch(K, E, B, D, S, M)`` needs, phase by phase, padded to size."""
+
+    config: BatchConfig
+    markets: tuple[Market, ...]
+    params: PriceSet
+    params_hash: int
+    old_root: int
+    new_root: int
+    accounts: tuple[AccountSlotWitness, ...]
+    entries: tuple[EntryWitness, ...]
+    fills: tuple[FillWitness, ...]
+
+    @property
+    def account_roots(self) -> list[int]:
+        """``accRoot[0..K]``."""
+        return [self.accounts[0].root_before] + [a.root_after for a in self.accounts]
+
+    def public_inputs(self) -> dict[str, str]:
+        """Section 10: ``oldRoot, newRoot, batchNumber, paramsHash``."""
+        return {
+            "oldRoot": str(self.old_root),
+            "newRoot": str(self.new_root),
+            "batchNumber": str(self.params.batch_number),
+            "paramsHash": str(self.params_hash),
+        }
+
+    def as_circuit_inputs(self) -> dict[str, Any]:
+        """The input JSON of ``circuits/main/Batch.circom`` (docs/batch-witness.md)."""
+        out: dict[str, Any] = dict(self.public_inputs())
+        out.update(self.params.as_circuit_inputs(self.markets))
+        out.update(self._account_inputs())
+        out.update(self._entry_inputs())
+        out.update(self._fill_inputs())
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return self.as_circuit_inputs()
+
+    def _account_inputs(self) -> dict[str, Any]:
+        a = self.accounts
+        return {
+            "accUsed": [str(int(x.used)) for x in a],
+            "accIndex": [str(x.index) for x in a],
+            "accPubX": [str(x.before.pubkey[0]) for x in a],
+            "accPubY": [str(x.before.pubkey[1]) for x in a],
+            "accNonce": [str(x.before.nonce) for x in a],
+            "accCollateral": [_s(x.before.collateral) for x in a],
+            "accPosSize": [[_s(p.size) for p in x.before.positions] for x in a],
+            "accPosFunding": [[_s(p.funding_index) for p in x.before.positions] for x in a],
+            "accOrdersRoot": [str(x.orders_root_before) for x in a],
+            "accSiblings": [_siblings(x.siblings) for x in a],
+            "accRoot": [str(r) for r in self.account_roots],
+            "accCollateralAfter": [_s(x.after.collateral) for x in a],
+            "accPosSizeAfter": [[_s(p.size) for p in x.after.positions] for x in a],
+            "accPosFundingAfter": [[_s(p.funding_index) for p in x.after.positions] for x in a],
+            "accOrdersRootAfter": [str(x.orders_root_after) for x in a],
+            "fundingPayment": [_s(x.funding_payment) for x in a],
+            "accCollateralFunded": [_s(x.funded_collateral) for x in a],
+        }
+
+    def _entry_inputs(self) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        for w in self.entries:
+            row: dict[str, Any] = {
+                "entryUsed": str(int(w.used)),
+                "entryAccountSlot": str(w.account_slot),
+            }
+            entry = w.entry
+            if isinstance(entry, SignedOrder):
+                row["entryIsCancel"] = "0"
+                row.update(_order_fields("entry", entry.order))
+                rx, ry, s = signature_parts(entry.signature)
+            elif isinstance(entry, SignedCancel):
+                row["entryIsCancel"] = "1"
+                row.update(_zero_order_fields("entry"))
+                row["entryAccount"] = str(entry.cancel.account)
+                row["entryOrderId"] = str(entry.cancel.order_id)
+                rx, ry, s = signature_parts(entry.signature)
+            else:
+                row["entryIsCancel"] = "0"
+                row.update(_zero_order_fields("entry"))
+                rx = ry = s = 0
+            row["entrySigR8x"], row["entrySigR8y"], row["entrySigS"] = str(rx), str(ry), str(s)
+            row.update(_slot_fields("entryOldSlot", w.old_slot))
+            row["entrySlotSiblings"] = _siblings(w.siblings)
+            row["entryOrdersRootBefore"] = str(w.orders_root_before)
+            row["entryOrdersRootAfter"] = str(w.orders_root_after)
+            row["entrySeq"] = str(w.seq)
+            rows.append(row)
+        return _columns(rows)
+
+    def _fill_inputs(self) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        for w in self.fills:
+            row: dict[str, Any] = {
+                "fillUsed": str(int(w.used)),
+                "fillTakerEntry": str(w.taker_entry),
+                "fillTakerAccountSlot": str(w.taker.account_slot),
+                "fillMakerAccountSlot": str(w.maker.account_slot),
+            }
+            for name, side in (("Taker", w.taker), ("Maker", w.maker)):
+                row.update(_order_fields(f"fill{name}", side.order))
+                row.update(_slot_fields(f"fill{name}Slot", side.slot))
+                row[f"fill{name}SlotSiblings"] = _siblings(side.siblings)
+                row[f"fill{name}OrdersRootBefore"] = str(side.orders_root_before)
+                row[f"fill{name}OrdersRootAfter"] = str(side.orders_root_after)
+                row[f"fill{name}CollateralBefore"] = _s(side.collateral_before)
+                row[f"fill{name}CollateralAfter"] = _s(side.collateral_after)
+                row[f"fill{name}PosBefore"] = _s(side.position_before)
+                row[f"fill{name}PosAfter"] = _s(side.position_after)
+            row["fillQty"] = str(w.qty)
+            row["fillPrice"] = str(w.price)
+            row["fillTakerFee"] = str(w.taker_fee)
+            row["fillMakerFee"] = str(w.maker_fee)
+            row["fillFeeCollateralAfter"] = _s(w.fee_collateral_after)
+            rows.append(row)
+        return _columns(rows)
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows of per-slot signals to one array per signal."""
+    if not rows:
+        return {}
+    return {key: [row[key] for row in rows] for key in rows[0]}
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What :meth:`BatchBuilder.seal` returns."""
+
+    state: ExchangeState
+    witness: BatchWitness
+    fills: tuple[Fill, ...]
+    entries: tuple[Entry, ...]
+    old_root: int
+    new_root: int
+    params_hash: int
+    funding: Mapping[int, int]
+
+    @property
+    def batch_number(self) -> int:
+        return self.witness.params.batch_number
+
+
+# --- pure rules ---------------------------------------------------------------------
+
+
+def fund(account: Account, funding: Sequence[int]) -> tuple[Account, int]:
+    """7.2 for one account: returns the account with ``C -= P_m * (F*_m - F_m)`` and
+    ``F_m := F*_m``, and its payment ``sum_m P_m * (F*_m - F_m)`` (to the insurance fund).
+    """
+    payment = 0
+    positions = []
+    for position, index in zip(account.positions, funding, strict=True):
+        payment += position.size * (index - position.funding_index)
+        positions.append(Position(position.size, index))
+    funded = replace(account, collateral=account.collateral - payment, positions=tuple(positions))
+    return funded, payment
+
+
+def _in_range(value: int, bits: int) -> bool:
+    return -(1 << bits) < value < (1 << bits)
+
+
+def apply_fill(
+    accounts: Mapping[int, Account],
+    *,
+    taker: int,
+    maker: int,
+    taker_side: int,
+    market: int,
+    qty: int,
+    price: int,
+    taker_fee: int,
+    maker_fee: int,
+    taker_ref: OrderRef | None = None,
+    maker_ref: OrderRef | None = None,
+) -> dict[int, Account]:
+    """7.4 transfers: buyer ``C -= N, P += qty``; seller ``C += N, P -= qty``; the taker
+    pays ``taker_fee``, the maker ``maker_fee``, both to the fee account.
+
+    Returns the new accounts of ``taker``, ``maker`` and the fee account (which may be
+    one of the two). Raises :class:`OrderRejected` (``BAD_SIZE``, ``order`` = that side's
+    ``*_ref``) when a position would leave ``|P| < 2^40`` or a collateral ``|C| < 2^63``.
+    """
+    notional = qty * price
+    buyer, seller = (taker, maker) if taker_side == SIDE_BUY else (maker, taker)
+    collateral = {i: accounts[i].collateral for i in (taker, maker, FEE_ACCOUNT)}
+    sizes = {i: accounts[i].positions[market].size for i in (taker, maker)}
+    collateral[buyer] -= notional
+    collateral[seller] += notional
+    sizes[buyer] += qty
+    sizes[seller] -= qty
+    collateral[taker] -= taker_fee
+    collateral[maker] -= maker_fee
+    collateral[FEE_ACCOUNT] += taker_fee + maker_fee
+    for who, index, ref in (("taker", taker, taker_ref), ("maker", maker, maker_ref)):
+        if not _in_range(sizes[index], POSITION_BITS):
+            raise OrderRejected(
+                Reject.BAD_SIZE,
+                f"{who} account {index}: position would reach 2^{POSITION_BITS}",
+                order=ref,
+            )
+        if not _in_range(collateral[index], COLLATERAL_BITS):
+            raise OrderRejected(
+                Reject.BAD_SIZE,
+                f"{who} account {index}: collateral would reach 2^{COLLATERAL_BITS}",
+                order=ref,
+            )
+    if not _in_range(collateral[FEE_ACCOUNT], COLLATERAL_BITS):
+        raise OrderRejected(
+            Reject.BAD_SIZE,
+            f"fee account: collateral would reach 2^{COLLATERAL_BITS}",
+            order=taker_ref,
+        )
+    out: dict[int, Account] = {}
+    for index, c in collateral.items():
+        account = accounts[index].with_collateral(c)
+        if index in sizes:
+            old = account.positions[market]
+            account = account.with_position(market, Position(sizes[index], old.funding_index))
+        out[index] = account
+    return out
+
+
+# --- the builder --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _EntryRecord:
+    index: int
+    entry: Entry
+    account: int
+    slot_no: int
+    seq: int
+
+    @property
+    def order(self) -> Order | None:
+        return self.entry.order if isinstance(self.entry, SignedOrder) else None
+
+
+@dataclass(frozen=True)
+class _FillRecord:
+    fill: Fill
+    taker_entry: int
+    taker_order: Order
+    maker_order: Order
+    taker_slot_no: int
+    maker_slot_no: int
+
+
+class BatchBuilder:
+    """Builds one batch on a copy of ``state`` (the input state is never mutated).
+
+    ``markets`` defaults to the state's; it must equal them (the markets are part of
+    ``paramsHash``). ``config`` must agree with the state (``D``, ``S``, ``M``).
+    """
+
+    def __init__(
+        self,
+        state: ExchangeState,
+        config: BatchConfig,
+        params: PriceSet,
+        markets: Sequence[Market] | None = None,
+    ) -> None:
+        self.markets = check_markets(markets if markets is not None else state.markets)
+        if self.markets != state.markets:
+            raise ProtocolError("the batch's markets differ from the state's")
+        if (config.account_bits, config.slot_bits, config.markets) != (
+            state.account_bits,
+            state.slot_bits,
+            state.num_markets,
+        ):
+            raise ProtocolError(
+                f"config (D={config.account_bits}, S={config.slot_bits}, M={config.markets}) "
+                f"does not fit the state (D={state.account_bits}, S={state.slot_bits}, "
+                f"M={state.num_markets})"
+            )
+        if len(params.marks) != len(self.markets):
+            raise ProtocolError(f"{len(params.marks)} marks for {len(self.markets)} markets")
+        self.config = config
+        self.params = params
+        self._base = state.copy()
+        self._base.root  # noqa: B018 - raises if the input state has stale leaves
+        self._slot_mask = (1 << state.slot_bits) - 1
+        self._batch_seq = params.batch_number << SEQ_ENTRY_BITS
+        # Working view: opened accounts after funding and the fills so far.
+        self._accounts: dict[int, Account] = {}
+        self._payments: dict[int, int] = {}
+        # Order-slot overlay over the base state: (account, slot) -> slot and order body.
+        self._slots: dict[tuple[int, int], OrderSlot] = {}
+        self._slot_orders: dict[tuple[int, int], Order | None] = {}
+        self._fill_slots: set[tuple[int, int]] = set()
+        self._entries: list[_EntryRecord] = []
+        self._fills: list[_FillRecord] = []
+        self._result: BatchResult | None = None
+        self._verified: set[tuple[int, tuple[int, int, int], tuple[int, int]]] = set()
+        # Slots 0 and 1: the insurance fund first, so the fee account's funding lands in it.
+        self._commit_open(INSURANCE_ACCOUNT, *self._funded(INSURANCE_ACCOUNT))
+        self._commit_open(FEE_ACCOUNT, *self._funded(FEE_ACCOUNT))
+
+    # --- views ------------------------------------------------------------------
+
+    @property
+    def timestamp(self) -> int:
+        return self.params.timestamp
+
+    @property
+    def marks(self) -> tuple[int, ...]:
+        return self.params.marks
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(r.entry for r in self._entries)
+
+    @property
+    def fills(self) -> tuple[Fill, ...]:
+        return tuple(r.fill for r in self._fills)
+
+    @property
+    def is_empty(self) -> bool:
+        """No entry and no fill yet (an empty batch is still a valid no-op, with funding)."""
+        return not self._entries and not self._fills
+
+    @property
+    def sealed(self) -> bool:
+        return self._result is not None
+
+    def room(self) -> tuple[int, int, int]:
+        """``(accounts, entries, fills)`` still free."""
+        return (
+            self.config.accounts - len(self._accounts),
+            self.config.entries - len(self._entries),
+            self.config.fills - len(self._fills),
+        )
+
+    def is_opened(self, index: int) -> bool:
+        return index in self._accounts
+
+    def account(self, index: int) -> Account:
+        """Account ``index`` as it stands in the batch so far (funding applied once opened)."""
+        if index in self._accounts:
+            return self._accounts[index]
+        return self._base.account(index)
+
+    def slot(self, index: int, slot_no: int) -> OrderSlot:
+        """Order slot as it stands in the batch so far."""
+        key = (index, slot_no)
+        if key in self._slots:
+            return self._slots[key]
+        return self._base.slot(index, slot_no)
+
+    def order(self, account: int, order_id: int) -> Order | None:
+        """The order ``order_id`` of ``account`` if its slot holds it now."""
+        if not self._base.exists(account) or not isinstance(order_id, int) or order_id <= 0:
+            return None
+        key = (account, order_id & self._slot_mask)
+        slot = self.slot(*key)
+        if slot.order_id != order_id or not slot.is_open:
+            return None
+        if key in self._slot_orders:
+            return self._slot_orders[key]
+        return self._base.slot_order(*key)
+
+    def remaining(self, ref: OrderRef) -> int:
+        """Lots still open of order ``ref`` (0 if its slot no longer holds it)."""
+        order = self.order(ref.account, ref.order_id)
+        if order is None:
+            return 0
+        return order.size - self.slot(ref.account, order.slot(self._base.slot_bits)).filled
+
+    # --- opening accounts -------------------------------------------------------
+
+    def _funded(self, index: int) -> tuple[Account, int]:
+        """7.2 for an account not yet opened: (account after funding, its payment)."""
+        try:
+            return fund(self._base.account(index), self.params.funding)
+        except ProtocolError as exc:
+            if isinstance(exc, OrderRejected):
+                raise
+            raise ProtocolError(f"funding account {index}: {exc}") from exc
+
+    def _commit_open(self, index: int, funded: Account, payment: int) -> None:
+        self._accounts[index] = funded
+        self._payments[index] = payment
+        insurance = self._accounts[INSURANCE_ACCOUNT]
+        self._accounts[INSURANCE_ACCOUNT] = insurance.with_collateral(
+            insurance.collateral + payment
+        )
+
+    def _view(self, index: int) -> tuple[Account, tuple[Account, int] | None]:
+        """The account as a fill or entry would see it, and the opening to commit if any."""
+        if index in self._accounts:
+            return self._accounts[index], None
+        opening = self._funded(index)
+        return opening[0], opening
+
+    def _insurance_after(self, opening: tuple[Account, int] | None) -> Account:
+        insurance = self._accounts[INSURANCE_ACCOUNT]
+        if opening is None:
+            return insurance
+        return insurance.with_collateral(insurance.collateral + opening[1])
+
+    # --- entries ----------------------------------------------------------------
+
+    def _check(self, signed: Entry) -> tuple[int, int]:
+        """5. The entry rules; returns ``(account, slot)``. Changes nothing."""
+        if self._result is not None:
+            raise ProtocolError("the batch is sealed")
+        body: Order | Cancel
+        if isinstance(signed, SignedOrder):
+            body = signed.order
+        elif isinstance(signed, SignedCancel):
+            body = signed.cancel
+        else:
+            raise OrderRejected(Reject.MALFORMED, "an entry is a SignedOrder or a SignedCancel")
+        ref = body.ref
+        try:
+            # Stateless rules first (they reveal nothing about the state).
+            body.check()
+            if isinstance(body, Order):
+                body.check_market(self.markets)
+                if body.expiry < self.params.timestamp:
+                    raise OrderRejected(
+                        Reject.EXPIRED,
+                        f"expiry {body.expiry} is before the batch time {self.params.timestamp}",
+                    )
+            index = body.account
+            if index >= self._base.capacity or not self._base.exists(index):
+                raise OrderRejected(Reject.UNKNOWN_ACCOUNT, f"no account at index {index}")
+            # The signature before anything that depends on the account's state.
+            pubkey = self._base.account(index).pubkey
+            memo = (body.hash(), signature_parts(signed.signature), pubkey)
+            if memo not in self._verified:  # check_entry then add_entry verifies once
+                if not signed.verify(pubkey):
+                    raise OrderRejected(
+                        Reject.BAD_SIGNATURE,
+                        f"signature does not verify under account {index}'s key",
+                    )
+                self._verified.add(memo)
+            if index == INSURANCE_ACCOUNT:
+                raise OrderRejected(Reject.MALFORMED, "the insurance fund does not trade")
+            slot_no = body.order_id & self._slot_mask
+            current = self.slot(index, slot_no)
+            if body.order_id <= current.order_id:
+                raise OrderRejected(
+                    Reject.STALE_ORDER_ID,
+                    f"order id {body.order_id} is not above {current.order_id} in slot {slot_no}",
+                )
+            if isinstance(body, Order):
+                account, _ = self._view(index)
+                if not pretrade_check(account, body, self.markets, self.params.marks):
+                    raise OrderRejected(
+                        Reject.INSUFFICIENT_MARGIN,
+                        f"account {index} would miss its initial margin if the order filled",
+                    )
+        except OrderRejected as exc:
+            if exc.order is None:
+                exc.order = ref
+            raise
+        return index, slot_no
+
+    def check_entry(self, signed: Entry) -> None:
+        """5. Raise :class:`OrderRejected` with the reason if ``signed`` may not enter.
+
+        Order of checks: ranges (MALFORMED, BAD_PRICE, BAD_SIZE), market (UNKNOWN_MARKET,
+        OFF_TICK, FEE_TOO_HIGH), EXPIRED, UNKNOWN_ACCOUNT, BAD_SIGNATURE, then the
+        stateful ones: STALE_ORDER_ID (id not above the slot's), INSUFFICIENT_MARGIN
+        (the operator's pre-trade check, margin.pretrade_check).
+        """
+        self._check(signed)
+
+    def add_entry(self, signed: Entry) -> int:
+        """7.3 Append an entry; returns its entry index ``e``.
+
+        Raises :class:`OrderRejected` as :meth:`check_entry`, then :class:`BatchFull` if
+        the ``E`` entry slots are used, the signer's account would need a ``K+1``-th
+        account slot, or the entry would overwrite an order slot that a fill of this
+        batch used (entries precede fills in the circuit).
+        """
+        index, slot_no = self._check(signed)
+        if len(self._entries) >= self.config.entries:
+            raise BatchFull(f"all {self.config.entries} entry slots are used")
+        if index not in self._accounts and len(self._accounts) >= self.config.accounts:
+            raise BatchFull(f"all {self.config.accounts} account slots are used")
+        if (index, slot_no) in self._fill_slots:
+            raise BatchFull(
+                f"entry would overwrite slot {slot_no} of account {index}, used by a fill"
+            )
+        if index not in self._accounts:
+            self._commit_open(index, *self._funded(index))
+        e = len(self._entries)
+        seq = make_seq(self.params.batch_number, e)
+        if isinstance(signed, SignedOrder):
+            order: Order | None = signed.order
+            slot = OrderSlot(signed.order.order_id, signed.order.hash(), 0, seq)
+        else:
+            order = None
+            slot = OrderSlot(signed.cancel.order_id, 0, 0, seq)
+        self._slots[(index, slot_no)] = slot
+        self._slot_orders[(index, slot_no)] = order
+        self._entries.append(_EntryRecord(e, signed, index, slot_no, seq))
+        return e
+
+    # --- fills ------------------------------------------------------------------
+
+    def _open_order(self, ref: OrderRef, who: str) -> tuple[Order, OrderSlot, int]:
+        if not isinstance(ref, OrderRef):
+            raise OrderRejected(Reject.MALFORMED, f"{who} must be an OrderRef")
+        order = self.order(ref.account, ref.order_id)
+        if order is None:
+            raise OrderRejected(
+                Reject.UNKNOWN_ORDER,
+                f"{who} order {ref.order_id} of account {ref.account} is not open",
+                order=ref,
+            )
+        slot_no = ref.order_id & self._slot_mask
+        return order, self.slot(ref.account, slot_no), slot_no
+
+    def add_fill(self, taker: OrderRef, maker: OrderRef, qty: int) -> Fill:
+        """7.4 Fill ``qty`` lots of ``taker`` against the resting ``maker``; returns the fill.
+
+        Rules, each an :class:`OrderRejected` naming the order at fault; nothing changes
+        when one fails:
+
+        - BAD_SIZE: ``qty < 1``; either order's ``filled + qty > size``; a position or
+          collateral would leave its range.
+        - UNKNOWN_ORDER: a slot does not hold that order open; the taker did not enter
+          in this batch.
+        - MALFORMED: the maker did not enter before the taker (``seq_maker < seq_taker``);
+          different markets; same side; the maker is IOC; the insurance fund trades.
+        - SELF_TRADE: same account. POST_ONLY_WOULD_CROSS: the taker is post-only.
+        - EXPIRED: ``expiry < t``. BAD_PRICE: prices do not cross.
+        - FEE_TOO_HIGH: the market's fee rate is above the order's ``maxFeePpm``.
+        - INSUFFICIENT_MARGIN: section 8 fails for the taker or the maker (after the
+          fill's transfers, fees included).
+
+        :class:`BatchFull` when the ``B`` fill slots are used or the maker's account
+        would need a ``K+1``-th slot.
+        """
+        if self._result is not None:
+            raise ProtocolError("the batch is sealed")
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
+            raise OrderRejected(Reject.BAD_SIZE, f"fill quantity {qty!r} is not >= 1", order=taker)
+        if len(self._fills) >= self.config.fills:
+            raise BatchFull(f"all {self.config.fills} fill slots are used")
+        t_order, t_slot, t_slot_no = self._open_order(taker, "taker")
+        m_order, m_slot, m_slot_no = self._open_order(maker, "maker")
+        t = self.params.timestamp
+        if t_slot.seq < self._batch_seq:
+            raise OrderRejected(
+                Reject.UNKNOWN_ORDER, "the taker must have entered in this batch", order=taker
+            )
+        if m_slot.seq >= t_slot.seq:
+            raise OrderRejected(
+                Reject.MALFORMED, "the maker must have entered before the taker", order=maker
+            )
+        if taker.account == maker.account:
+            raise OrderRejected(
+                Reject.SELF_TRADE, f"account {taker.account} on both sides", order=taker
+            )
+        if INSURANCE_ACCOUNT in (taker.account, maker.account):
+            raise OrderRejected(
+                Reject.MALFORMED,
+                "the insurance fund does not trade",
+                order=taker if taker.account == INSURANCE_ACCOUNT else maker,
+            )
+        if t_order.market != m_order.market:
+            raise OrderRejected(Reject.MALFORMED, "orders are in different markets", order=taker)
+        if t_order.side == m_order.side:
+            raise OrderRejected(Reject.MALFORMED, "orders are on the same side", order=taker)
+        if t_order.tif == TIF_POST_ONLY:
+            raise OrderRejected(
+                Reject.POST_ONLY_WOULD_CROSS, "a post-only order cannot take", order=taker
+            )
+        if m_order.tif == TIF_IOC:
+            raise OrderRejected(Reject.MALFORMED, "an IOC order cannot be the maker", order=maker)
+        for ref, order in ((taker, t_order), (maker, m_order)):
+            if order.expiry < t:
+                raise OrderRejected(Reject.EXPIRED, f"expired at {order.expiry} < {t}", order=ref)
+        buy, sell = (t_order, m_order) if t_order.side == SIDE_BUY else (m_order, t_order)
+        if buy.price < sell.price:
+            raise OrderRejected(
+                Reject.BAD_PRICE, f"buy {buy.price} does not cross sell {sell.price}", order=taker
+            )
+        for ref, order, slot in ((taker, t_order, t_slot), (maker, m_order, m_slot)):
+            if slot.filled + qty > order.size:
+                raise OrderRejected(
+                    Reject.BAD_SIZE,
+                    f"fill of {qty} exceeds the {order.size - slot.filled} lots open",
+                    order=ref,
+                )
+        market = self.markets[t_order.market]
+        if market.taker_fee_ppm > t_order.max_fee_ppm:
+            raise OrderRejected(Reject.FEE_TOO_HIGH, "taker fee above the order's cap", order=taker)
+        if market.maker_fee_ppm > m_order.max_fee_ppm:
+            raise OrderRejected(Reject.FEE_TOO_HIGH, "maker fee above the order's cap", order=maker)
+        if maker.account not in self._accounts and len(self._accounts) >= self.config.accounts:
+            raise BatchFull(f"all {self.config.accounts} account slots are used")
+
+        price = m_order.price
+        notional = qty * price
+        taker_fee = fee_for(notional, market.taker_fee_ppm)
+        maker_fee = fee_for(notional, market.maker_fee_ppm)
+        maker_before, opening = self._view(maker.account)
+        view = {
+            taker.account: self._accounts[taker.account],
+            maker.account: maker_before,
+            FEE_ACCOUNT: self._accounts[FEE_ACCOUNT],
+        }
+        after = apply_fill(
+            view,
+            taker=taker.account,
+            maker=maker.account,
+            taker_side=t_order.side,
+            market=t_order.market,
+            qty=qty,
+            price=price,
+            taker_fee=taker_fee,
+            maker_fee=maker_fee,
+            taker_ref=taker,
+            maker_ref=maker,
+        )
+        for who, ref in (("taker", taker), ("maker", maker)):
+            before_m = margin(view[ref.account], self.markets, self.params.marks)
+            after_m = margin(after[ref.account], self.markets, self.params.marks)
+            if not legal_transition(before_m, after_m):
+                raise OrderRejected(
+                    Reject.INSUFFICIENT_MARGIN,
+                    f"{who} account {ref.account} would fail the margin rule after the fill",
+                    order=ref,
+                )
+        # Commit.
+        if opening is not None:
+            self._commit_open(maker.account, *opening)
+        self._accounts.update(after)
+        self._slots[(taker.account, t_slot_no)] = replace(t_slot, filled=t_slot.filled + qty)
+        self._slots[(maker.account, m_slot_no)] = replace(m_slot, filled=m_slot.filled + qty)
+        self._slot_orders[(taker.account, t_slot_no)] = t_order
+        self._slot_orders[(maker.account, m_slot_no)] = m_order
+        self._fill_slots.add((taker.account, t_slot_no))
+        self._fill_slots.add((maker.account, m_slot_no))
+        fill = Fill(t_order.market, taker, maker, t_order.side, price, qty, taker_fee, maker_fee)
+        taker_entry = t_slot.seq - self._batch_seq
+        self._fills.append(_FillRecord(fill, taker_entry, t_order, m_order, t_slot_no, m_slot_no))
+        return fill
+
+    # --- sealing ----------------------------------------------------------------
+
+    def seal(self) -> BatchResult:
+        """Replay the batch in circuit order and return the new state and the witness.
+
+        Checks (``AssertionError`` on failure: a bug, not an input error) that the replay
+        reproduces the incremental result, that the new root is the root of the new
+        state, and that total collateral is conserved (section 9). Sealing twice returns
+        the same result.
+        """
+        if self._result is not None:
+            return self._result
+        cfg = self.config
+        n = self.params.batch_number
+        base = self._base
+        new = base.copy()
+        old_root = new.root
+        order = sorted(self._accounts)
+        if order[:2] != [FEE_ACCOUNT, INSURANCE_ACCOUNT] or len(order) > cfg.accounts:
+            raise AssertionError("account slots 0 and 1 must be the fee account and insurance")
+        slot_of = {index: k for k, index in enumerate(order)}
+
+        # Phase 1 and 2: open and fund.
+        before = {i: base.account(i) for i in order}
+        orders_root_before = {i: base.orders_root(i) for i in order}
+        current: dict[int, Account] = {}
+        payments: dict[int, int] = {}
+        for i in order:
+            current[i], payments[i] = fund(before[i], self.params.funding)
+        insurance = current[INSURANCE_ACCOUNT]
+        current[INSURANCE_ACCOUNT] = insurance.with_collateral(
+            insurance.collateral + sum(payments.values())
+        )
+        funded = dict(current)
+
+        # Phase 3: entries.
+        entry_w: list[EntryWitness] = []
+        for rec in self._entries:
+            old = new.slot(rec.account, rec.slot_no)
+            proof = new.slot_proof(rec.account, rec.slot_no)
+            root_before = new.orders_root(rec.account)
+            slot = self._entry_slot(rec)
+            new.set_slot(rec.account, rec.slot_no, slot, rec.order, sync=False)
+            entry_w.append(
+                EntryWitness(
+                    True,
+                    rec.index,
+                    slot_of[rec.account],
+                    rec.entry,
+                    old,
+                    proof.siblings,
+                    root_before,
+                    new.orders_root(rec.account),
+                    rec.seq,
+                )
+            )
+        for e in range(len(self._entries), cfg.entries):
+            old = new.slot(FEE_ACCOUNT, 0)
+            proof = new.slot_proof(FEE_ACCOUNT, 0)
+            root = new.orders_root(FEE_ACCOUNT)
+            entry_w.append(
+                EntryWitness(False, e, 0, None, old, proof.siblings, root, root, make_seq(n, e))
+            )
+
+        # Phase 4: fills.
+        fill_w: list[FillWitness] = []
+        for frec in self._fills:
+            fill = frec.fill
+            sides = []
+            for ref, slot_no, order_body in (
+                (fill.taker, frec.taker_slot_no, frec.taker_order),
+                (fill.maker, frec.maker_slot_no, frec.maker_order),
+            ):
+                slot = new.slot(ref.account, slot_no)
+                if slot.order_id != ref.order_id or slot.order_hash != order_body.hash():
+                    raise AssertionError(f"replay: slot of {ref} does not hold the order")
+                proof = new.slot_proof(ref.account, slot_no)
+                root_before = new.orders_root(ref.account)
+                new.set_slot(
+                    ref.account,
+                    slot_no,
+                    replace(slot, filled=slot.filled + fill.qty),
+                    order_body,
+                    sync=False,
+                )
+                sides.append(
+                    (
+                        ref,
+                        order_body,
+                        slot,
+                        proof.siblings,
+                        root_before,
+                        new.orders_root(ref.account),
+                    )
+                )
+            after = apply_fill(
+                current,
+                taker=fill.taker.account,
+                maker=fill.maker.account,
+                taker_side=fill.taker_side,
+                market=fill.market,
+                qty=fill.qty,
+                price=fill.price,
+                taker_fee=fill.taker_fee,
+                maker_fee=fill.maker_fee,
+            )
+            for ref in (fill.taker, fill.maker):
+                if not legal_transition(
+                    margin(current[ref.account], self.markets, self.params.marks),
+                    margin(after[ref.account], self.markets, self.params.marks),
+                ):
+                    raise AssertionError(f"replay: margin fails for {ref}")
+            fill_sides = [
+                FillSide(
+                    slot_of[ref.account],
+                    body,
+                    slot,
+                    sibs,
+                    rb,
+                    ra,
+                    current[ref.account].collateral,
+                    after[ref.account].collateral,
+                    current[ref.account].positions[fill.market].size,
+                    after[ref.account].positions[fill.market].size,
+                )
+                for ref, body, slot, sibs, rb, ra in sides
+            ]
+            current.update(after)
+            fill_w.append(
+                FillWitness(
+                    True,
+                    fill,
+                    frec.taker_entry,
+                    fill_sides[0],
+                    fill_sides[1],
+                    fill.qty,
+                    fill.price,
+                    fill.taker_fee,
+                    fill.maker_fee,
+                    current[FEE_ACCOUNT].collateral,
+                )
+            )
+        for _ in range(len(self._fills), cfg.fills):
+            pad_sides = []
+            for index in (FEE_ACCOUNT, INSURANCE_ACCOUNT):
+                slot = new.slot(index, 0)
+                proof = new.slot_proof(index, 0)
+                root = new.orders_root(index)
+                c = current[index].collateral
+                p = current[index].positions[0].size
+                pad_sides.append(
+                    FillSide(slot_of[index], None, slot, proof.siblings, root, root, c, c, p, p)
+                )
+            fill_w.append(
+                FillWitness(
+                    False,
+                    None,
+                    0,
+                    pad_sides[0],
+                    pad_sides[1],
+                    0,
+                    0,
+                    0,
+                    0,
+                    current[FEE_ACCOUNT].collateral,
+                )
+            )
+
+        # Phase 5: close, in slot order.
+        acc_w: list[AccountSlotWitness] = []
+        for i in order:
+            new.set_account(i, current[i], sync=False)
+            root_before = new.stored_root
+            proof = new.sync(i)
+            acc_w.append(
+                AccountSlotWitness(
+                    True,
+                    i,
+                    before[i],
+                    orders_root_before[i],
+                    payments[i],
+                    funded[i].collateral,
+                    proof.siblings,
+                    root_before,
+                    new.stored_root,
+                    current[i],
+                    new.orders_root(i),
+                )
+            )
+        new_root = new.root
+        fee_final = current[FEE_ACCOUNT]
+        fee_proof = new.account_proof(FEE_ACCOUNT)
+        for _ in range(len(order), cfg.accounts):
+            acc_w.append(
+                AccountSlotWitness(
+                    False,
+                    FEE_ACCOUNT,
+                    fee_final,
+                    new.orders_root(FEE_ACCOUNT),
+                    0,
+                    fee_final.collateral,
+                    fee_proof.siblings,
+                    new_root,
+                    new_root,
+                    fee_final,
+                    new.orders_root(FEE_ACCOUNT),
+                )
+            )
+
+        # Self-checks: the replay is the incremental result; section 9.
+        if current != self._accounts:
+            raise AssertionError("replay: accounts differ from the incremental result")
+        for (index, slot_no), slot in self._slots.items():
+            if new.slot(index, slot_no) != slot:
+                raise AssertionError(f"replay: slot {slot_no} of account {index} differs")
+        total_before = sum(a.collateral for a in before.values())
+        total_after = sum(a.collateral for a in current.values())
+        if total_before != total_after:
+            raise AssertionError(
+                f"collateral not conserved: {total_before} before, {total_after} after"
+            )
+
+        params_hash = self.params.params_hash(self.markets)
+        witness = BatchWitness(
+            cfg,
+            self.markets,
+            self.params,
+            params_hash,
+            old_root,
+            new_root,
+            tuple(acc_w),
+            tuple(entry_w),
+            tuple(fill_w),
+        )
+        self._result = BatchResult(
+            new,
+            witness,
+            self.fills,
+            self.entries,
+            old_root,
+            new_root,
+            params_hash,
+            dict(payments),
+        )
+        return self._result
+
+    @staticmethod
+    def _entry_slot(rec: _EntryRecord) -> OrderSlot:
+        entry = rec.entry
+        if isinstance(entry, SignedOrder):
+            return OrderSlot(entry.order.order_id, entry.order.hash(), 0, rec.seq)
+        return OrderSlot(entry.cancel.order_id, 0, 0, rec.seq)
+
+
+def build_batch(
+    state: ExchangeState,
+    config: BatchConfig,
+    params: PriceSet,
+    entries: Sequence[Entry],
+    fills: Sequence[tuple[OrderRef, OrderRef, int]],
+) -> BatchResult:
+    """All entries, then all fills, then seal (raises on the first refusal)."""
+    builder = BatchBuilder(state, config, params)
+    for entry in entries:
+        builder.add_entry(entry)
+    for taker, maker, qty in fills:
+        builder.add_fill(taker, maker, qty)
+    return builder.seal()
+
+
+__all__ = [
+    "AccountSlotWitness",
+    "BatchBuilder",
+    "BatchResult",
+    "BatchWitness",
+    "EntryWitness",
+    "FillSide",
+    "FillWitness",
+    "apply_fill",
+    "build_batch",
+    "fund",
+]

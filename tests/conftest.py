@@ -16,3 +16,6 @@ REPO = Path(__file__).resolve().parents[1]
 _shared_ptau = REPO.parent / "shared" / "ptau"
 if "ZKMATCH_PTAU_DIR" not in os.environ and _shared_ptau.is_dir():
     os.environ["ZKMATCH_PTAU_DIR"] = str(_shared_ptau)
+
+# One anvil per session, snapshot/revert around each chain test.
+from tests.fixtures_chain import anvil_node, chain, w3  # noqa: E402, F401

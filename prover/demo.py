@@ -1,0 +1,254 @@
+"""``zkmatch demo``: the whole proving pipeline once, end to end, on a small tree.
+
+1. build (or find in the cache) the ``AccountMembership`` circuit for a small account tree;
+2. make an account tree with a few accounts (fee account, insurance fund, two traders);
+3. prove that one trader's account is in the tree, without revealing which one;
+4. verify the proof with snarkjs, and check that a tampered root is rejected;
+5. deploy the Groth16 verifier exported by snarkjs on a chain (a fresh anvil on loopback
+   unless an RPC URL is given) and call ``verifyProof`` for the honest and the tampered
+   public input.
+
+The accounts are the exchange model's own :class:`prover.exchange.domain.Account` objects in a
+:class:`prover.merkle.QuadTree`, so the circuit checks the model's leaf encoding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypedDict
+
+from prover.circuit import (
+    Artifacts,
+    CircuitInputs,
+    account_membership_spec,
+    build,
+    compile_verifier,
+    prove,
+    solidity_calldata,
+    verify,
+)
+from prover.crypto.eddsa import PrivateKey
+from prover.errors import ToolError
+from prover.exchange.constants import FEE_ACCOUNT, INSURANCE_ACCOUNT
+from prover.exchange.domain import Account, Position
+from prover.exchange.state import empty_account_leaf, empty_orders_root
+from prover.field import SNARK_FIELD
+from prover.merkle import QuadTree
+from prover.toolchain.anvil import check_rpc, running_anvil
+from prover.toolchain.cache import build_root
+from prover.toolchain.common import Progress
+from prover.toolchain.solc import CompiledContract
+
+DEMO_BITS = 4
+DEMO_MARKETS = 2
+DEMO_SLOT_BITS = 2
+#: Gas limit for verifyProof sent as a transaction (it needs about 215k at 1 public input).
+VERIFY_GAS_LIMIT = 1_000_000
+
+
+def _key(seed: str) -> tuple[int, int]:
+    """A deterministic demo public key (EdDSA-Poseidon key derived from ``seed``)."""
+    return PrivateKey.from_seed(seed).public_key
+
+
+def demo_accounts() -> dict[int, Account]:
+    """Fee account, insurance fund and two traders (one long, one short), by index."""
+    flat = (Position(), Position())
+    return {
+        FEE_ACCOUNT: Account(_key("zkmatch demo fee"), 0, 0, flat),
+        INSURANCE_ACCOUNT: Account(_key("zkmatch demo insurance"), 0, 1_000_000_000, flat),
+        5: Account(_key("zkmatch demo alice"), 3, 25_000_000_000, (Position(40, -7), Position())),
+        9: Account(_key("zkmatch demo bob"), 1, -2_500_000, (Position(-40, -7), Position(5, 12))),
+    }
+
+
+def demo_tree(bits: int = DEMO_BITS) -> tuple[QuadTree, dict[int, Account]]:
+    """An account tree of ``bits`` bits holding :func:`demo_accounts` (empty order slots)."""
+    tree = QuadTree(bits, empty_account_leaf(DEMO_MARKETS, DEMO_SLOT_BITS))
+    accounts = demo_accounts()
+    orders_root = empty_orders_root(DEMO_SLOT_BITS)
+    for index, account in accounts.items():
+        tree.set(index, account.hash(orders_root))
+    return tree, accounts
+
+
+def membership_inputs(tree: QuadTree, index: int, account: Account) -> dict[str, Any]:
+    """Circuit inputs of ``AccountMembership`` for ``account`` at ``index`` in ``tree``."""
+    opening = tree.prove(index).as_circuit_inputs()
+    return {
+        "root": str(tree.root),
+        **account.as_circuit_inputs(empty_orders_root(DEMO_SLOT_BITS)),
+        "pathIndex": opening["pathIndex"],
+        "siblings": opening["siblings"],
+    }
+
+
+class ChainReport(TypedDict):
+    """What happened on chain: the deployed verifier and its answers (gas from receipts)."""
+
+    rpc_url: str
+    started_anvil: bool
+    verifier_address: str
+    honest_accepted: bool
+    tampered_rejected: bool
+    verify_gas: int
+    deploy_gas: int
+
+
+class DemoReport(TypedDict):
+    """The demo's summary (``zkmatch demo --json`` prints it); ``ok`` iff every check held."""
+
+    circuit: str
+    build_dir: str
+    constraints: int
+    cached: bool
+    build_timings: dict[str, float]
+    account_index: int
+    root: str
+    prove_timings: dict[str, float]
+    snarkjs_valid: bool
+    snarkjs_tampered_rejected: bool
+    chain: ChainReport | None
+    ok: bool
+
+
+def tampered(public: list[str]) -> list[str]:
+    """The public signals with the first one changed (root + 1 mod p)."""
+    return [str((int(public[0]) + 1) % SNARK_FIELD), *public[1:]]
+
+
+@contextmanager
+def _chain(rpc_url: str | None, log_dir: Path, progress: Progress | None) -> Iterator[str]:
+    """The RPC URL to use: the given one (checked), or a fresh anvil's (log in ``log_dir``)."""
+    if rpc_url:
+        check_rpc(rpc_url)
+        yield rpc_url
+        return
+    with running_anvil(log_path=log_dir / "anvil-demo.log", progress=progress) as node:
+        yield node.rpc_url
+
+
+def check_on_chain(
+    contract: CompiledContract,
+    rpc_url: str,
+    calls: list[Any],
+    progress: Progress | None = None,
+) -> tuple[str, list[bool], int, int]:
+    """Deploy ``contract`` and ``verifyProof(*args)`` for each args in ``calls``.
+
+    Returns (address, results, deploy gas, gas used by the first call sent as a transaction).
+    """
+    from web3 import Web3  # heavy import, only when a chain is used
+
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    try:
+        accounts = w3.eth.accounts
+    except Exception as exc:  # web3 raises several unrelated types for a dead node
+        raise ToolError(f"chain at {rpc_url} stopped answering: {exc}") from exc
+    if not accounts:
+        raise ToolError(
+            f"the node at {rpc_url} has no unlocked account to deploy from; "
+            "use a development node such as anvil"
+        )
+    sender = accounts[0]
+    factory = w3.eth.contract(abi=contract.abi, bytecode=contract.bytecode)
+    if progress:
+        progress(f"chain: deploying {contract.name} from {sender}")
+    tx_hash = factory.constructor().transact({"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    if receipt["status"] != 1 or not receipt["contractAddress"]:
+        raise ToolError(f"deploying {contract.name} on {rpc_url} failed: {receipt}")
+    address = receipt["contractAddress"]
+    verifier = w3.eth.contract(address=address, abi=contract.abi)
+    results = [bool(verifier.functions.verifyProof(*args).call()) for args in calls]
+    # Gas as a transaction, from its receipt. Not estimate_gas: snarkjs's verifier returns
+    # false (it does not revert) when the pairing precompile runs out of gas, so the
+    # estimator's search settles on a gas limit at which the proof is *rejected*.
+    call_hash = verifier.functions.verifyProof(*calls[0]).transact(
+        {"from": sender, "gas": VERIFY_GAS_LIMIT}
+    )
+    gas = int(w3.eth.wait_for_transaction_receipt(call_hash, timeout=60)["gasUsed"])
+    if progress:
+        progress(f"chain: verifier at {address}; verifyProof -> {results} (gas {gas})")
+    return str(address), results, int(receipt["gasUsed"]), gas
+
+
+def run_demo(
+    *,
+    bits: int = DEMO_BITS,
+    rpc_url: str | None = None,
+    ptau: Path | None = None,
+    chain: bool = True,
+    progress: Progress | None = None,
+) -> DemoReport:
+    """Run the demo (see the module docstring) and report what happened."""
+    spec = account_membership_spec(bits, DEMO_MARKETS)
+    start = time.monotonic()
+    artifacts: Artifacts = build(spec, ptau, progress)
+    if progress:
+        progress(f"build: ready in {time.monotonic() - start:.1f} s ({artifacts.directory})")
+    tree, accounts = demo_tree(bits)
+    index = max(accounts)
+    if progress:
+        progress(f"tree: {len(accounts)} accounts, root {tree.root}")
+        progress(f"prove: account {index} is in the tree (its index stays private)")
+    inputs: CircuitInputs = membership_inputs(tree, index, accounts[index])
+    result = prove(artifacts, inputs, progress)
+    if result.public != [str(tree.root)]:
+        raise ToolError(f"public signals {result.public} are not the tree root {tree.root}")
+    valid = verify(artifacts, result.proof, result.public)
+    bad = tampered(result.public)
+    rejected = not verify(artifacts, result.proof, bad)
+    if progress:
+        progress(
+            f"verify (snarkjs): proof {'valid' if valid else 'INVALID'}, "
+            f"tampered root {'rejected' if rejected else 'ACCEPTED'}"
+        )
+
+    chain_report: ChainReport | None = None
+    if chain:
+        contract = compile_verifier(artifacts, progress)
+        with _chain(rpc_url, build_root() / "logs", progress) as url:
+            address, results, deploy_gas, gas = check_on_chain(
+                contract,
+                url,
+                [
+                    solidity_calldata(result.proof, result.public),
+                    solidity_calldata(result.proof, bad),
+                ],
+                progress,
+            )
+        chain_report = {
+            "rpc_url": url,
+            "started_anvil": rpc_url is None,
+            "verifier_address": address,
+            "honest_accepted": results[0],
+            "tampered_rejected": not results[1],
+            "verify_gas": gas,
+            "deploy_gas": deploy_gas,
+        }
+    ok = (
+        valid
+        and rejected
+        and (
+            chain_report is None
+            or (chain_report["honest_accepted"] and chain_report["tampered_rejected"])
+        )
+    )
+    return {
+        "circuit": spec.name,
+        "build_dir": str(artifacts.directory),
+        "constraints": artifacts.constraints,
+        "cached": artifacts.cached,
+        "build_timings": artifacts.timings,
+        "account_index": index,
+        "root": str(tree.root),
+        "prove_timings": result.timings,
+        "snarkjs_valid": valid,
+        "snarkjs_tampered_rejected": rejected,
+        "chain": chain_report,
+        "ok": ok,
+    }

@@ -1,0 +1,89 @@
+"""circom 2: compile a circuit to R1CS, a witness-generator wasm and a symbol file.
+
+The default circom is the ``circom2`` npm package (circom compiled to WebAssembly, run by
+node under WASI). Its sandbox sees only files below its working folder and cannot follow
+``..``; so :func:`compile_circuit` gives every path absolutely and runs in the deepest
+folder that holds all of them (``/`` in the worst case), which works for the wasm build and
+for a native ``circom`` binary alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from prover.toolchain.common import Progress, run_tool, tool_command
+
+
+@dataclass(frozen=True)
+class CircomOutputs:
+    """Files one compilation writes (names follow circom's own scheme)."""
+
+    r1cs: Path
+    wasm: Path
+    sym: Path
+    #: circom's log (template instances, constraint counts, ...).
+    log: str
+    seconds: float
+
+
+def outputs_for(main: Path, out_dir: Path) -> tuple[Path, Path, Path]:
+    """``(r1cs, wasm, sym)`` that circom writes for ``main`` into ``out_dir``."""
+    stem = main.stem
+    return (
+        out_dir / f"{stem}.r1cs",
+        out_dir / f"{stem}_js" / f"{stem}.wasm",
+        out_dir / f"{stem}.sym",
+    )
+
+
+def build_command(
+    circom: Sequence[str],
+    main: Path,
+    out_dir: Path,
+    include_dirs: Sequence[Path] = (),
+    *,
+    optimization: int = 2,
+) -> list[str]:
+    """``circom main --r1cs --wasm --sym --O<n> -l ... -o out_dir`` (pure)."""
+    if optimization not in (0, 1, 2):
+        raise ValueError(f"circom optimization level must be 0, 1 or 2, not {optimization}")
+    argv = [*circom, str(main), "--r1cs", "--wasm", "--sym", f"--O{optimization}"]
+    for include in include_dirs:
+        argv += ["-l", str(include)]
+    argv += ["-o", str(out_dir)]
+    return argv
+
+
+def sandbox_cwd(paths: Sequence[Path]) -> Path:
+    """The deepest folder containing every path: the working folder circom2's WASI needs."""
+    return Path(os.path.commonpath([str(p.resolve()) for p in paths]))
+
+
+def compile_circuit(
+    main: Path,
+    out_dir: Path,
+    include_dirs: Sequence[Path] = (),
+    *,
+    optimization: int = 2,
+    timeout: float | None = 3600,
+    progress: Progress | None = None,
+) -> CircomOutputs:
+    """Compile ``main`` into ``out_dir`` and check the three outputs exist."""
+    main = main.resolve()
+    out_dir = out_dir.resolve()
+    includes = [p.resolve() for p in include_dirs]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    argv = build_command(tool_command("circom"), main, out_dir, includes, optimization=optimization)
+    r1cs, wasm, sym = outputs_for(main, out_dir)
+    result = run_tool(
+        "circom",
+        argv,
+        sandbox_cwd([main, out_dir, *includes]),
+        expect=[r1cs, wasm, sym],
+        timeout=timeout,
+        progress=progress,
+    )
+    return CircomOutputs(r1cs, wasm, sym, result.output, result.seconds)

@@ -1,0 +1,132 @@
+"""Operator store: round trip, atomic batch commits, restart, corrupt and foreign files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from prover.errors import StoreError
+from prover.exchange.domain import OrderRef
+from prover.exchange.engine import Engine
+from prover.exchange.store import Store
+from tests.exchange.trading import BUY, SELL, Trader, config, make_state, prices
+
+A, B = Trader(2), Trader(3)
+
+
+def _engine_with_store(path: Path) -> tuple[Engine, Store]:
+    state = make_state({2: 10**6, 3: 10**6})
+    store = Store.create(path, state, config())
+    engine = Engine(state, None, config(), prices, on_seal=store.commit_batch)
+    return engine, store
+
+
+def test_create_commit_reopen_same_root_and_book(tmp_path: Path) -> None:
+    path = tmp_path / "op.db"
+    engine, store = _engine_with_store(path)
+    engine.submit(A.order(SELL, 100, 5, 1))
+    engine.submit(A.order(SELL, 101, 5, 2))
+    engine.submit(B.order(BUY, 100, 2, 1))
+    report = engine.end_batch()
+    assert report is not None
+    assert store.next_batch == 1 and store.root == engine.state.root
+    store.close()
+
+    with Store.open(path) as again:
+        state = again.load_state()
+        assert state.root == report.new_root
+        restored = again.engine(prices)
+        assert restored.next_batch == 1
+        assert [(o.ref, r.remaining) for o, r in restored.resting_orders()] == [
+            (OrderRef(2, 1), 3),
+            (OrderRef(2, 2), 5),
+        ]
+        rows = again.batches()
+        assert [r["batch_number"] for r in rows] == [0]
+        assert rows[0]["new_root"] == str(report.new_root)
+        assert again.witness(0)["newRoot"] == str(report.new_root)
+        # The restored engine continues exactly where the first one would.
+        out = restored.submit(B.order(BUY, 101, 4, 2))
+        assert [(f.maker, f.qty) for f in out.fills] == [(OrderRef(2, 1), 3), (OrderRef(2, 2), 1)]
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_crash_inside_commit_leaves_old_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "op.db"
+    engine, store = _engine_with_store(path)
+    engine.submit(A.order(SELL, 100, 5, 1))
+    engine.end_batch()
+    root_after_0 = store.root
+
+    def boom(self: Store, engine: Engine) -> None:
+        raise RuntimeError("simulated crash between writing accounts and the book")
+
+    engine.submit(B.order(BUY, 100, 2, 1))
+    monkeypatch.setattr(Store, "_write_book", boom)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        engine.end_batch()
+    store.close()
+
+    with Store.open(path) as again:
+        assert again.next_batch == 1 and again.root == root_after_0
+        assert [r["batch_number"] for r in again.batches()] == [0]
+        state = again.load_state()
+        assert state.root == root_after_0
+        assert state.account(3).positions[0].size == 0  # batch 1's fill did not land
+        monkeypatch.undo()
+        restored = again.engine(prices)
+        assert [(o.ref, r.remaining) for o, r in restored.resting_orders()] == [(OrderRef(2, 1), 5)]
+
+
+def test_commit_refuses_batches_that_do_not_follow(tmp_path: Path) -> None:
+    path = tmp_path / "op.db"
+    engine, store = _engine_with_store(path)
+    engine.submit(A.order(SELL, 100, 5, 1))
+    report = engine.end_batch()
+    assert report is not None
+    with pytest.raises(StoreError, match="does not follow"):
+        store.commit_batch(report, engine)
+    store.close()
+
+
+def test_create_refuses_existing_file_and_open_refuses_foreign(tmp_path: Path) -> None:
+    path = tmp_path / "op.db"
+    Store.create(path, make_state({}), config()).close()
+    with pytest.raises(StoreError, match="already exists"):
+        Store.create(path, make_state({}), config())
+    with pytest.raises(StoreError, match="no such store"):
+        Store.open(tmp_path / "missing.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a"):
+        Store.open(junk)
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="not a zkmatch store"):
+        Store.open(other)
+
+
+def test_corrupt_rows_are_reported(tmp_path: Path) -> None:
+    path = tmp_path / "op.db"
+    state = make_state({2: 500})
+    Store.create(path, state, config()).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE accounts SET body = replace(body, '\"500\"', '\"501\"') WHERE idx = 2")
+    conn.commit()
+    conn.close()
+    with Store.open(path) as store, pytest.raises(StoreError, match="does not rebuild"):
+        store.load_state()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="version"):
+        Store.open(path)

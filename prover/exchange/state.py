@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
+from prover.crypto import eddsa
 from prover.errors import ProtocolError
 from prover.exchange.constants import (
     FEE_ACCOUNT,
@@ -283,7 +284,17 @@ class ExchangeState:
         self._check_index(index)
         if index in self._accounts:
             raise ProtocolError(f"account {index} already exists")
-        account = Account.new(pubkey_of(pubkey), collateral, self.num_markets)
+        key = pubkey_of(pubkey)
+        # circomlib's EdDSAPoseidonVerifier does not check that A is in the prime-order
+        # subgroup, so a key must be checked here, when it enters the state. The zero
+        # key is allowed: it is off the curve, so nothing can ever be signed for it
+        # (the fee account and insurance fund default to it).
+        if key != ZERO_PUBKEY and not eddsa.is_valid_public_key(key):
+            raise ProtocolError(
+                f"public key of account {index} is not a Baby Jubjub point of the "
+                "prime-order subgroup"
+            )
+        account = Account.new(key, collateral, self.num_markets)
         self._accounts[index] = account
         self.sync(index)
         return account

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from prover.crypto.eddsa import PrivateKey
+
 import prover.exchange.domain as domain_module
 import prover.merkle as merkle_module
 from prover.crypto import poseidon
@@ -22,8 +24,14 @@ from prover.exchange.domain import (
 from prover.exchange.state import ExchangeState, empty_account_leaf, empty_orders_root
 
 MARKETS = (Market(0, 1, 1000, 500, 200, 500), Market(1, 1, 2000, 1000, 0, 1000))
-FEE_KEY = (1, 2)
-INS_KEY = (3, 4)
+FEE_KEY = PrivateKey.from_seed("state-test:fee").public_key
+INS_KEY = PrivateKey.from_seed("state-test:insurance").public_key
+OTHER_KEY = PrivateKey.from_seed("state-test:other").public_key
+
+
+def key(n: int) -> tuple[int, int]:
+    """A valid public key, distinct per ``n``."""
+    return PrivateKey.from_seed(f"state-test:{n}").public_key
 
 
 def make_state(account_bits: int = 4, slot_bits: int = 2) -> ExchangeState:
@@ -53,8 +61,8 @@ def test_root_of_a_two_bit_tree_by_hand() -> None:
     ins = Account.new(INS_KEY, 0, 2).hash(orders)
     empty = empty_account_leaf(2, 2)
     assert state.root == poseidon([fee, ins, empty, empty], init_state=TAG_NODE)
-    state.create_account(3, (5, 6), 42)
-    acct3 = Account.new((5, 6), 42, 2).hash(orders)
+    state.create_account(3, key(56), 42)
+    acct3 = Account.new(key(56), 42, 2).hash(orders)
     assert state.root == poseidon([fee, ins, empty, acct3], init_state=TAG_NODE)
 
 
@@ -79,10 +87,10 @@ def test_unknown_accounts_and_bad_indices() -> None:
         with pytest.raises(OrderRejected):
             state.account(index)
         with pytest.raises(ProtocolError):
-            state.create_account(index, (1, 1), 0)
-    state.create_account(15, (1, 1), 0)
+            state.create_account(index, key(11), 0)
+    state.create_account(15, key(11), 0)
     with pytest.raises(ProtocolError):
-        state.create_account(15, (1, 1), 0)
+        state.create_account(15, key(11), 0)
     with pytest.raises(OrderRejected):
         state.slot(3, 0)
     assert state.order(3, 1) is None
@@ -108,7 +116,7 @@ def test_bad_markets() -> None:
 
 def test_slots_orders_and_proofs() -> None:
     state = make_state(4, 4)
-    state.create_account(5, (7, 8), 1000)
+    state.create_account(5, OTHER_KEY, 1000)
     slot, order = resting(5, 0x23)
     state.set_slot(5, 3, slot, order)
     assert state.slot(5, 3) == slot
@@ -135,7 +143,7 @@ def test_slots_orders_and_proofs() -> None:
 
 def test_deposit_and_set_account() -> None:
     state = make_state()
-    state.create_account(2, (1, 1), 10)
+    state.create_account(2, key(11), 10)
     state.deposit(2, 5)
     assert state.account(2).collateral == 15
     with pytest.raises(ProtocolError):
@@ -147,7 +155,7 @@ def test_deposit_and_set_account() -> None:
 
 def test_deferred_writes_make_root_stale_until_synced() -> None:
     state = make_state()
-    state.create_account(2, (1, 1), 10)
+    state.create_account(2, key(11), 10)
     state.set_account(2, state.account(2).with_collateral(20), sync=False)
     with pytest.raises(ProtocolError):
         _ = state.root
@@ -160,19 +168,19 @@ def test_deferred_writes_make_root_stale_until_synced() -> None:
 def test_root_depends_only_on_contents() -> None:
     a, b = make_state(), make_state()
     slot, order = resting(3, 6)
-    a.create_account(2, (1, 1), 10)
-    a.create_account(3, (2, 2), 20)
+    a.create_account(2, key(11), 10)
+    a.create_account(3, key(22), 20)
     a.set_slot(3, 2, slot, order)
-    b.create_account(3, (2, 2), 0)
+    b.create_account(3, key(22), 0)
     b.set_slot(3, 2, slot, order)
-    b.create_account(2, (1, 1), 10)
+    b.create_account(2, key(11), 10)
     b.deposit(3, 20)
     assert a.root == b.root
 
 
 def test_copy_is_independent_both_ways() -> None:
     state = make_state()
-    state.create_account(2, (1, 1), 10)
+    state.create_account(2, key(11), 10)
     slot, order = resting(2, 5)
     state.set_slot(2, 1, slot, order)
     root = state.root
@@ -180,7 +188,7 @@ def test_copy_is_independent_both_ways() -> None:
     assert copy.root == root
     copy.deposit(2, 1)
     copy.set_slot(2, 1, OrderSlot(9, 0, 0, 7))
-    copy.create_account(4, (3, 3), 0)
+    copy.create_account(4, key(33), 0)
     assert state.root == root and state.account(2).collateral == 10
     assert state.order(2, 5) == order and not state.exists(4)
     # And writes to the original do not leak into the copy.
@@ -204,7 +212,7 @@ def _count_hashes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_every_write_rehashes_only_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
     state = make_state(8, 4)  # 4 account levels, 2 slot levels
-    state.create_account(2, (1, 1), 10)
+    state.create_account(2, key(11), 10)
     slot, order = resting(2, 5)
     order.hash()  # memoised before counting
     counter = _count_hashes(monkeypatch)
@@ -218,9 +226,9 @@ def test_every_write_rehashes_only_its_path(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_json_round_trip_reproduces_root() -> None:
     state = make_state(4, 4)
-    state.create_account(2, (1, 1), 10)
-    state.create_account(9, (2, 2), -5)
-    state.set_account(9, Account((2, 2), 3, -5, (Position(-7, 11), Position(2, -3))))
+    state.create_account(2, key(11), 10)
+    state.create_account(9, key(22), -5)
+    state.set_account(9, Account(key(22), 3, -5, (Position(-7, 11), Position(2, -3))))
     state.set_slot(9, 4, *resting(9, 4))
     state.set_slot(9, 7, OrderSlot(7, 0, 0, 3))
     state.set_account(0, state.account(0).with_collateral(99))
@@ -235,7 +243,7 @@ def test_json_round_trip_reproduces_root() -> None:
 
 def test_json_detects_tampering() -> None:
     state = make_state()
-    state.create_account(2, (1, 1), 10)
+    state.create_account(2, key(11), 10)
     state.set_slot(2, 1, *resting(2, 5))
     data = state.to_json()
     data["accounts"][2]["collateral"] = "11"
@@ -249,3 +257,22 @@ def test_json_detects_tampering() -> None:
     del data["accounts"][0]
     with pytest.raises(ProtocolError):
         ExchangeState.from_json(data)
+
+
+def test_create_account_rejects_key_outside_subgroup() -> None:
+    """A key of the form A + (small-order point) would pass circomlib's verifier."""
+    from prover.crypto import babyjub, eddsa
+    from prover.errors import ProtocolError as _ProtocolError
+    from prover.exchange.domain import Market as _Market
+    from prover.exchange.state import ExchangeState as _ExchangeState
+
+    state = _ExchangeState(
+        [_Market(0, 1, 1000, 500, 0, 0)], account_bits=4, slot_bits=2
+    )
+    good = eddsa.PrivateKey.from_seed("subgroup-test").public_key
+    # (0, -1) has order 2 on Baby Jubjub: good + (0, -1) is on the curve, outside the subgroup.
+    bad = babyjub.add(good, (0, babyjub.P - 1))
+    assert babyjub.on_curve(bad)
+    with pytest.raises(_ProtocolError, match="subgroup"):
+        state.create_account(5, bad, 100)
+    state.create_account(6, good, 100)

@@ -1,4 +1,12 @@
-"""``zkmatch demo``: the whole proving pipeline once, end to end, on a small tree.
+"""``zkmatch demo``: the whole pipeline once, end to end.
+
+The default demo (:func:`run_batch_demo`) runs a small shipped scenario
+(``docs/examples/demo.json``) through the matching engine, proves every batch it seals
+with the batch circuit ``Batch(K, E, B, D, S, M)`` (:mod:`prover.operator`), verifies each
+proof with snarkjs (and shows that a proof with a changed ``newRoot`` is rejected), then
+deploys the exported Groth16 verifier on a chain and checks every proof there.
+
+The membership demo (:func:`run_demo`, ``zkmatch demo --membership``):
 
 1. build (or find in the cache) the ``AccountMembership`` circuit for a small account tree;
 2. make an account tree with a few accounts (fee account, insurance fund, two traders);
@@ -41,6 +49,9 @@ from prover.toolchain.anvil import check_rpc, running_anvil
 from prover.toolchain.cache import build_root
 from prover.toolchain.common import Progress
 from prover.toolchain.solc import CompiledContract
+
+#: The scenario ``zkmatch demo`` proves: Batch(6, 4, 3, 4, 2, 2), 61k constraints, 2^16 ptau.
+DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "docs" / "examples" / "demo.json"
 
 DEMO_BITS = 4
 DEMO_MARKETS = 2
@@ -249,6 +260,151 @@ def run_demo(
         "prove_timings": result.timings,
         "snarkjs_valid": valid,
         "snarkjs_tampered_rejected": rejected,
+        "chain": chain_report,
+        "ok": ok,
+    }
+
+
+# --------------------------------------------------------------------------- batch demo
+
+
+class BatchDemoBatch(TypedDict):
+    """One proven batch of the demo: roots, sizes, timings and every check's answer."""
+
+    batch_number: int
+    old_root: str
+    new_root: str
+    entries: int
+    fills: int
+    timings: dict[str, float]
+    snarkjs_valid: bool
+    snarkjs_tampered_rejected: bool
+    chain_accepted: bool | None
+    chain_tampered_rejected: bool | None
+
+
+class BatchDemoReport(TypedDict):
+    """``zkmatch demo --json``: the scenario's batches, proven and checked; ``ok`` iff all
+    held."""
+
+    scenario: str
+    circuit: str
+    build_dir: str
+    constraints: int
+    cached: bool
+    build_timings: dict[str, float]
+    match_s: float
+    batches: list[BatchDemoBatch]
+    final_root: str
+    proofs_dir: str | None
+    snarkjs_valid: bool
+    snarkjs_tampered_rejected: bool
+    chain: ChainReport | None
+    ok: bool
+
+
+def tampered_new_root(public: list[str]) -> list[str]:
+    """The public signals with ``newRoot`` (the second) changed: an operator claiming
+    another state."""
+    return [public[0], str((int(public[1]) + 1) % SNARK_FIELD), *public[2:]]
+
+
+def run_batch_demo(
+    *,
+    scenario: Path = DEMO_SCENARIO,
+    rpc_url: str | None = None,
+    ptau: Path | None = None,
+    chain: bool = True,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> BatchDemoReport:
+    """Match ``scenario``, prove and verify every batch, check the proofs on chain."""
+    from prover.operator import load_scenario, prove_results, simulate
+
+    parsed = load_scenario(scenario)
+    start = time.monotonic()
+    sim = simulate(parsed)
+    match_s = time.monotonic() - start
+    results = [report.result for report in sim.reports]
+    if progress:
+        progress(
+            f"match: {scenario.name}: {len(results)} batches, "
+            f"{sum(len(r.fills) for r in results)} fills, "
+            f"{sum(len(r.entries) for r in results)} entries ({match_s:.1f} s)"
+        )
+    if not results:
+        raise ToolError(f"scenario {scenario} sealed no batch: nothing to prove")
+    artifacts, proofs = prove_results(
+        results, parsed.config, ptau=ptau, progress=progress, out_dir=out_dir
+    )
+    batches: list[BatchDemoBatch] = []
+    for proof in proofs:
+        rejected = not verify(artifacts, proof.proof, tampered_new_root(proof.public))
+        if progress:
+            progress(
+                f"verify (snarkjs): batch {proof.batch_number} valid, "
+                f"changed newRoot {'rejected' if rejected else 'ACCEPTED'}"
+            )
+        batches.append(
+            {
+                "batch_number": proof.batch_number,
+                "old_root": str(proof.old_root),
+                "new_root": str(proof.new_root),
+                "entries": proof.entries,
+                "fills": proof.fills,
+                "timings": proof.timings,
+                "snarkjs_valid": proof.verified,
+                "snarkjs_tampered_rejected": rejected,
+                "chain_accepted": None,
+                "chain_tampered_rejected": None,
+            }
+        )
+
+    chain_report: ChainReport | None = None
+    if chain:
+        contract = compile_verifier(artifacts, progress)
+        calls: list[Any] = []
+        for proof in proofs:
+            calls.append(solidity_calldata(proof.proof, proof.public))
+            calls.append(solidity_calldata(proof.proof, tampered_new_root(proof.public)))
+        with _chain(rpc_url, build_root() / "logs", progress) as url:
+            address, answers, deploy_gas, gas = check_on_chain(contract, url, calls, progress)
+        for i, entry in enumerate(batches):
+            entry["chain_accepted"] = answers[2 * i]
+            entry["chain_tampered_rejected"] = not answers[2 * i + 1]
+        chain_report = {
+            "rpc_url": url,
+            "started_anvil": rpc_url is None,
+            "verifier_address": address,
+            "honest_accepted": all(b["chain_accepted"] for b in batches),
+            "tampered_rejected": all(b["chain_tampered_rejected"] for b in batches),
+            "verify_gas": gas,
+            "deploy_gas": deploy_gas,
+        }
+    valid = all(b["snarkjs_valid"] for b in batches)
+    rejected_all = all(b["snarkjs_tampered_rejected"] for b in batches)
+    ok = (
+        valid
+        and rejected_all
+        and proofs[-1].new_root == sim.state.root
+        and (
+            chain_report is None
+            or (chain_report["honest_accepted"] and chain_report["tampered_rejected"])
+        )
+    )
+    return {
+        "scenario": str(scenario),
+        "circuit": artifacts.spec.name,
+        "build_dir": str(artifacts.directory),
+        "constraints": artifacts.constraints,
+        "cached": artifacts.cached,
+        "build_timings": artifacts.timings,
+        "match_s": match_s,
+        "batches": batches,
+        "final_root": str(sim.state.root),
+        "proofs_dir": str(out_dir) if out_dir is not None else None,
+        "snarkjs_valid": valid,
+        "snarkjs_tampered_rejected": rejected_all,
         "chain": chain_report,
         "ok": ok,
     }

@@ -9,15 +9,55 @@ import click
 
 from cli.commands._progress import progress_sink, verbose_option
 from cli.output import emit, json_option
-from prover.circuit import CIRCUITS, build, circuit_spec
+from prover.circuit import CIRCUITS, CircuitSpec, build, circuit_spec
+from prover.errors import ZkmatchError
+from prover.operator import config_spec, load_scenario
 
 
 def _human(results: list[dict[str, Any]]) -> str:
     return "\n".join(
-        f"{r['circuit']}: {r['constraints']} constraints, "
+        f"{r['circuit']} ({r['spec']}): {r['constraints']} constraints, "
         f"{'cached' if r['cached'] else 'built'}; zkey {r['zkey']}; ptau {r['ptau']}"
         for r in results
     )
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, int]:
+    """``("K=6", "B=4")`` -> ``{"K": 6, "B": 4}``; a clear error for anything else."""
+    params: dict[str, int] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ZkmatchError(f"--param expects NAME=INTEGER, got {pair!r}")
+        try:
+            params[name] = int(value)
+        except ValueError:
+            raise ZkmatchError(f"--param {name}: {value!r} is not an integer") from None
+    return params
+
+
+def specs_for(
+    circuits: tuple[str, ...], scenario: Path | None, params: dict[str, int]
+) -> list[tuple[str, CircuitSpec]]:
+    """The circuits to set up: a scenario's batch circuit, named ones (with ``params``)."""
+    specs: list[tuple[str, CircuitSpec]] = []
+    if scenario is not None:
+        if params:
+            raise ZkmatchError("--param and --scenario both fix the batch parameters; use one")
+        if any(name != "batch" for name in circuits):
+            raise ZkmatchError("--scenario sets up the batch circuit; leave out other --circuit")
+        specs.append(("batch", config_spec(load_scenario(scenario).config)))
+        return specs
+    names = circuits or ("demo",)
+    if params and len(names) != 1:
+        raise ZkmatchError("--param applies to one circuit; name exactly one with --circuit")
+    for name in names:
+        try:
+            specs.append((name, circuit_spec(name, **params)))
+        except TypeError as exc:
+            raise ZkmatchError(f"circuit {name!r} does not take these parameters: {exc}") from exc
+    return specs
 
 
 @click.command("setup")
@@ -33,6 +73,19 @@ def _human(results: list[dict[str, Any]]) -> str:
     help=f"Circuit to set up (repeatable; default: demo). Known: {', '.join(sorted(CIRCUITS))}.",
 )
 @click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Set up the batch circuit of this scenario's config (docs/scenario.md).",
+)
+@click.option(
+    "--param",
+    "param_pairs",
+    multiple=True,
+    metavar="NAME=INT",
+    help="Template parameter of the circuit, e.g. --circuit batch --param K=6 --param B=4 "
+    "(batch: K, E, B, D, S, M).",
+)
+@click.option(
     "--contributions",
     type=click.IntRange(1, 100),
     default=1,
@@ -44,6 +97,8 @@ def _human(results: list[dict[str, Any]]) -> str:
 def command(
     ptau: Path | None,
     circuits: tuple[str, ...],
+    scenario: Path | None,
+    param_pairs: tuple[str, ...],
     contributions: int,
     verbose: bool,
     as_json: bool,
@@ -51,12 +106,13 @@ def command(
     """Compile the circuits, run the Groth16 setup, export verification keys and verifiers."""
     sink = progress_sink(verbose)
     results = []
-    for name in circuits or ("demo",):
-        artifacts = build(circuit_spec(name), ptau, sink, contributions=contributions)
+    for name, spec in specs_for(circuits, scenario, parse_params(param_pairs)):
+        artifacts = build(spec, ptau, sink, contributions=contributions)
         results.append(
             {
                 "circuit": name,
                 "spec": artifacts.spec.name,
+                "params": list(artifacts.spec.params),
                 "constraints": artifacts.constraints,
                 "cached": artifacts.cached,
                 "directory": str(artifacts.directory),

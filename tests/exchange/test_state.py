@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from prover.crypto.eddsa import PrivateKey
-
 import prover.exchange.domain as domain_module
 import prover.merkle as merkle_module
 from prover.crypto import poseidon
+from prover.crypto.eddsa import PrivateKey
 from prover.errors import ProtocolError
 from prover.exchange.constants import TAG_NODE
 from prover.exchange.domain import (

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
 import tempfile
 import time
@@ -40,6 +39,7 @@ from typing import Any, TypedDict, cast
 from prover.errors import SetupError, ToolError, ZkmatchError
 from prover.toolchain import cache, circom, snarkjs
 from prover.toolchain.common import CIRCUITS_DIR, NODE_MODULES, Progress, tool_versions
+from prover.toolchain.ptau import required_power, resolve_ptau
 from prover.toolchain.solc import CompiledContract, compile_contract
 
 #: Bumped when the layout of a cache entry changes (old entries are then ignored).
@@ -175,11 +175,6 @@ class ProofResult:
 # --------------------------------------------------------------------------- build
 
 
-def required_power(constraints: int, public_signals: int) -> int:
-    """Smallest ptau power snarkjs's ``groth16 setup`` accepts (its own formula)."""
-    return (constraints + public_signals).bit_length()
-
-
 def compile_key(spec: CircuitSpec, versions: Mapping[str, str]) -> str:
     """The cache key: sources (recursively), wrapper, parameters and tool versions."""
     files = cache.source_closure(spec.source_path, spec.include_dirs)
@@ -235,34 +230,8 @@ def _compile_stage(
 
 
 def _resolve_ptau(power: int, ptau: Path | None, progress: Progress | None) -> Path:
-    """A prepared ptau of at least ``power``: through :mod:`prover.toolchain.ptau` when
-    present, else ``ptau`` itself or the smallest fitting ``*_<power>.ptau`` in
-    ``ZKMATCH_PTAU_DIR``."""
-    try:
-        ptau_module = importlib.import_module("prover.toolchain.ptau")
-    except ModuleNotFoundError as exc:
-        if exc.name != "prover.toolchain.ptau":
-            raise
-    else:
-        resolve: Callable[..., Path] = ptau_module.resolve_ptau
-        return Path(resolve(power, ptau, progress=progress))
-    if ptau is not None:
-        if not ptau.is_file():
-            raise SetupError(f"ptau file {ptau} does not exist")
-        return ptau.resolve()
-    folder = os.environ.get("ZKMATCH_PTAU_DIR")
-    candidates: list[tuple[int, Path]] = []
-    if folder and Path(folder).is_dir():
-        for path in Path(folder).glob("*.ptau"):
-            match = re.search(r"(\d+)\.ptau$", path.name)
-            if match and int(match.group(1)) >= power:
-                candidates.append((int(match.group(1)), path))
-    if not candidates:
-        raise SetupError(
-            f"no prepared powers of tau of power >= {power}: pass --ptau FILE or put one in "
-            f"ZKMATCH_PTAU_DIR (now {folder or 'unset'})"
-        )
-    return min(candidates)[1].resolve()
+    """A prepared ptau of at least ``power`` (:func:`prover.toolchain.ptau.resolve_ptau`)."""
+    return Path(resolve_ptau(power, ptau, progress=progress))
 
 
 def _setup_stage(

@@ -32,7 +32,7 @@ class KeyFileError(ZkmatchError):
 
 
 class ToolError(ZkmatchError):
-    """An external tool (circom, snarkjs, solc, anvil, node) is missing, the wrong version, or failed."""
+    """An external tool (circom, snarkjs, solc, anvil, node) is missing, wrong or failed."""
 
 
 class SetupError(ZkmatchError):

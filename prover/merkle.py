@@ -96,7 +96,9 @@ class QuadTree:
 
     def _check_index(self, index: int) -> None:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.capacity:
-            raise ProtocolError(f"leaf index {index!r} is outside the tree (capacity 2^{self.bits})")
+            raise ProtocolError(
+                f"leaf index {index!r} is outside the tree (capacity 2^{self.bits})"
+            )
 
     def _node(self, level: int, position: int) -> int:
         return self._nodes[level].get(position, self._zero[level])

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prover.errors import ZkmatchError  # noqa: E402
 from prover.toolchain import ptau  # noqa: E402
+from prover.toolchain.common import find_node  # noqa: E402
 
 
 def _cpu_model() -> str:
@@ -54,7 +55,7 @@ def bench(power: int, keep: Path | None, verify: bool, quiet: bool) -> dict[str,
             "cpus": os.cpu_count(),
             "cpu": _cpu_model(),
             "node": subprocess.run(
-                [ptau.find_node(), "--version"], capture_output=True, text=True, check=False
+                [find_node(), "--version"], capture_output=True, text=True, check=False
             ).stdout.strip(),
         }
         meta = json.loads(out.with_name(out.name + ".json").read_text())
@@ -64,7 +65,7 @@ def bench(power: int, keep: Path | None, verify: bool, quiet: bool) -> dict[str,
             cli = ptau.NODE_MODULES / "snarkjs" / "build" / "cli.cjs"
             start = time.monotonic()
             done = subprocess.run(
-                [ptau.find_node(), str(cli), "powersoftau", "verify", str(out)],
+                [find_node(), str(cli), "powersoftau", "verify", str(out)],
                 capture_output=True,
                 text=True,
                 check=False,

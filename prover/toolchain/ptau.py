@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from prover.errors import SetupError, ToolError
+from prover.toolchain.common import find_node
 
 #: A progress sink: one human-readable line per call.
 Progress = Callable[[str], None]
@@ -389,19 +389,6 @@ def _stderr(line: str) -> None:
 
 
 # ---- generating ----------------------------------------------------------------------------
-
-
-def find_node() -> str:
-    """The node executable: ``$ZKMATCH_NODE``, else ``node`` on ``PATH``."""
-    override = os.environ.get("ZKMATCH_NODE")
-    if override:
-        if not (Path(override).is_file() and os.access(override, os.X_OK)):
-            raise ToolError(f"ZKMATCH_NODE={override} is not an executable node; {SETUP_HINT}")
-        return override
-    found = shutil.which("node")
-    if found is None:
-        raise ToolError(f"node not found on PATH; {SETUP_HINT}")
-    return found
 
 
 def build_command(

@@ -1,0 +1,524 @@
+pragma circom 2.1.0;
+
+include "circomlib/circuits/bitify.circom";
+include "../lib/Constants.circom";
+include "../lib/UnsignedRange.circom";
+include "../lib/SignedRange.circom";
+include "../lib/OneHot.circom";
+include "../lib/SelectOne.circom";
+include "../lib/AccountLeaf.circom";
+include "../lib/QuadMerkleUpdate.circom";
+include "../lib/FundingPayment.circom";
+include "../lib/OrderEntry.circom";
+include "../lib/FillCheck.circom";
+include "../lib/MarginCheck.circom";
+include "../lib/BatchParams.circom";
+
+/// One batch of the exchange (docs/protocol.md, section 7; inputs: docs/batch-witness.md).
+///
+/// Proves: given the public `oldRoot`, `newRoot`, `batchNumber`, `paramsHash`, there are
+/// batch parameters hashing to `paramsHash` (BatchParams, all range-checked), and
+///  Phase 1 (open): K account slots; used slots form a prefix with strictly increasing
+///    indices, slot 0 = fee account (index 0), slot 1 = insurance fund (index 1); each
+///    slot's leaf (AccountLeaf) is opened in the running root;
+///  Phase 2 (funding): every used slot pays `sum_m P_m * (F*_m - F_m)` (FundingPayment),
+///    the insurance fund (slot 1) receives the total, `F_m := F*_m`; every collateral
+///    after funding satisfies |C| < 2^63;
+///  Phase 3 (entries): each used entry (OrderEntry) is signed by its account's key and
+///    writes its order or cancel into that account's order slot, seq = n * 2^16 + e;
+///  Phase 4 (fills): each used fill (FillCheck) obeys every rule of step 4, moves
+///    N = qty * price and qty between the sides, pays both fees to the fee account, and
+///    both accounts pass the margin rule afterwards (MarginCheck); the collateral of
+///    both sides stays within |C| < 2^63;
+///  Phase 5 (close): every used slot's leaf is rewritten with its final state; the root
+///    moves from `oldRoot` to `newRoot` through the K writes in slot order (unused slots
+///    rewrite their leaf unchanged).
+/// Entries and fills may only name used account slots; unused ones change nothing. The
+/// insurance fund (slot 1) neither enters orders nor trades (a rule of the model).
+///
+/// @param  K  account slots, >= 2
+/// @param  E  entry slots, 1..2^16
+/// @param  B  fill slots, >= 1
+/// @param  D  account tree bits, even, 2..32
+/// @param  S  order-slot tree bits, even, 2..16
+/// @param  M  markets, 1..8
+/// @input  oldRoot, newRoot, batchNumber, paramsHash   public (in this order)
+/// @input  everything else as named in docs/batch-witness.md (hints it does not list
+///         there, such as accRoot or the fill's before/after values, are not inputs:
+///         the circuit computes them; prover/batch_circuit.py drops them)
+///
+/// Assumptions: every leaf in `oldRoot` was written by an earlier batch proof or is the
+/// empty leaf, so its C, P_m, F_m and its order slots are in range (this circuit
+/// range-checks everything it writes). The inbox (decryption, message hash chain),
+/// deposits and withdrawals are not part of this version.
+/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 37,084
+/// (tests/circuits/test_batch.py asserts it); at D=32, S=16, M=8 about
+/// 6.9k + 11.9k per account slot + 10.9k per entry + 14.9k per fill (docs/circuits.md).
+template Batch(K, E, B, D, S, M) {
+    assert(K >= 2);
+    assert(E >= 1 && E <= 65536);
+    assert(B >= 1);
+    assert(D >= 2 && D <= MAX_ACCOUNT_BITS() && D % 2 == 0);
+    assert(S >= 2 && S <= MAX_SLOT_BITS() && S % 2 == 0);
+    assert(M >= 1 && M <= MAX_MARKETS());
+    var L = D \ 2;
+    var LS = S \ 2;
+
+    // ---- public inputs (section 10) ----
+    signal input oldRoot;
+    signal input newRoot;
+    signal input batchNumber;
+    signal input paramsHash;
+
+    // ---- batch parameters ----
+    signal input timestamp;
+    signal input marketTickSize[M];
+    signal input marketImrBps[M];
+    signal input marketMmrBps[M];
+    signal input marketMakerFeePpm[M];
+    signal input marketTakerFeePpm[M];
+    signal input mark[M];
+    signal input fundingIndex[M];
+
+    // ---- account slots ----
+    signal input accUsed[K];
+    signal input accIndex[K];
+    signal input accPubX[K];
+    signal input accPubY[K];
+    signal input accNonce[K];
+    signal input accCollateral[K];
+    signal input accPosSize[K][M];
+    signal input accPosFunding[K][M];
+    signal input accOrdersRoot[K];
+    signal input accSiblings[K][L][3];
+
+    // ---- entries ----
+    signal input entryUsed[E];
+    signal input entryIsCancel[E];
+    signal input entryAccountSlot[E];
+    signal input entryAccount[E];
+    signal input entryMarket[E];
+    signal input entrySide[E];
+    signal input entryPrice[E];
+    signal input entrySize[E];
+    signal input entryOrderId[E];
+    signal input entryExpiry[E];
+    signal input entryMaxFeePpm[E];
+    signal input entryTif[E];
+    signal input entrySigR8x[E];
+    signal input entrySigR8y[E];
+    signal input entrySigS[E];
+    signal input entryOldSlotOrderId[E];
+    signal input entryOldSlotOrderHash[E];
+    signal input entryOldSlotFilled[E];
+    signal input entryOldSlotSeq[E];
+    signal input entrySlotSiblings[E][LS][3];
+
+    // ---- fills ----
+    signal input fillUsed[B];
+    signal input fillTakerAccountSlot[B];
+    signal input fillMakerAccountSlot[B];
+    signal input fillTakerAccount[B];
+    signal input fillTakerMarket[B];
+    signal input fillTakerSide[B];
+    signal input fillTakerPrice[B];
+    signal input fillTakerSize[B];
+    signal input fillTakerOrderId[B];
+    signal input fillTakerExpiry[B];
+    signal input fillTakerMaxFeePpm[B];
+    signal input fillTakerTif[B];
+    signal input fillMakerAccount[B];
+    signal input fillMakerMarket[B];
+    signal input fillMakerSide[B];
+    signal input fillMakerPrice[B];
+    signal input fillMakerSize[B];
+    signal input fillMakerOrderId[B];
+    signal input fillMakerExpiry[B];
+    signal input fillMakerMaxFeePpm[B];
+    signal input fillMakerTif[B];
+    signal input fillTakerSlotOrderId[B];
+    signal input fillTakerSlotOrderHash[B];
+    signal input fillTakerSlotFilled[B];
+    signal input fillTakerSlotSeq[B];
+    signal input fillTakerSlotSiblings[B][LS][3];
+    signal input fillMakerSlotOrderId[B];
+    signal input fillMakerSlotOrderHash[B];
+    signal input fillMakerSlotFilled[B];
+    signal input fillMakerSlotSeq[B];
+    signal input fillMakerSlotSiblings[B][LS][3];
+    signal input fillQty[B];
+    signal input fillPrice[B];
+
+    // ================= batch parameters =================
+    // Check (1): the private parameters are the ones hashed into paramsHash, in range.
+    component params = BatchParams(M);
+    params.batchNumber <== batchNumber;
+    params.timestamp <== timestamp;
+    params.tickSize <== marketTickSize;
+    params.imrBps <== marketImrBps;
+    params.mmrBps <== marketMmrBps;
+    params.makerFeePpm <== marketMakerFeePpm;
+    params.takerFeePpm <== marketTakerFeePpm;
+    params.mark <== mark;
+    params.fundingIndex <== fundingIndex;
+    params.paramsHash === paramsHash;
+
+    // ================= phase 1: open =================
+    // Check (2): used slots are a prefix, slots 0 and 1 are the fee account and the
+    // insurance fund, indices strictly increase over used slots and fit D bits.
+    component indexBits[K];
+    component increasing[K];
+    for (var k = 0; k < K; k++) {
+        accUsed[k] * (accUsed[k] - 1) === 0;
+        indexBits[k] = Num2Bits(D);
+        indexBits[k].in <== accIndex[k];
+    }
+    accUsed[0] === 1;
+    accUsed[1] === 1;
+    accIndex[0] === FEE_ACCOUNT();
+    accIndex[1] === INSURANCE_ACCOUNT();
+    for (var k = 1; k + 1 < K; k++) {
+        accUsed[k + 1] * (1 - accUsed[k]) === 0;
+        increasing[k] = UnsignedRange(D);
+        increasing[k].in <== accUsed[k + 1] * (accIndex[k + 1] - accIndex[k] - 1);
+    }
+
+    // ================= phase 2: funding =================
+    // Check (3): each used slot pays its funding; the insurance fund receives the sum.
+    component funding[K];
+    signal payment[K];
+    signal collFunded[K];
+    component collFundedRange[K];
+    var totalFunding = 0;
+    for (var k = 0; k < K; k++) {
+        funding[k] = FundingPayment(M);
+        funding[k].posSize <== accPosSize[k];
+        funding[k].posFunding <== accPosFunding[k];
+        funding[k].fundingIndex <== fundingIndex;
+        payment[k] <== accUsed[k] * funding[k].payment;
+        totalFunding += payment[k];
+    }
+    for (var k = 0; k < K; k++) {
+        if (k == INSURANCE_ACCOUNT()) {
+            collFunded[k] <== accCollateral[k] - payment[k] + totalFunding;
+        } else {
+            collFunded[k] <== accCollateral[k] - payment[k];
+        }
+        collFundedRange[k] = SignedRange(COLLATERAL_BITS());
+        collFundedRange[k].in <== collFunded[k];
+    }
+
+    // Running state: collateral and positions through the fills, order roots through
+    // the entries and then the fills.
+    signal coll[B + 1][K];
+    signal pos[B + 1][K][M];
+    signal ordersRoot[E + B + 1][K];
+    for (var k = 0; k < K; k++) {
+        coll[0][k] <== collFunded[k];
+        pos[0][k] <== accPosSize[k];
+        ordersRoot[0][k] <== accOrdersRoot[k];
+    }
+
+    // ================= phase 3: entries =================
+    component entrySel[E];
+    component entryUsedSlot[E];
+    component entryIndex[E];
+    component entryPubX[E];
+    component entryPubY[E];
+    component entryRoot[E];
+    component entry[E];
+    signal entryDelta[E];
+    signal entryWrite[E][K];
+    for (var e = 0; e < E; e++) {
+        // Check (4): the entry names a used account slot, whose index it carries.
+        entrySel[e] = OneHot(K);
+        entrySel[e].index <== entryAccountSlot[e];
+        entryUsedSlot[e] = SelectOne(K);
+        entryUsedSlot[e].sel <== entrySel[e].sel;
+        entryUsedSlot[e].values <== accUsed;
+        entryUsed[e] * (1 - entryUsedSlot[e].out) === 0;
+        // The insurance fund places no orders (model decision, docs/batch-witness.md).
+        entryUsed[e] * entrySel[e].sel[INSURANCE_ACCOUNT()] === 0;
+        entryIndex[e] = SelectOne(K);
+        entryIndex[e].sel <== entrySel[e].sel;
+        entryIndex[e].values <== accIndex;
+        entryUsed[e] * (entryAccount[e] - entryIndex[e].out) === 0;
+        entryPubX[e] = SelectOne(K);
+        entryPubX[e].sel <== entrySel[e].sel;
+        entryPubX[e].values <== accPubX;
+        entryPubY[e] = SelectOne(K);
+        entryPubY[e].sel <== entrySel[e].sel;
+        entryPubY[e].values <== accPubY;
+        entryRoot[e] = SelectOne(K);
+        entryRoot[e].sel <== entrySel[e].sel;
+        entryRoot[e].values <== ordersRoot[e];
+
+        // Check (5): the entry itself (signature, ranges, slot write).
+        entry[e] = OrderEntry(S, M);
+        entry[e].used <== entryUsed[e];
+        entry[e].isCancel <== entryIsCancel[e];
+        entry[e].accountIndex <== entryIndex[e].out;
+        entry[e].pubX <== entryPubX[e].out;
+        entry[e].pubY <== entryPubY[e].out;
+        entry[e].market <== entryMarket[e];
+        entry[e].side <== entrySide[e];
+        entry[e].price <== entryPrice[e];
+        entry[e].size <== entrySize[e];
+        entry[e].orderId <== entryOrderId[e];
+        entry[e].expiry <== entryExpiry[e];
+        entry[e].maxFeePpm <== entryMaxFeePpm[e];
+        entry[e].tif <== entryTif[e];
+        entry[e].sigR8x <== entrySigR8x[e];
+        entry[e].sigR8y <== entrySigR8y[e];
+        entry[e].sigS <== entrySigS[e];
+        entry[e].oldSlotOrderId <== entryOldSlotOrderId[e];
+        entry[e].oldSlotOrderHash <== entryOldSlotOrderHash[e];
+        entry[e].oldSlotFilled <== entryOldSlotFilled[e];
+        entry[e].oldSlotSeq <== entryOldSlotSeq[e];
+        entry[e].slotSiblings <== entrySlotSiblings[e];
+        entry[e].ordersRootBefore <== entryRoot[e].out;
+        entry[e].seq <== batchNumber * (1 << SEQ_ENTRY_BITS()) + e;
+        entry[e].timestamp <== timestamp;
+        entry[e].tickSize <== marketTickSize;
+        entry[e].makerFeePpm <== marketMakerFeePpm;
+        entry[e].takerFeePpm <== marketTakerFeePpm;
+
+        // The account's order root moves; the others stay.
+        entryDelta[e] <== entry[e].ordersRootAfter - entryRoot[e].out;
+        for (var k = 0; k < K; k++) {
+            entryWrite[e][k] <== entrySel[e].sel[k] * entryDelta[e];
+            ordersRoot[e + 1][k] <== ordersRoot[e][k] + entryWrite[e][k];
+        }
+    }
+
+    // ================= phase 4: fills =================
+    component takerSel[B];
+    component makerSel[B];
+    component takerUsedSlot[B];
+    component makerUsedSlot[B];
+    component takerIndex[B];
+    component makerIndex[B];
+    component takerRoot[B];
+    component makerRoot[B];
+    component takerColl[B];
+    component makerColl[B];
+    component takerPos[B][M];
+    component makerPos[B][M];
+    component fill[B];
+    component takerCollRange[B];
+    component makerCollRange[B];
+    component takerMargin[B];
+    component makerMargin[B];
+    signal takerQty[B];
+    signal takerFlow[B];
+    signal takerCollAfter[B];
+    signal makerCollAfter[B];
+    signal takerPosDelta[B][M];
+    signal takerPosAfter[B][M];
+    signal makerPosAfter[B][M];
+    signal writeCollT[B][K];
+    signal writeCollM[B][K];
+    signal writePosT[B][K][M];
+    signal writePosM[B][K][M];
+    signal writeRootT[B][K];
+    signal writeRootM[B][K];
+    for (var f = 0; f < B; f++) {
+        // Check (6): both sides name used account slots carrying their indices.
+        takerSel[f] = OneHot(K);
+        takerSel[f].index <== fillTakerAccountSlot[f];
+        makerSel[f] = OneHot(K);
+        makerSel[f].index <== fillMakerAccountSlot[f];
+        takerUsedSlot[f] = SelectOne(K);
+        takerUsedSlot[f].sel <== takerSel[f].sel;
+        takerUsedSlot[f].values <== accUsed;
+        fillUsed[f] * (1 - takerUsedSlot[f].out) === 0;
+        makerUsedSlot[f] = SelectOne(K);
+        makerUsedSlot[f].sel <== makerSel[f].sel;
+        makerUsedSlot[f].values <== accUsed;
+        fillUsed[f] * (1 - makerUsedSlot[f].out) === 0;
+        // The insurance fund does not trade.
+        fillUsed[f] * takerSel[f].sel[INSURANCE_ACCOUNT()] === 0;
+        fillUsed[f] * makerSel[f].sel[INSURANCE_ACCOUNT()] === 0;
+        takerIndex[f] = SelectOne(K);
+        takerIndex[f].sel <== takerSel[f].sel;
+        takerIndex[f].values <== accIndex;
+        fillUsed[f] * (fillTakerAccount[f] - takerIndex[f].out) === 0;
+        makerIndex[f] = SelectOne(K);
+        makerIndex[f].sel <== makerSel[f].sel;
+        makerIndex[f].values <== accIndex;
+        fillUsed[f] * (fillMakerAccount[f] - makerIndex[f].out) === 0;
+
+        // Read both accounts' current state.
+        takerRoot[f] = SelectOne(K);
+        takerRoot[f].sel <== takerSel[f].sel;
+        takerRoot[f].values <== ordersRoot[E + f];
+        makerRoot[f] = SelectOne(K);
+        makerRoot[f].sel <== makerSel[f].sel;
+        makerRoot[f].values <== ordersRoot[E + f];
+        takerColl[f] = SelectOne(K);
+        takerColl[f].sel <== takerSel[f].sel;
+        takerColl[f].values <== coll[f];
+        makerColl[f] = SelectOne(K);
+        makerColl[f].sel <== makerSel[f].sel;
+        makerColl[f].values <== coll[f];
+        for (var m = 0; m < M; m++) {
+            takerPos[f][m] = SelectOne(K);
+            takerPos[f][m].sel <== takerSel[f].sel;
+            makerPos[f][m] = SelectOne(K);
+            makerPos[f][m].sel <== makerSel[f].sel;
+            for (var k = 0; k < K; k++) {
+                takerPos[f][m].values[k] <== pos[f][k][m];
+                makerPos[f][m].values[k] <== pos[f][k][m];
+            }
+        }
+
+        // Check (7): the rules of the fill and both slot writes.
+        fill[f] = FillCheck(S, M);
+        fill[f].used <== fillUsed[f];
+        fill[f].timestamp <== timestamp;
+        fill[f].batchNumber <== batchNumber;
+        fill[f].takerAccountIndex <== takerIndex[f].out;
+        fill[f].makerAccountIndex <== makerIndex[f].out;
+        fill[f].takerOrdersRoot <== takerRoot[f].out;
+        fill[f].makerOrdersRoot <== makerRoot[f].out;
+        fill[f].takerMarket <== fillTakerMarket[f];
+        fill[f].takerSide <== fillTakerSide[f];
+        fill[f].takerPrice <== fillTakerPrice[f];
+        fill[f].takerSize <== fillTakerSize[f];
+        fill[f].takerOrderId <== fillTakerOrderId[f];
+        fill[f].takerExpiry <== fillTakerExpiry[f];
+        fill[f].takerMaxFeePpm <== fillTakerMaxFeePpm[f];
+        fill[f].takerTif <== fillTakerTif[f];
+        fill[f].makerMarket <== fillMakerMarket[f];
+        fill[f].makerSide <== fillMakerSide[f];
+        fill[f].makerPrice <== fillMakerPrice[f];
+        fill[f].makerSize <== fillMakerSize[f];
+        fill[f].makerOrderId <== fillMakerOrderId[f];
+        fill[f].makerExpiry <== fillMakerExpiry[f];
+        fill[f].makerMaxFeePpm <== fillMakerMaxFeePpm[f];
+        fill[f].makerTif <== fillMakerTif[f];
+        fill[f].takerSlotOrderId <== fillTakerSlotOrderId[f];
+        fill[f].takerSlotOrderHash <== fillTakerSlotOrderHash[f];
+        fill[f].takerSlotFilled <== fillTakerSlotFilled[f];
+        fill[f].takerSlotSeq <== fillTakerSlotSeq[f];
+        fill[f].takerSlotSiblings <== fillTakerSlotSiblings[f];
+        fill[f].makerSlotOrderId <== fillMakerSlotOrderId[f];
+        fill[f].makerSlotOrderHash <== fillMakerSlotOrderHash[f];
+        fill[f].makerSlotFilled <== fillMakerSlotFilled[f];
+        fill[f].makerSlotSeq <== fillMakerSlotSeq[f];
+        fill[f].makerSlotSiblings <== fillMakerSlotSiblings[f];
+        fill[f].qty <== fillQty[f];
+        fill[f].price <== fillPrice[f];
+        fill[f].makerFeePpm <== marketMakerFeePpm;
+        fill[f].takerFeePpm <== marketTakerFeePpm;
+
+        // The buyer gets +qty and pays N, the seller the opposite; both pay their fee.
+        // takerQty = (1 - 2*takerIsSell) * qty, takerFlow = (1 - 2*takerIsSell) * N.
+        takerQty[f] <== (1 - 2 * fill[f].takerIsSell) * fillQty[f];
+        takerFlow[f] <== (1 - 2 * fill[f].takerIsSell) * fill[f].notional;
+        takerCollAfter[f] <== takerColl[f].out - takerFlow[f] - fill[f].takerFee;
+        makerCollAfter[f] <== makerColl[f].out + takerFlow[f] - fill[f].makerFee;
+        for (var m = 0; m < M; m++) {
+            takerPosDelta[f][m] <== fill[f].marketSel[m] * takerQty[f];
+            takerPosAfter[f][m] <== takerPos[f][m].out + takerPosDelta[f][m];
+            makerPosAfter[f][m] <== makerPos[f][m].out - takerPosDelta[f][m];
+        }
+
+        // Check (8): both collaterals stay within |C| < 2^63.
+        takerCollRange[f] = SignedRange(COLLATERAL_BITS());
+        takerCollRange[f].in <== takerCollAfter[f];
+        makerCollRange[f] = SignedRange(COLLATERAL_BITS());
+        makerCollRange[f].in <== makerCollAfter[f];
+
+        // Check (9): both accounts pass the margin rule after the fill.
+        takerMargin[f] = MarginCheck(M);
+        takerMargin[f].enabled <== fillUsed[f];
+        takerMargin[f].collBefore <== takerColl[f].out;
+        takerMargin[f].collAfter <== takerCollAfter[f];
+        takerMargin[f].posAfter <== takerPosAfter[f];
+        takerMargin[f].mark <== mark;
+        takerMargin[f].imrBps <== marketImrBps;
+        takerMargin[f].mmrBps <== marketMmrBps;
+        makerMargin[f] = MarginCheck(M);
+        makerMargin[f].enabled <== fillUsed[f];
+        makerMargin[f].collBefore <== makerColl[f].out;
+        makerMargin[f].collAfter <== makerCollAfter[f];
+        makerMargin[f].posAfter <== makerPosAfter[f];
+        makerMargin[f].mark <== mark;
+        makerMargin[f].imrBps <== marketImrBps;
+        makerMargin[f].mmrBps <== marketMmrBps;
+        for (var m = 0; m < M; m++) {
+            takerMargin[f].posBefore[m] <== takerPos[f][m].out;
+            makerMargin[f].posBefore[m] <== makerPos[f][m].out;
+        }
+
+        // Write the state back: the two sides' slots change, the fee account (slot 0)
+        // receives both fees.
+        for (var k = 0; k < K; k++) {
+            writeCollT[f][k] <== takerSel[f].sel[k] * (takerCollAfter[f] - takerColl[f].out);
+            writeCollM[f][k] <== makerSel[f].sel[k] * (makerCollAfter[f] - makerColl[f].out);
+            if (k == FEE_ACCOUNT()) {
+                coll[f + 1][k] <== coll[f][k] + writeCollT[f][k] + writeCollM[f][k]
+                    + fill[f].takerFee + fill[f].makerFee;
+            } else {
+                coll[f + 1][k] <== coll[f][k] + writeCollT[f][k] + writeCollM[f][k];
+            }
+            for (var m = 0; m < M; m++) {
+                writePosT[f][k][m] <== takerSel[f].sel[k] * takerPosDelta[f][m];
+                writePosM[f][k][m] <== makerSel[f].sel[k] * takerPosDelta[f][m];
+                pos[f + 1][k][m] <== pos[f][k][m] + writePosT[f][k][m] - writePosM[f][k][m];
+            }
+            writeRootT[f][k] <== takerSel[f].sel[k] * (fill[f].takerOrdersRootAfter - takerRoot[f].out);
+            writeRootM[f][k] <== makerSel[f].sel[k] * (fill[f].makerOrdersRootAfter - makerRoot[f].out);
+            ordersRoot[E + f + 1][k] <== ordersRoot[E + f][k] + writeRootT[f][k] + writeRootM[f][k];
+        }
+    }
+
+    // ================= phase 5: close =================
+    component leafBefore[K];
+    component leafAfter[K];
+    component collFinalRange[K];
+    component write[K];
+    signal written[K];
+    signal root[K + 1];
+    root[0] <== oldRoot;
+    for (var k = 0; k < K; k++) {
+        leafBefore[k] = AccountLeaf(M);
+        leafBefore[k].pubX <== accPubX[k];
+        leafBefore[k].pubY <== accPubY[k];
+        leafBefore[k].nonce <== accNonce[k];
+        leafBefore[k].collateral <== accCollateral[k];
+        leafBefore[k].posSize <== accPosSize[k];
+        leafBefore[k].posFunding <== accPosFunding[k];
+        leafBefore[k].ordersRoot <== accOrdersRoot[k];
+
+        // Check (10): the final collateral is in range (positions were checked by the
+        // margin checks of the fills that moved them, funding indices by BatchParams).
+        collFinalRange[k] = SignedRange(COLLATERAL_BITS());
+        collFinalRange[k].in <== coll[B][k];
+
+        leafAfter[k] = AccountLeaf(M);
+        leafAfter[k].pubX <== accPubX[k];
+        leafAfter[k].pubY <== accPubY[k];
+        leafAfter[k].nonce <== accNonce[k];
+        leafAfter[k].collateral <== coll[B][k];
+        leafAfter[k].posSize <== pos[B][k];
+        leafAfter[k].posFunding <== fundingIndex;
+        leafAfter[k].ordersRoot <== ordersRoot[E + B][k];
+        written[k] <== leafBefore[k].leaf + accUsed[k] * (leafAfter[k].leaf - leafBefore[k].leaf);
+
+        // Check (11): leaf a_k holds leafBefore in the running root, and writing it moves
+        // the root on.
+        write[k] = QuadMerkleUpdate(L);
+        write[k].oldLeaf <== leafBefore[k].leaf;
+        write[k].newLeaf <== written[k];
+        for (var l = 0; l < L; l++) {
+            write[k].pathIndex[l] <== indexBits[k].out[2 * l] + 2 * indexBits[k].out[2 * l + 1];
+        }
+        write[k].siblings <== accSiblings[k];
+        write[k].oldRoot === root[k];
+        root[k + 1] <== write[k].newRoot;
+    }
+    // Check (12): the last write gives the public new root.
+    root[K] === newRoot;
+}

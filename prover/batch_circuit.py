@@ -1,0 +1,157 @@
+"""The batch circuit (``circuits/main/Batch.circom``) as a buildable :class:`CircuitSpec`.
+
+``batch_spec(K, E, B, D, S, M)`` names ``Batch(K, E, B, D, S, M)`` with its four public
+inputs (docs/protocol.md, section 10). ``circuit_inputs`` turns
+``BatchWitness.as_circuit_inputs()`` into exactly the circuit's inputs: the model also
+emits hints (running roots, before/after values) that the circuit recomputes instead of
+reading, and circom refuses unknown input names.
+
+Register with the toolchain through its documented mechanism::
+
+    CIRCUITS["batch"] = lazy_spec("prover.batch_circuit:batch_spec")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from prover.circuit import CircuitSpec
+from prover.errors import ZkmatchError
+from prover.exchange.constants import (
+    MAX_ACCOUNT_BITS,
+    MAX_MARKETS,
+    MAX_SLOT_BITS,
+    MIN_ACCOUNT_BITS,
+    MIN_SLOT_BITS,
+    SEQ_ENTRY_BITS,
+)
+
+#: Public inputs, in the order snarkjs lists them in public.json (declaration order).
+PUBLIC_INPUTS: tuple[str, ...] = ("oldRoot", "newRoot", "batchNumber", "paramsHash")
+
+#: Every input signal of ``Batch``, in declaration order (tests/circuits/test_batch.py
+#: checks this against the circom source).
+BATCH_INPUTS: tuple[str, ...] = (
+    *PUBLIC_INPUTS,
+    "timestamp",
+    "marketTickSize",
+    "marketImrBps",
+    "marketMmrBps",
+    "marketMakerFeePpm",
+    "marketTakerFeePpm",
+    "mark",
+    "fundingIndex",
+    "accUsed",
+    "accIndex",
+    "accPubX",
+    "accPubY",
+    "accNonce",
+    "accCollateral",
+    "accPosSize",
+    "accPosFunding",
+    "accOrdersRoot",
+    "accSiblings",
+    "entryUsed",
+    "entryIsCancel",
+    "entryAccountSlot",
+    "entryAccount",
+    "entryMarket",
+    "entrySide",
+    "entryPrice",
+    "entrySize",
+    "entryOrderId",
+    "entryExpiry",
+    "entryMaxFeePpm",
+    "entryTif",
+    "entrySigR8x",
+    "entrySigR8y",
+    "entrySigS",
+    "entryOldSlotOrderId",
+    "entryOldSlotOrderHash",
+    "entryOldSlotFilled",
+    "entryOldSlotSeq",
+    "entrySlotSiblings",
+    "fillUsed",
+    "fillTakerAccountSlot",
+    "fillMakerAccountSlot",
+    "fillTakerAccount",
+    "fillTakerMarket",
+    "fillTakerSide",
+    "fillTakerPrice",
+    "fillTakerSize",
+    "fillTakerOrderId",
+    "fillTakerExpiry",
+    "fillTakerMaxFeePpm",
+    "fillTakerTif",
+    "fillMakerAccount",
+    "fillMakerMarket",
+    "fillMakerSide",
+    "fillMakerPrice",
+    "fillMakerSize",
+    "fillMakerOrderId",
+    "fillMakerExpiry",
+    "fillMakerMaxFeePpm",
+    "fillMakerTif",
+    "fillTakerSlotOrderId",
+    "fillTakerSlotOrderHash",
+    "fillTakerSlotFilled",
+    "fillTakerSlotSeq",
+    "fillTakerSlotSiblings",
+    "fillMakerSlotOrderId",
+    "fillMakerSlotOrderHash",
+    "fillMakerSlotFilled",
+    "fillMakerSlotSeq",
+    "fillMakerSlotSiblings",
+    "fillQty",
+    "fillPrice",
+)
+
+
+def check_params(K: int, E: int, B: int, D: int, S: int, M: int) -> None:  # noqa: N803
+    """The template's own asserts, as a clear error before circom runs."""
+    for name, value in (("K", K), ("E", E), ("B", B), ("D", D), ("S", S), ("M", M)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ZkmatchError(f"batch parameter {name} must be an integer, got {value!r}")
+    if K < 2:
+        raise ZkmatchError(f"K (account slots) must be >= 2, got {K}")
+    if not 1 <= E <= 1 << SEQ_ENTRY_BITS:
+        raise ZkmatchError(f"E (entry slots) must be in [1, 2^16], got {E}")
+    if B < 1:
+        raise ZkmatchError(f"B (fill slots) must be >= 1, got {B}")
+    if not (MIN_ACCOUNT_BITS <= D <= MAX_ACCOUNT_BITS and D % 2 == 0):
+        raise ZkmatchError(f"D (account tree bits) must be even in [2, 32], got {D}")
+    if not (MIN_SLOT_BITS <= S <= MAX_SLOT_BITS and S % 2 == 0):
+        raise ZkmatchError(f"S (order-slot tree bits) must be even in [2, 16], got {S}")
+    if not 1 <= M <= MAX_MARKETS:
+        raise ZkmatchError(f"M (markets) must be in [1, 8], got {M}")
+
+
+def batch_spec(
+    K: int = 4,
+    E: int = 2,
+    B: int = 2,
+    D: int = 4,
+    S: int = 2,
+    M: int = 2,  # noqa: N803
+) -> CircuitSpec:
+    """``Batch(K, E, B, D, S, M)`` with public ``oldRoot, newRoot, batchNumber, paramsHash``."""
+    check_params(K, E, B, D, S, M)
+    return CircuitSpec(
+        name=f"batch_k{K}_e{E}_b{B}_d{D}_s{S}_m{M}",
+        source="main/Batch.circom",
+        template="Batch",
+        params=(K, E, B, D, S, M),
+        public=PUBLIC_INPUTS,
+    )
+
+
+def circuit_inputs(witness_inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The circuit's inputs out of ``BatchWitness.as_circuit_inputs()`` (hints dropped).
+
+    Raises :class:`ZkmatchError` naming any input the witness lacks.
+    """
+    missing = [name for name in BATCH_INPUTS if name not in witness_inputs]
+    if missing:
+        raise ZkmatchError(f"batch witness lacks circuit inputs: {', '.join(missing)}")
+    return {name: witness_inputs[name] for name in BATCH_INPUTS}

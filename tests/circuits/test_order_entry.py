@@ -1,0 +1,156 @@
+"""OrderEntry(S, M): signature, order ranges, order-id rule and slot write (protocol 5, 7.3).
+
+Tamper tests change a field, then *re-sign* the changed order with the trader's key (a
+cheating operator cannot, but a trader can sign anything), so the signature is valid and
+only the rule under test breaks. ``--O0`` build, so ``rejected_by`` names the rule.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from prover.crypto.babyjub import SUBORDER
+from prover.exchange.domain import Cancel, Order
+from prover.field import SNARK_FIELD
+from tests.circuits.harness import compile_main
+from tests.circuits.scenario import M, S, entry_inputs, two_trader_batches
+
+P = SNARK_FIELD
+FIELDS = ("market", "side", "price", "size", "orderId", "expiry", "maxFeePpm", "tif")
+
+
+@pytest.fixture(scope="module")
+def entry():
+    return compile_main("lib/OrderEntry.circom", f"OrderEntry({S}, {M})")
+
+
+@pytest.fixture(scope="module")
+def entry0():
+    return compile_main("lib/OrderEntry.circom", f"OrderEntry({S}, {M})", optimize=0)
+
+
+def resign(inputs: dict) -> dict:
+    v = {k: int(x) for k, x in inputs.items() if not isinstance(x, list)}
+    key = two_trader_batches().keys[v["accountIndex"]]
+    if v["isCancel"]:
+        msg = Cancel(v["accountIndex"], v["orderId"]).hash()
+    else:
+        msg = Order(v["accountIndex"], *(v[f] for f in FIELDS)).hash()
+    sig = key.sign(msg)
+    return dict(inputs, sigR8x=sig.r8[0], sigR8y=sig.r8[1], sigS=sig.s)
+
+
+def test_constraint_counts(entry):
+    assert entry.n_constraints == 6582
+    assert compile_main("lib/OnCurveIfEnabled.circom", "OnCurveIfEnabled()").n_constraints == 4
+
+
+@pytest.mark.parametrize(("batch", "e"), [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)])
+def test_honest_entries_match_model(entry, batch, e):
+    inputs, root_after = entry_inputs(batch, e)
+    w = entry.witness(inputs)
+    assert w.ok, w.failing()
+    assert w["ordersRootAfter"] == root_after
+
+
+def test_resign_is_a_no_op_on_honest_data(entry0):
+    inputs, _ = entry_inputs(0, 1)
+    assert entry0.accepts(resign(inputs))
+
+
+TAMPERS = [
+    # name, changes, signal in a violated constraint   (entry 1 of batch 0: IOC buy 30 @ 1010)
+    ("off tick", {"price": 1015}, "main.onTick"),  # tick 10: 1015 = 10 * 101.5
+    ("price zero", {"price": 0}, "main.priceNonZero"),
+    ("price 2^40", {"price": 2**40}, "main.priceRange"),
+    ("size zero", {"size": 0}, "main.sizeNonZero"),
+    ("size 2^32", {"size": 2**32}, "main.sizeRange"),
+    ("expired", {"expiry": 999}, "main.notExpired"),  # t = 1000
+    ("market M", {"market": M}, "main.marketSel"),
+    ("side 2", {"side": 2}, "main.side"),
+    ("tif 3", {"tif": 3}, "main.tifSel"),
+    ("fee cap above 10^6", {"maxFeePpm": 10**6 + 1}, "main.feeCap"),
+    ("fee cap below taker fee", {"maxFeePpm": 499}, "main.coversTaker"),  # IOC: taker 500
+    ("order id 2^64", {"orderId": 2**64 + 2}, "main.idBits"),
+]
+
+
+@pytest.mark.parametrize(("name", "changes", "signal"), TAMPERS, ids=[t[0] for t in TAMPERS])
+def test_tampered_entry_is_rejected_by_its_rule(entry0, name, changes, signal):
+    inputs, _ = entry_inputs(0, 1)
+    w = entry0.witness(resign(dict(inputs, **changes)))
+    assert not w.ok
+    assert w.rejected_by(signal), sorted(w.failing_signals())[:20]
+
+
+def test_bad_signature_is_rejected(entry0):
+    inputs, _ = entry_inputs(0, 1)
+    w = entry0.witness(dict(inputs, sigS=int(inputs["sigS"]) + 1))
+    assert not w.ok and w.rejected_by("main.sig")
+
+
+def test_signature_s_plus_subgroup_order_is_rejected(entry0):
+    """S + l verifies the same curve equation (l * B8 = 0); the S < l check refuses it."""
+    inputs, _ = entry_inputs(0, 1)
+    w = entry0.witness(dict(inputs, sigS=int(inputs["sigS"]) + SUBORDER))
+    assert not w.ok
+    assert w.rejected_by("main.sig.compConstant")
+
+
+def test_signature_of_another_account_is_rejected(entry0):
+    """Trader B's order signed by trader A's key."""
+    inputs, _ = entry_inputs(0, 1)
+    forged = resign(dict(inputs, accountIndex=2))  # A signs ...
+    forged = dict(forged, accountIndex=inputs["accountIndex"])  # ... B's order
+    w = entry0.witness(forged)
+    assert not w.ok and w.rejected_by("main.sig")
+
+
+def test_replayed_order_is_rejected(entry0):
+    """Re-entering batch 0's signed order in batch 1: its id is not above the slot's."""
+    replay, _ = entry_inputs(0, 0)  # A's sell, order id 1, slot 1
+    later, _ = entry_inputs(1, 0)  # A's bid, order id 5, slot 1: the slot now holds id 1
+    replay = dict(replay)
+    for name in (
+        "oldSlotOrderId",
+        "oldSlotOrderHash",
+        "oldSlotFilled",
+        "oldSlotSeq",
+        "slotSiblings",
+        "ordersRootBefore",
+        "seq",
+        "timestamp",
+    ):
+        replay[name] = later[name]
+    assert int(replay["oldSlotOrderId"]) == int(replay["orderId"]) == 1
+    w = entry0.witness(replay)
+    assert not w.ok and w.rejected_by("main.idIncreases")
+
+
+def test_off_curve_r8_is_rejected(entry0):
+    inputs, _ = entry_inputs(0, 1)
+    w = entry0.witness(dict(inputs, sigR8y=(int(inputs["sigR8y"]) + 1) % P))
+    assert not w.ok and w.rejected_by("main.rOnCurve")
+
+
+def test_padding_entry_changes_nothing(entry):
+    inputs, root_after = entry_inputs(1, 1)
+    # The opening must stay real (same order id, so same slot); all else zero.
+    zeros = {f: 0 for f in FIELDS if f != "orderId"}
+    pad = dict(inputs, used=0, isCancel=0, sigR8x=0, sigR8y=0, sigS=0, **zeros)
+    w = entry.witness(pad)
+    assert w.ok
+    assert w["ordersRootAfter"] == int(inputs["ordersRootBefore"])
+
+
+def test_cancel_entry(entry0):
+    inputs, _ = entry_inputs(2, 1)
+    assert int(inputs["isCancel"]) == 1 and int(inputs["oldSlotOrderId"]) == 5
+    assert entry0.accepts(inputs)
+    # A cancel signed as if it were an order (the order hash as message) is rejected.
+    forged = resign(dict(inputs, isCancel=0))
+    w = entry0.witness(dict(forged, isCancel=1))
+    assert not w.ok and w.rejected_by("main.sig")
+    # A cancel whose id is not above the slot's (5) is rejected.
+    w = entry0.witness(resign(dict(inputs, orderId=5)))
+    assert not w.ok and w.rejected_by("main.idIncreases")

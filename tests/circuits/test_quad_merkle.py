@@ -1,0 +1,151 @@
+"""QuadMerkleRoot / QuadMerkleUpdate (and QuadDigit, QuadChildren) against prover.merkle."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from prover.field import SNARK_FIELD
+from prover.merkle import QuadTree, compute_root, hash_node
+from tests.circuits.harness import compile_main
+
+LEVELS = 2
+P = SNARK_FIELD
+
+
+@pytest.fixture(scope="module")
+def root_circuit():
+    return compile_main("lib/QuadMerkleRoot.circom", f"QuadMerkleRoot({LEVELS})")
+
+
+@pytest.fixture(scope="module")
+def update_circuit():
+    return compile_main("lib/QuadMerkleUpdate.circom", f"QuadMerkleUpdate({LEVELS})")
+
+
+def _tree(seed: int = 1) -> QuadTree:
+    rng = random.Random(seed)
+    tree = QuadTree(2 * LEVELS, empty_leaf=12345)
+    for i in rng.sample(range(4**LEVELS), 9):
+        tree.set(i, rng.randrange(P))
+    return tree
+
+
+def test_constraint_counts(root_circuit, update_circuit):
+    # Documented in the /// blocks: 306 per level (QuadMerkleRoot), 609 (QuadMerkleUpdate).
+    assert root_circuit.n_constraints == 306 * LEVELS
+    assert update_circuit.n_constraints == 609 * LEVELS
+
+
+def test_digit_and_children_counts():
+    digit = compile_main("lib/QuadDigit.circom", "QuadDigit()")
+    kids = compile_main("lib/QuadChildren.circom", "QuadChildren()")
+    assert digit.n_constraints == 4
+    assert kids.n_constraints == 6
+
+
+@pytest.mark.parametrize("index", range(4**LEVELS))
+def test_root_matches_model_every_index(root_circuit, index):
+    tree = _tree()
+    proof = tree.prove(index)
+    w = root_circuit.witness(proof.as_circuit_inputs())
+    assert w.ok
+    assert w["root"] == tree.root
+
+
+@pytest.mark.parametrize("leaf", [0, 1, 2**64 - 1, P - 1])
+def test_boundary_leaf_values(root_circuit, leaf):
+    tree = _tree(2)
+    tree.set(7, leaf)
+    proof = tree.prove(7)
+    w = root_circuit.witness(proof.as_circuit_inputs())
+    assert w.ok and w["root"] == tree.root
+
+
+def test_update_matches_model(update_circuit):
+    tree = _tree(3)
+    for index in (0, 5, 10, 15):
+        proof = tree.prove(index)
+        old_root = tree.root
+        new_leaf = random.Random(index).randrange(P)
+        tree.set(index, new_leaf)
+        inputs = {
+            "oldLeaf": proof.leaf,
+            "newLeaf": new_leaf,
+            "pathIndex": proof.path_digits(),
+            "siblings": [list(s) for s in proof.siblings],
+        }
+        w = update_circuit.witness(inputs)
+        assert w.ok
+        assert w["oldRoot"] == old_root
+        assert w["newRoot"] == tree.root
+
+
+def test_digit_four_is_rejected(root_circuit):
+    """Digit 4 at level 0 with digit-3 children would alias index 3 + ...; the R1CS rejects it."""
+    tree = _tree()
+    inputs = tree.prove(3).as_circuit_inputs()
+    inputs["pathIndex"][0] = "4"
+    assert not root_circuit.accepts(inputs)
+    # Also as a direct tamper of an honest witness: any digit outside {0..3}.
+    honest = root_circuit.witness(tree.prove(3).as_circuit_inputs())
+    for bad in (4, 5, P - 1, 2**32):
+        assert not honest.tamper({"pathIndex[0]": bad}).ok
+
+
+def test_digit_bits_cannot_be_faked(root_circuit):
+    """The digit-selection wires that survive --O2 are pinned: changing any breaks the R1CS."""
+    honest = root_circuit.witness(_tree().prove(6).as_circuit_inputs())  # digits [2, 1]
+    assert honest.ok
+    wires = [n for n, w in root_circuit.symbols.items() if n.startswith("main.digit[0].") and w > 0]
+    assert wires
+    for name in wires:
+        for delta in (1, -1, 2):
+            assert not honest.tamper({name: honest[name] + delta}).ok, name
+
+
+@pytest.mark.parametrize("signal", ["leaf", "siblings[1][2]", "pathIndex[1]", "root"])
+def test_changed_signal_is_rejected(root_circuit, signal):
+    honest = root_circuit.witness(_tree().prove(9).as_circuit_inputs())
+    assert honest.ok
+    assert not honest.tamper({signal: honest[signal] + 1}).ok
+
+
+def test_inner_node_cannot_be_opened_as_leaf(root_circuit):
+    """Opening the level-1 node above leaf 5 as a leaf (with a made-up extra level) fails.
+
+    The depth is fixed by `levels`, so an inner node can only stand in for a leaf at the
+    same depth; its value then has to hash up to the same root through `levels` levels,
+    which the circuit computes honestly: the resulting root differs from the tree's.
+    """
+    tree = _tree()
+    proof = tree.prove(5)
+    children = list(proof.siblings[0])
+    children.insert(1, proof.leaf)
+    inner = hash_node(children)
+    assert inner == compute_root(proof.leaf, 1, proof.siblings[:1])
+    forged = {
+        "leaf": inner,
+        "pathIndex": [1, 0],
+        "siblings": [list(proof.siblings[1]), list(proof.siblings[1])],
+    }
+    w = root_circuit.witness(forged)
+    assert w.ok  # the circuit computes *a* root ...
+    assert w["root"] != tree.root  # ... but not the tree's
+
+
+def test_update_path_digit_tamper(update_circuit):
+    tree = _tree(4)
+    proof = tree.prove(2)
+    inputs = {
+        "oldLeaf": proof.leaf,
+        "newLeaf": 77,
+        "pathIndex": proof.path_digits(),
+        "siblings": [list(s) for s in proof.siblings],
+    }
+    honest = update_circuit.witness(inputs)
+    assert honest.ok
+    assert not honest.tamper({"pathIndex[0]": 4}).ok
+    assert not honest.tamper({"newRoot": honest["newRoot"] + 1}).ok
+    assert not honest.tamper({"oldRoot": honest["oldRoot"] + 1}).ok

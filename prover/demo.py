@@ -50,7 +50,8 @@ from prover.toolchain.cache import build_root
 from prover.toolchain.common import Progress
 from prover.toolchain.solc import CompiledContract
 
-#: The scenario ``zkmatch demo`` proves: Batch(6, 4, 3, 4, 2, 2), 61k constraints, 2^16 ptau.
+#: The scenario ``zkmatch demo`` proves: Batch(4, 2, 2, 4, 2, 2), 37k constraints, 2^16 ptau
+#: (the circuit the tests build too, so one setup serves both).
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "docs" / "examples" / "demo.json"
 
 DEMO_BITS = 4

@@ -363,6 +363,16 @@ def _in_range(value: int, bits: int) -> bool:
     return -(1 << bits) < value < (1 << bits)
 
 
+def margin_view(after: Mapping[int, Account], index: int, fee_income: int) -> Account:
+    """The account whose margin section 8 checks after a fill: ``after[index]``, except that
+    the fee account is judged *before* this fill's fee income (protocol section 11, item 4),
+    as the circuit credits fees only after both sides' margin checks."""
+    account = after[index]
+    if index == FEE_ACCOUNT:
+        return account.with_collateral(account.collateral - fee_income)
+    return account
+
+
 def apply_fill(
     accounts: Mapping[int, Account],
     *,
@@ -824,7 +834,11 @@ class BatchBuilder:
         )
         for who, ref in (("taker", taker), ("maker", maker)):
             before_m = margin(view[ref.account], self.markets, self.params.marks)
-            after_m = margin(after[ref.account], self.markets, self.params.marks)
+            after_m = margin(
+                margin_view(after, ref.account, taker_fee + maker_fee),
+                self.markets,
+                self.params.marks,
+            )
             if not legal_transition(before_m, after_m):
                 raise OrderRejected(
                     Reject.INSUFFICIENT_MARGIN,
@@ -955,7 +969,11 @@ class BatchBuilder:
             for ref in (fill.taker, fill.maker):
                 if not legal_transition(
                     margin(current[ref.account], self.markets, self.params.marks),
-                    margin(after[ref.account], self.markets, self.params.marks),
+                    margin(
+                        margin_view(after, ref.account, fill.taker_fee + fill.maker_fee),
+                        self.markets,
+                        self.params.marks,
+                    ),
                 ):
                     raise AssertionError(f"replay: margin fails for {ref}")
             fill_sides = [

@@ -1,0 +1,279 @@
+"""The operator's proving loop: a scenario through matching, then a Groth16 proof per batch.
+
+:func:`prove_scenario` reads a scenario (docs/scenario.md), runs it through the matching
+engine and the batch builder (:func:`prover.exchange.scenario.run_scenario`), builds (or
+finds in the cache) the batch circuit ``Batch(K, E, B, D, S, M)`` for the scenario's
+:class:`~prover.exchange.domain.BatchConfig`, and for every sealed batch:
+
+1. ``BatchWitness.as_circuit_inputs()`` -> :func:`prover.batch_circuit.circuit_inputs`;
+2. :func:`prover.circuit.prove` (wasm witness + ``snarkjs groth16 prove``);
+3. checks that the public signals are exactly the model's
+   ``(oldRoot, newRoot, batchNumber, paramsHash)``;
+4. :func:`prover.circuit.verify` (``snarkjs groth16 verify``).
+
+With ``out_dir`` each batch gets ``<out_dir>/batch-<n>/{input,proof,public}.json`` (snarkjs's
+formats, so ``snarkjs groth16 verify verification_key.json public.json proof.json`` checks
+them by hand) and ``<out_dir>/verification_key.json`` / ``summary.json`` sit beside them.
+
+Docs: docs/proving.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prover.batch_circuit import batch_spec, circuit_inputs
+from prover.circuit import (
+    Artifacts,
+    CircuitSpec,
+    Groth16Proof,
+    PublicSignals,
+    build,
+    prove,
+    verify,
+)
+from prover.errors import ZkmatchError
+from prover.exchange.batch import BatchResult
+from prover.exchange.domain import BatchConfig
+from prover.exchange.scenario import Scenario, SimResult, parse_scenario, run_scenario
+from prover.toolchain.common import Progress
+
+#: Layout of a proof folder: one sub-folder per batch, named by its batch number.
+BATCH_DIR = "batch-{:06d}"
+
+
+class ProvingError(ZkmatchError):
+    """A proof came out wrong: public signals that differ from the model, or a proof that
+    ``snarkjs groth16 verify`` rejects."""
+
+
+@dataclass(frozen=True)
+class BatchProof:
+    """One batch of a scenario, proven: the model's roots, the proof, and step timings.
+
+    ``timings`` has ``witness_inputs`` (Python: witness -> circuit inputs), ``witness``
+    (wasm witness), ``prove`` (``snarkjs groth16 prove``) and ``verify`` seconds.
+    """
+
+    batch_number: int
+    old_root: int
+    new_root: int
+    params_hash: int
+    entries: int
+    fills: int
+    circuit: str
+    constraints: int
+    proof: Groth16Proof
+    public: PublicSignals
+    verified: bool
+    directory: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def expected_public(self) -> list[str]:
+        """What the public signals must be: ``oldRoot, newRoot, batchNumber, paramsHash``."""
+        return [str(v) for v in (self.old_root, self.new_root, self.batch_number,
+                                 self.params_hash)]
+
+    def to_json(self) -> dict[str, Any]:
+        """A summary as plain JSON (roots as decimal strings; the proof itself is in
+        ``proof.json``)."""
+        return {
+            "batch_number": self.batch_number,
+            "old_root": str(self.old_root),
+            "new_root": str(self.new_root),
+            "params_hash": str(self.params_hash),
+            "entries": self.entries,
+            "fills": self.fills,
+            "circuit": self.circuit,
+            "constraints": self.constraints,
+            "public_signals": list(self.public),
+            "verified": self.verified,
+            "directory": str(self.directory) if self.directory is not None else None,
+            "timings": dict(self.timings),
+        }
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def expected_public(result: BatchResult) -> list[str]:
+    """The public signals a proof of ``result`` must carry, in ``public.json`` order."""
+    return [str(v) for v in (result.old_root, result.new_root, result.batch_number,
+                             result.params_hash)]
+
+
+def config_spec(config: BatchConfig) -> CircuitSpec:
+    """The batch circuit for ``config``: ``Batch(K, E, B, D, S, M)``."""
+    return batch_spec(**config.as_circuit_params())
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and check a scenario file (docs/scenario.md); errors name the file."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ZkmatchError(f"cannot read scenario {path}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ZkmatchError(f"scenario {path} is not valid JSON: {exc}") from exc
+    try:
+        return parse_scenario(data)
+    except ZkmatchError as exc:
+        raise type(exc)(f"{path}: {exc}") from exc
+
+
+def simulate(scenario: Scenario) -> SimResult:
+    """Run ``scenario`` through the engine (no proving); one report per sealed batch."""
+    return run_scenario(scenario)
+
+
+# --------------------------------------------------------------------------- proving
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress:
+        progress(message)
+
+
+def prove_batch(
+    artifacts: Artifacts,
+    result: BatchResult,
+    *,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> BatchProof:
+    """Prove one sealed batch with ``artifacts`` (a batch circuit of the batch's config).
+
+    Raises :class:`ProvingError` when the public signals differ from the model's or
+    snarkjs rejects the proof; a witness the circuit refuses is a
+    :class:`~prover.errors.ToolError` from ``wtns calculate``.
+    """
+    n = result.batch_number
+    start = time.monotonic()
+    inputs = circuit_inputs(result.witness.as_circuit_inputs())
+    inputs_s = time.monotonic() - start
+    folder = out_dir / BATCH_DIR.format(n) if out_dir is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    _say(progress, f"batch {n}: {len(result.entries)} entries, {len(result.fills)} fills; "
+         f"proving {artifacts.spec.name}")
+    proof = prove(artifacts, inputs, progress, work_dir=folder)
+    want = expected_public(result)
+    if list(proof.public) != want:
+        raise ProvingError(
+            f"batch {n}: the proof's public signals {proof.public} are not the model's "
+            f"(oldRoot, newRoot, batchNumber, paramsHash) = {want}"
+        )
+    start = time.monotonic()
+    ok = verify(artifacts, proof.proof, proof.public)
+    verify_s = time.monotonic() - start
+    if not ok:
+        raise ProvingError(f"batch {n}: snarkjs groth16 verify rejected the proof")
+    if folder is not None:
+        # prove() left input.json, proof.json, public.json there; the witness is large
+        # and reproducible from input.json, so it does not stay.
+        (folder / "witness.wtns").unlink(missing_ok=True)
+    timings = {"witness_inputs": inputs_s, **proof.timings, "verify": verify_s}
+    _say(
+        progress,
+        f"batch {n}: verified; new root {str(result.new_root)[:12]}... "
+        f"(witness {timings['witness']:.2f} s, prove {timings['prove']:.2f} s, "
+        f"verify {verify_s:.2f} s)",
+    )
+    return BatchProof(
+        batch_number=n,
+        old_root=result.old_root,
+        new_root=result.new_root,
+        params_hash=result.params_hash,
+        entries=len(result.entries),
+        fills=len(result.fills),
+        circuit=artifacts.spec.name,
+        constraints=artifacts.constraints,
+        proof=proof.proof,
+        public=list(proof.public),
+        verified=ok,
+        directory=folder,
+        timings=timings,
+    )
+
+
+def prove_results(
+    results: Sequence[BatchResult],
+    config: BatchConfig,
+    *,
+    ptau: Path | None = None,
+    progress: Progress | None = None,
+    out_dir: Path | None = None,
+    contributions: int = 1,
+) -> tuple[Artifacts, list[BatchProof]]:
+    """Build the batch circuit of ``config`` (cached) and prove each of ``results``."""
+    spec = config_spec(config)
+    start = time.monotonic()
+    artifacts = build(spec, ptau, progress, contributions=contributions)
+    _say(progress, f"build: {spec.name}, {artifacts.constraints} constraints "
+         f"({'cached' if artifacts.cached else 'built'} in {time.monotonic() - start:.1f} s)")
+    proofs = [prove_batch(artifacts, r, out_dir=out_dir, progress=progress) for r in results]
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "verification_key.json").write_text(artifacts.vkey.read_text())
+        summary = {
+            "circuit": spec.name,
+            "params": config.as_circuit_params(),
+            "constraints": artifacts.constraints,
+            "zkey": str(artifacts.zkey),
+            "ptau": str(artifacts.ptau),
+            "batches": [p.to_json() for p in proofs],
+        }
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return artifacts, proofs
+
+
+def prove_scenario(
+    scenario_path: Path | Scenario,
+    *,
+    ptau: Path | None = None,
+    progress: Progress | None = None,
+    out_dir: Path | None = None,
+    contributions: int = 1,
+) -> list[BatchProof]:
+    """Run a scenario through matching and prove every batch it seals (see module doc).
+
+    ``scenario_path`` is a scenario file (or an already parsed :class:`Scenario`).
+    Returns one :class:`BatchProof` per batch, in batch order; every one is verified.
+    """
+    scenario = (
+        scenario_path if isinstance(scenario_path, Scenario) else load_scenario(scenario_path)
+    )
+    start = time.monotonic()
+    sim = simulate(scenario)
+    results = [report.result for report in sim.reports]
+    _say(progress, f"match: {len(results)} batches, "
+         f"{sum(len(r.fills) for r in results)} fills ({time.monotonic() - start:.1f} s)")
+    if not results:
+        return []
+    _, proofs = prove_results(results, scenario.config, ptau=ptau, progress=progress,
+                              out_dir=out_dir, contributions=contributions)
+    if proofs[-1].new_root != sim.state.root:
+        raise ProvingError(
+            f"the last batch's new root {proofs[-1].new_root} is not the final state root "
+            f"{sim.state.root}"
+        )
+    return proofs
+
+
+__all__ = [
+    "BATCH_DIR",
+    "BatchProof",
+    "ProvingError",
+    "config_spec",
+    "expected_public",
+    "load_scenario",
+    "prove_batch",
+    "prove_results",
+    "prove_scenario",
+    "simulate",
+]

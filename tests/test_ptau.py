@@ -27,10 +27,14 @@ SNARKJS = NODE_MODULES / "snarkjs" / "build" / "cli.cjs"
 CIRCOM = NODE_MODULES / "circom2" / "cli.js"
 POWER = 8
 
-needs_node = pytest.mark.skipif(
-    shutil.which("node") is None or not SNARKJS.is_file(),
-    reason="node and node_modules (make setup) are needed",
-)
+@pytest.fixture
+def _require_node() -> None:
+    """A missing toolchain fails loudly: ``make test`` installs it, so absence is a bug."""
+    if shutil.which("node") is None or not SNARKJS.is_file():
+        pytest.fail("node and node_modules are needed: run `make setup`")
+
+
+needs_node = pytest.mark.usefixtures("_require_node")
 
 MUL_CIRCOM = """\
 pragma circom 2.0.0;
@@ -76,7 +80,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def dev8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A seeded, prepared 2^8 development ptau made once for the module."""
     if shutil.which("node") is None or not SNARKJS.is_file():
-        pytest.skip("node and node_modules (make setup) are needed")
+        pytest.fail("node and node_modules are needed: run `make setup`")
     out = tmp_path_factory.mktemp("dev8") / "dev_8.ptau"
     lines: list[str] = []
     P.generate_dev_ptau(POWER, out, seed=b"zkmatch-test", progress=lines.append)
@@ -88,7 +92,7 @@ def dev8(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def unprepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A valid but unprepared ptau (``snarkjs powersoftau new``)."""
     if shutil.which("node") is None or not SNARKJS.is_file():
-        pytest.skip("node and node_modules (make setup) are needed")
+        pytest.fail("node and node_modules are needed: run `make setup`")
     folder = tmp_path_factory.mktemp("new")
     snarkjs("powersoftau", "new", "bn128", str(POWER), "new_8.ptau", cwd=folder)
     return folder / "new_8.ptau"

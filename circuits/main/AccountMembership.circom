@@ -24,8 +24,8 @@ include "../lib/QuadMerkleRoot.circom";
 ///
 /// Assumptions: none beyond those of AccountLeaf and QuadMerkleRoot. The leaf fields are
 /// not range-checked: membership does not need it (the batch circuit does).
-/// Constraint count (circom --O2): levels = 2, M = 2: 1263 = 765 (AccountLeaf(2))
-/// + 498 (QuadMerkleRoot(2)) (tests/test_demo.py asserts it).
+/// Constraint count (circom --O2): levels = 2, M = 2: 1263 = 651 (AccountLeaf(2))
+/// + 612 (QuadMerkleRoot(2)) (tests/test_demo.py asserts it).
 template AccountMembership(levels, M) {
     assert(levels >= 1);
 

@@ -152,6 +152,11 @@ BATCH_TAMPERS = [
     ("unused fill moves quantity", 0, "fillQty", 1, 1, "main.fill[1].qty"),
     ("entry by an unknown slot", 1, "entryAccountSlot", 0, K, "main.entrySel[0]"),
     ("insurance fund trades", 0, "fillMakerAccountSlot", 0, 1, "main.makerSel[0]"),
+    # Phase 1: no account is opened twice (strictly increasing indices), slot 0 is the
+    # fee account, used slots form a prefix.
+    ("account opened twice", 0, "accIndex", 3, 2, "main.increasing[2]"),
+    ("slot 0 is not the fee account", 0, "accIndex", 0, 2, "main.accIndex[0]"),
+    ("used slot after an unused one", 0, "accUsed", 2, 0, "main.accUsed[2]"),
 ]
 
 

@@ -4,6 +4,7 @@
 #   make test    set up, then run the default (fast) test suite
 #   make lint    ruff + mypy
 #   make bench   benchmarks; figures go to BENCHMARKS.md
+#   make setup-cpp  what the opt-in C++ witness generator needs (checks, installs nothing)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,7 +13,7 @@ PIP    := $(VENV)/bin/pip
 NPM    ?= npm
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-slow lint bench clean
+.PHONY: setup setup-cpp demo test test-slow lint bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -27,6 +28,11 @@ node_modules/.installed: package.json package-lock.json
 	@test -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil || \
 	  (echo "anvil binary missing from node_modules/@foundry-rs/anvil-linux-amd64" >&2; exit 1)
 	@touch $@
+
+# circom's C++ witness generator (ZKMATCH_WITNESS=cpp|auto, --witness; docs/proving.md):
+# prints the apt line and checks g++, make, nasm, gmp.h, nlohmann/json.hpp; exit 1 if missing.
+setup-cpp:
+	@PYTHONPATH=. $$(test -x $(PY) && echo $(PY) || echo $(PYTHON)) -m prover.toolchain.witness_cpp
 
 demo: setup
 	$(VENV)/bin/zkmatch demo

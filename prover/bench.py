@@ -8,7 +8,9 @@ in the ``2^D`` tree.
 
 :func:`run_bench` then builds (cached) ``Batch(K, E, B, D, S, M)`` and measures:
 
-- ``witness_s``: the wasm witness (``snarkjs wtns calculate``), through our pipeline;
+- ``witness_s``: the witness, through our pipeline, with ``witness_generator``: ``wasm``
+  (``snarkjs wtns calculate``, the default) or ``cpp`` (circom's C++ generator, built once
+  per circuit and not timed; ``witness="cpp"|"auto"`` or ``ZKMATCH_WITNESS``);
 - ``prove_s``: the ``groth16 prove`` step of :func:`prover.circuit.prove`, and
   ``end_to_end_s``: the whole :func:`prover.circuit.prove` call (input JSON, witness,
   prove, reading the proof);
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from prover.batch_circuit import batch_spec, circuit_inputs
-from prover.circuit import build, prove, verify
+from prover.circuit import build, prove, verify, witness_generator
 from prover.crypto import eddsa
 from prover.errors import ToolError, ZkmatchError
 from prover.exchange.batch import BatchBuilder, BatchResult
@@ -86,6 +88,7 @@ class BenchReport(TypedDict):
     model_s: float
     repeat: int
     witness_s: float
+    witness_generator: str
     prove_s: float
     end_to_end_s: float
     raw_prove_s: float
@@ -216,12 +219,15 @@ def run_bench(
     progress: Progress | None = None,
     seed: int | None = None,
     repeat: int = 1,
+    witness: str | None = None,
 ) -> BenchReport:
     """Build the batch circuit for ``cfg`` (cached), prove one full batch, measure it.
 
     With ``repeat > 1`` our prove and the raw snarkjs prove run alternately ``repeat``
     times each and every time is the best (smallest) of its runs, which damps the noise
-    of a shared machine; the peak memory is the largest seen.
+    of a shared machine; the peak memory is the largest seen. ``witness`` chooses the
+    witness generator (:func:`prover.circuit.witness_generator`), resolved (and for ``cpp``
+    built) once before anything is timed.
     """
     if repeat < 1:
         raise ZkmatchError(f"repeat must be at least 1, got {repeat}")
@@ -234,6 +240,7 @@ def run_bench(
     say(f"bench: model built a batch with {len(result.fills)} fills, "
         f"{len(result.entries)} entries in {model_s:.1f} s")
     artifacts = build(spec, ptau, progress)
+    generator = witness_generator(artifacts, witness, progress)
     inputs = circuit_inputs(result.witness.as_circuit_inputs())
     with tempfile.TemporaryDirectory(prefix="zkmatch-bench-") as scratch:
         folder = Path(scratch)
@@ -245,7 +252,7 @@ def run_bench(
         source = "unavailable"
         for run in range(repeat):
             start = time.monotonic()
-            proof = prove(artifacts, inputs, progress, work_dir=folder)
+            proof = prove(artifacts, inputs, progress, work_dir=folder, witness=generator)
             ends.append(time.monotonic() - start)
             witnesses.append(proof.timings["witness"])
             proves.append(proof.timings["prove"])
@@ -280,6 +287,7 @@ def run_bench(
         "model_s": model_s,
         "repeat": repeat,
         "witness_s": min(witnesses),
+        "witness_generator": proof.witness_generator,
         "prove_s": prove_s,
         "end_to_end_s": end_to_end,
         "raw_prove_s": raw_s,

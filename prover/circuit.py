@@ -19,15 +19,23 @@ Cache entry layout (``<build root>/<name>-<key>/``)::
         Groth16Verifier.json  its ABI and bytecode (written by compile_verifier)
         setup.json          manifest: ptau, power, contributions, timings
     current                 name of the setup folder used by default
+    witness-cpp/            only once the C++ witness generator was asked for
+        circuit_cpp/circuit circom --c sources of the same wrapper, built with make
+        cpp.json            manifest: key, tools, timings (written last)
 
 A build without ``ptau`` reuses the entry's current setup, so ``zkmatch setup --ptau FILE``
 once, then ``zkmatch prove`` any number of times, proves with the ceremony's setup.
+
+The witness comes from circom's wasm (``snarkjs wtns calculate``, the default) or, opt-in,
+from circom's C++ witness generator (:func:`witness_generator`; ``ZKMATCH_WITNESS`` or the
+``witness`` argument: ``wasm``, ``cpp`` or ``auto``), built once per entry.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import tempfile
 import time
@@ -37,7 +45,7 @@ from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from prover.errors import SetupError, ToolError, ZkmatchError
-from prover.toolchain import cache, circom, snarkjs
+from prover.toolchain import cache, circom, snarkjs, witness_cpp
 from prover.toolchain.common import CIRCUITS_DIR, NODE_MODULES, Progress, tool_versions
 from prover.toolchain.ptau import required_power, resolve_ptau
 from prover.toolchain.solc import CompiledContract, compile_contract
@@ -48,6 +56,12 @@ WRAPPER = "circuit.circom"
 VERIFIER_CONTRACT = "Groth16Verifier"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Environment variable choosing the witness generator when no ``witness`` is passed.
+WITNESS_ENV = "ZKMATCH_WITNESS"
+#: Witness generators: ``wasm`` (default), ``cpp`` (build if needed), ``auto`` (cpp if possible).
+WITNESS_GENERATORS = ("wasm", "cpp", "auto")
+#: Folder of a cache entry holding the built C++ witness generator.
+CPP_DIR = "witness-cpp"
 
 
 class Groth16Proof(TypedDict):
@@ -162,6 +176,8 @@ class ProofResult:
     proof: Groth16Proof
     public: PublicSignals
     timings: dict[str, float] = field(default_factory=dict)
+    #: Which generator computed the witness: ``"wasm"`` or ``"cpp"``.
+    witness_generator: str = "wasm"
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:
         """Write ``proof.json`` and ``public.json`` in snarkjs's format; return their paths."""
@@ -345,6 +361,142 @@ def build(
     )
 
 
+# --------------------------------------------------------------------------- witness generators
+
+
+def witness_choice(choice: str | None = None) -> str:
+    """``choice``, else ``$ZKMATCH_WITNESS``, else ``"wasm"``: one of
+    :data:`WITNESS_GENERATORS` (a clear error for anything else)."""
+    origin = "witness generator"
+    if choice is None:
+        value = os.environ.get(WITNESS_ENV, "").strip()
+        if not value:
+            return "wasm"
+        choice, origin = value, WITNESS_ENV
+    normal = choice.strip().lower()
+    if normal not in WITNESS_GENERATORS:
+        raise ZkmatchError(
+            f"{origin} {choice!r} is not one of {', '.join(WITNESS_GENERATORS)}"
+        )
+    return normal
+
+
+@dataclass(frozen=True)
+class WitnessGenerator:
+    """A resolved witness generator: ``kind`` ``"wasm"`` (``path``: circuit.wasm, run by
+    ``snarkjs wtns calculate``) or ``"cpp"`` (``path``: circom's C++ program, built)."""
+
+    kind: str
+    path: Path
+
+
+def cpp_generator_path(artifacts: Artifacts) -> Path | None:
+    """The entry's built C++ witness generator, or ``None`` if it was never built."""
+    folder = artifacts.directory / CPP_DIR
+    manifest = folder / "cpp.json"
+    if not manifest.is_file():
+        return None
+    data = json.loads(manifest.read_text())
+    binary = folder / str(data.get("binary", ""))
+    if data.get("key") != artifacts.key or not binary.is_file():
+        raise ToolError(
+            f"{folder} is not the C++ witness generator of this entry (its manifest names "
+            f"another key or a missing program); remove that folder to rebuild it"
+        )
+    return binary
+
+
+def _cpp_stage(artifacts: Artifacts, progress: Progress | None) -> None:
+    """``circom --c`` of the entry's own wrapper, then ``make``, in one atomic folder.
+
+    Refuses when the sources no longer hash to the entry's key (the C++ program must come
+    from the very sources the r1cs and wasm came from). ``cpp.json`` is written last and
+    the folder renamed into place only when complete, so a crash or a failed ``make``
+    leaves nothing that :func:`cpp_generator_path` would trust.
+    """
+    spec = artifacts.spec
+    versions = tool_versions(("circom", "snarkjs"))
+    if compile_key(spec, versions) != artifacts.key:
+        raise ToolError(
+            f"the sources of {spec.name} changed since {artifacts.directory.name} was built; "
+            "build the circuit again before building its C++ witness generator"
+        )
+    witness_cpp.require_build_tools()
+    entry = artifacts.directory
+    with cache.atomic_dir(entry / CPP_DIR) as temp:
+        _say(progress, f"witness: circom --c for {spec.name} (C++ witness generator)")
+        start = time.monotonic()
+        cpp_dir = circom.compile_cpp(entry / WRAPPER, temp, spec.include_dirs, progress=progress)
+        circom_s = time.monotonic() - start
+        _say(progress, "witness: make (g++ -O3; minutes for a big circuit)")
+        binary, make_s = witness_cpp.make_generator(cpp_dir, progress=progress)
+        for obj in cpp_dir.glob("*.o"):  # only the program and its .dat are needed
+            obj.unlink()
+        cache.write_json_atomic(
+            temp / "cpp.json",
+            {
+                "key": artifacts.key,
+                "generator": "cpp",
+                "binary": binary.relative_to(temp.resolve()).as_posix(),
+                "versions": dict(versions),
+                "timings": {"circom_cpp": circom_s, "make": make_s},
+            },
+        )
+    _say(progress, f"witness: C++ generator built (circom {circom_s:.1f} s, make {make_s:.1f} s)")
+
+
+def build_cpp_witness(artifacts: Artifacts, progress: Progress | None = None) -> Path:
+    """The entry's C++ witness generator, built now if it is not yet (cached afterwards).
+
+    Raises :class:`ToolError` naming the missing tools and the apt line when it cannot be
+    built (:func:`prover.toolchain.witness_cpp.require_build_tools`).
+    """
+    binary = cpp_generator_path(artifacts)
+    if binary is None:
+        _cpp_stage(artifacts, progress)
+        binary = cpp_generator_path(artifacts)
+        if binary is None:  # pragma: no cover - the stage writes cpp.json or raises
+            raise ToolError(f"the C++ witness generator of {artifacts.directory} was not built")
+    return binary
+
+
+def witness_generator(
+    artifacts: Artifacts, choice: str | None = None, progress: Progress | None = None
+) -> WitnessGenerator:
+    """Resolve ``choice`` (else ``$ZKMATCH_WITNESS``, else wasm) for ``artifacts``.
+
+    ``cpp`` builds the C++ generator if needed and fails with a :class:`ToolError` if it
+    cannot; ``auto`` uses it when built or buildable and otherwise the wasm, saying which
+    (and why) on ``progress``.
+    """
+    kind = witness_choice(choice)
+    wasm = WitnessGenerator("wasm", artifacts.wasm)
+    if kind == "wasm":
+        return wasm
+    if kind == "cpp":
+        return WitnessGenerator("cpp", build_cpp_witness(artifacts, progress))
+    binary = cpp_generator_path(artifacts)
+    if binary is not None:
+        _say(progress, "witness: auto -> cpp (C++ generator already built)")
+        return WitnessGenerator("cpp", binary)
+    missing = witness_cpp.missing_build_tools()
+    if missing:
+        _say(
+            progress,
+            f"witness: auto -> wasm (the C++ generator needs {', '.join(missing)}; "
+            "see `make setup-cpp`)",
+        )
+        return wasm
+    _say(progress, "witness: auto -> cpp (building it once for this circuit)")
+    try:
+        binary = build_cpp_witness(artifacts, progress)
+    except ToolError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _say(progress, f"witness: auto -> wasm (building the C++ generator failed: {first})")
+        return wasm
+    return WitnessGenerator("cpp", binary)
+
+
 # --------------------------------------------------------------------------- prove, verify
 
 
@@ -369,19 +521,36 @@ def prove(
     progress: Progress | None = None,
     *,
     work_dir: Path | None = None,
+    witness: str | WitnessGenerator | None = None,
 ) -> ProofResult:
-    """Witness (wasm) + ``groth16 prove``; intermediate files go to ``work_dir`` or a temp dir.
+    """Witness + ``groth16 prove``; intermediate files go to ``work_dir`` or a temp dir.
 
-    A witness that violates a constraint fails in ``wtns calculate`` with a ToolError.
+    ``witness`` picks the witness generator: ``"wasm"``, ``"cpp"``, ``"auto"`` (see
+    :func:`witness_generator`; ``None``: ``$ZKMATCH_WITNESS``, else wasm) or one already
+    resolved. Building the C++ generator is not part of the ``witness`` seconds. A witness
+    that violates a constraint fails in the generator with a ToolError.
     """
+    generator = (
+        witness
+        if isinstance(witness, WitnessGenerator)
+        else witness_generator(artifacts, witness, progress)
+    )
     with tempfile.TemporaryDirectory(prefix="zkmatch-prove-") as scratch:
         folder = work_dir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         input_json, wtns = folder / "input.json", folder / "witness.wtns"
         proof_json, public_json = folder / "proof.json", folder / "public.json"
         input_json.write_text(json.dumps(_as_json_input(inputs)))
-        _say(progress, f"prove: witness for {artifacts.spec.name}")
-        witness_s = snarkjs.wtns_calculate(artifacts.wasm, input_json, wtns, progress=progress)
+        if generator.kind == "cpp":
+            _say(progress, f"prove: witness for {artifacts.spec.name} (C++ generator)")
+            witness_s = witness_cpp.wtns_calculate(
+                generator.path, input_json, wtns, progress=progress
+            )
+        else:
+            _say(progress, f"prove: witness for {artifacts.spec.name}")
+            witness_s = snarkjs.wtns_calculate(
+                generator.path, input_json, wtns, progress=progress
+            )
         _say(progress, f"prove: groth16 prove ({artifacts.constraints} constraints)")
         prove_s = snarkjs.groth16_prove(
             artifacts.zkey, wtns, proof_json, public_json, progress=progress
@@ -389,7 +558,9 @@ def prove(
         proof = cast(Groth16Proof, json.loads(proof_json.read_text()))
         public = cast(PublicSignals, json.loads(public_json.read_text()))
     _say(progress, f"prove: done (witness {witness_s:.2f} s, proof {prove_s:.2f} s)")
-    return ProofResult(proof, public, {"witness": witness_s, "prove": prove_s})
+    return ProofResult(
+        proof, public, {"witness": witness_s, "prove": prove_s}, witness_generator=generator.kind
+    )
 
 
 def verify(artifacts: Artifacts, proof: Groth16Proof, public: PublicSignals) -> bool:

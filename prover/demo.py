@@ -195,8 +195,13 @@ def run_demo(
     ptau: Path | None = None,
     chain: bool = True,
     progress: Progress | None = None,
+    witness: str | None = None,
 ) -> DemoReport:
-    """Run the demo (see the module docstring) and report what happened."""
+    """Run the demo (see the module docstring) and report what happened.
+
+    ``witness``: the witness generator (:func:`prover.circuit.prove`; default
+    ``ZKMATCH_WITNESS``, else wasm).
+    """
     spec = account_membership_spec(bits, DEMO_MARKETS)
     start = time.monotonic()
     artifacts: Artifacts = build(spec, ptau, progress)
@@ -208,7 +213,7 @@ def run_demo(
         progress(f"tree: {len(accounts)} accounts, root {tree.root}")
         progress(f"prove: account {index} is in the tree (its index stays private)")
     inputs: CircuitInputs = membership_inputs(tree, index, accounts[index])
-    result = prove(artifacts, inputs, progress)
+    result = prove(artifacts, inputs, progress, witness=witness)
     if result.public != [str(tree.root)]:
         raise ToolError(f"public signals {result.public} are not the tree root {tree.root}")
     valid = verify(artifacts, result.proof, result.public)
@@ -318,8 +323,12 @@ def run_batch_demo(
     chain: bool = True,
     out_dir: Path | None = None,
     progress: Progress | None = None,
+    witness: str | None = None,
 ) -> BatchDemoReport:
-    """Match ``scenario``, prove and verify every batch, check the proofs on chain."""
+    """Match ``scenario``, prove and verify every batch, check the proofs on chain.
+
+    ``witness``: the witness generator, as for :func:`prover.operator.prove_results`.
+    """
     from prover.operator import load_scenario, prove_results, simulate
 
     parsed = load_scenario(scenario)
@@ -336,7 +345,7 @@ def run_batch_demo(
     if not results:
         raise ToolError(f"scenario {scenario} sealed no batch: nothing to prove")
     artifacts, proofs = prove_results(
-        results, parsed.config, ptau=ptau, progress=progress, out_dir=out_dir
+        results, parsed.config, ptau=ptau, progress=progress, out_dir=out_dir, witness=witness
     )
     batches: list[BatchDemoBatch] = []
     for proof in proofs:

@@ -6,7 +6,8 @@ finds in the cache) the batch circuit ``Batch(K, E, B, D, S, M)`` for the scenar
 :class:`~prover.exchange.domain.BatchConfig`, and for every sealed batch:
 
 1. ``BatchWitness.as_circuit_inputs()`` -> :func:`prover.batch_circuit.circuit_inputs`;
-2. :func:`prover.circuit.prove` (wasm witness + ``snarkjs groth16 prove``);
+2. :func:`prover.circuit.prove` (witness: wasm, or circom's C++ generator with
+   ``witness="cpp"``/``"auto"`` or ``ZKMATCH_WITNESS``; then ``snarkjs groth16 prove``);
 3. checks that the public signals are exactly the model's
    ``(oldRoot, newRoot, batchNumber, paramsHash)``;
 4. :func:`prover.circuit.verify` (``snarkjs groth16 verify``).
@@ -33,9 +34,11 @@ from prover.circuit import (
     CircuitSpec,
     Groth16Proof,
     PublicSignals,
+    WitnessGenerator,
     build,
     prove,
     verify,
+    witness_generator,
 )
 from prover.errors import ZkmatchError
 from prover.exchange.batch import BatchResult
@@ -57,7 +60,8 @@ class BatchProof:
     """One batch of a scenario, proven: the model's roots, the proof, and step timings.
 
     ``timings`` has ``witness_inputs`` (Python: witness -> circuit inputs), ``witness``
-    (wasm witness), ``prove`` (``snarkjs groth16 prove``) and ``verify`` seconds.
+    (the witness generator, ``witness_generator``: ``wasm`` or ``cpp``), ``prove``
+    (``snarkjs groth16 prove``) and ``verify`` seconds.
     """
 
     batch_number: int
@@ -73,6 +77,7 @@ class BatchProof:
     verified: bool
     directory: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    witness_generator: str = "wasm"
 
     def expected_public(self) -> list[str]:
         """What the public signals must be: ``oldRoot, newRoot, batchNumber, paramsHash``."""
@@ -95,6 +100,7 @@ class BatchProof:
             "verified": self.verified,
             "directory": str(self.directory) if self.directory is not None else None,
             "timings": dict(self.timings),
+            "witness_generator": self.witness_generator,
         }
 
 
@@ -145,12 +151,14 @@ def prove_batch(
     *,
     out_dir: Path | None = None,
     progress: Progress | None = None,
+    witness: str | WitnessGenerator | None = None,
 ) -> BatchProof:
     """Prove one sealed batch with ``artifacts`` (a batch circuit of the batch's config).
 
     Raises :class:`ProvingError` when the public signals differ from the model's or
     snarkjs rejects the proof; a witness the circuit refuses is a
-    :class:`~prover.errors.ToolError` from ``wtns calculate``.
+    :class:`~prover.errors.ToolError` from the witness generator (``witness``: see
+    :func:`prover.circuit.prove`).
     """
     n = result.batch_number
     start = time.monotonic()
@@ -161,7 +169,7 @@ def prove_batch(
         folder.mkdir(parents=True, exist_ok=True)
     _say(progress, f"batch {n}: {len(result.entries)} entries, {len(result.fills)} fills; "
          f"proving {artifacts.spec.name}")
-    proof = prove(artifacts, inputs, progress, work_dir=folder)
+    proof = prove(artifacts, inputs, progress, work_dir=folder, witness=witness)
     want = expected_public(result)
     if list(proof.public) != want:
         raise ProvingError(
@@ -198,6 +206,7 @@ def prove_batch(
         verified=ok,
         directory=folder,
         timings=timings,
+        witness_generator=proof.witness_generator,
     )
 
 
@@ -209,14 +218,21 @@ def prove_results(
     progress: Progress | None = None,
     out_dir: Path | None = None,
     contributions: int = 1,
+    witness: str | None = None,
 ) -> tuple[Artifacts, list[BatchProof]]:
-    """Build the batch circuit of ``config`` (cached) and prove each of ``results``."""
+    """Build the batch circuit of ``config`` (cached) and prove each of ``results``.
+
+    ``witness`` (``wasm``/``cpp``/``auto``, else ``ZKMATCH_WITNESS``, else wasm) is resolved
+    once, so the C++ generator is built at most once and every batch uses the same one.
+    """
     spec = config_spec(config)
     start = time.monotonic()
     artifacts = build(spec, ptau, progress, contributions=contributions)
     _say(progress, f"build: {spec.name}, {artifacts.constraints} constraints "
          f"({'cached' if artifacts.cached else 'built'} in {time.monotonic() - start:.1f} s)")
-    proofs = [prove_batch(artifacts, r, out_dir=out_dir, progress=progress) for r in results]
+    generator = witness_generator(artifacts, witness, progress)
+    proofs = [prove_batch(artifacts, r, out_dir=out_dir, progress=progress, witness=generator)
+              for r in results]
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "verification_key.json").write_text(artifacts.vkey.read_text())
@@ -226,6 +242,7 @@ def prove_results(
             "constraints": artifacts.constraints,
             "zkey": str(artifacts.zkey),
             "ptau": str(artifacts.ptau),
+            "witness_generator": generator.kind,
             "batches": [p.to_json() for p in proofs],
         }
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -239,6 +256,7 @@ def prove_scenario(
     progress: Progress | None = None,
     out_dir: Path | None = None,
     contributions: int = 1,
+    witness: str | None = None,
 ) -> list[BatchProof]:
     """Run a scenario through matching and prove every batch it seals (see module doc).
 
@@ -256,7 +274,7 @@ def prove_scenario(
     if not results:
         return []
     _, proofs = prove_results(results, scenario.config, ptau=ptau, progress=progress,
-                              out_dir=out_dir, contributions=contributions)
+                              out_dir=out_dir, contributions=contributions, witness=witness)
     if proofs[-1].new_root != sim.state.root:
         raise ProvingError(
             f"the last batch's new root {proofs[-1].new_root} is not the final state root "

@@ -1,4 +1,5 @@
-"""Progress sink for the proving commands: step lines always, tool output with ``--verbose``."""
+"""Options shared by the proving commands: the progress sink (step lines always, tool output
+with ``--verbose``) and ``--witness``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ def verbose_option(func: F) -> F:
     """Add ``-v/--verbose`` (relay every line the tools print)."""
     return click.option(
         "-v", "--verbose", is_flag=True, help="Also show what circom and snarkjs print."
+    )(func)
+
+
+def witness_option(func: F) -> F:
+    """Add ``--witness [wasm|cpp|auto]`` (default: ``ZKMATCH_WITNESS``, else wasm)."""
+    return click.option(
+        "--witness",
+        type=click.Choice(["wasm", "cpp", "auto"], case_sensitive=False),
+        default=None,
+        help="Witness generator: wasm (default), cpp (circom's C++ generator, built once; "
+        "needs g++, nasm, libgmp-dev, nlohmann-json3-dev; see `make setup-cpp`) or auto "
+        "(cpp if built or buildable, else wasm). Default: $ZKMATCH_WITNESS, else wasm.",
     )(func)
 
 

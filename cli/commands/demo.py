@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.commands._progress import progress_sink, verbose_option
+from cli.commands._progress import progress_sink, verbose_option, witness_option
 from cli.output import emit, json_option
 from prover.demo import DEMO_BITS, DEMO_SCENARIO, DemoReport, run_batch_demo, run_demo
 
@@ -105,6 +105,7 @@ def _human_batches(report: Any) -> str:
     help="With --membership: account tree depth in bits (even).",
 )
 @click.option("--no-chain", is_flag=True, help="Stop after the snarkjs verification.")
+@witness_option
 @verbose_option
 @json_option
 def command(
@@ -115,6 +116,7 @@ def command(
     membership: bool,
     bits: int,
     no_chain: bool,
+    witness: str | None,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -122,7 +124,8 @@ def command(
     sink = progress_sink(verbose)
     if membership:
         report: Any = run_demo(
-            bits=bits, rpc_url=rpc_url, ptau=ptau, chain=not no_chain, progress=sink
+            bits=bits, rpc_url=rpc_url, ptau=ptau, chain=not no_chain, progress=sink,
+            witness=witness,
         )
         emit(report, as_json, _human)
     else:
@@ -133,6 +136,7 @@ def command(
             chain=not no_chain,
             out_dir=out_dir,
             progress=sink,
+            witness=witness,
         )
         emit(report, as_json, _human_batches)
     if not report["ok"]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from cli.commands._progress import progress_sink, verbose_option
+from cli.commands._progress import progress_sink, verbose_option, witness_option
 from cli.output import emit, json_option
 from prover.circuit import CIRCUITS, build, circuit_spec, prove
 from prover.errors import ZkmatchError
@@ -28,7 +28,7 @@ def _human_scenario(report: dict[str, Any]) -> str:
         lines.append(
             f"batch {b['batch_number']}: {b['entries']} entries, {b['fills']} fills, "
             f"root {b['old_root'][:10]}... -> {b['new_root'][:10]}...; "
-            f"witness {t['witness']:.2f} s, prove {t['prove']:.2f} s, "
+            f"witness {t['witness']:.2f} s ({b['witness_generator']}), prove {t['prove']:.2f} s, "
             f"verified {b['verified']}  ({b['directory']})"
         )
     lines.append(
@@ -40,9 +40,10 @@ def _human_scenario(report: dict[str, Any]) -> str:
 
 
 def _prove_scenario(
-    scenario: Path, out_dir: Path, ptau: Path | None, sink: Progress
+    scenario: Path, out_dir: Path, ptau: Path | None, sink: Progress, witness: str | None
 ) -> dict[str, Any]:
-    proofs = prove_scenario(scenario, ptau=ptau, progress=sink, out_dir=out_dir)
+    proofs = prove_scenario(scenario, ptau=ptau, progress=sink, out_dir=out_dir,
+                            witness=witness)
     if not proofs:
         raise ZkmatchError(f"scenario {scenario} sealed no batch: nothing to prove")
     return {
@@ -57,7 +58,7 @@ def _prove_scenario(
 
 
 def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
-                 sink: Progress) -> dict[str, Any]:
+                 sink: Progress, witness: str | None) -> dict[str, Any]:
     try:
         inputs = json.loads(input_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -65,7 +66,7 @@ def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
     if not isinstance(inputs, dict):
         raise ZkmatchError(f"{input_path} must hold a JSON object of signal values")
     artifacts = build(circuit_spec(name), ptau, progress=sink)
-    result = prove(artifacts, inputs, sink)
+    result = prove(artifacts, inputs, sink, witness=witness)
     proof_path, public_path = result.write(out_dir)
     return {
         "circuit": name,
@@ -73,6 +74,7 @@ def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
         "public": str(public_path),
         "public_signals": result.public,
         "timings": result.timings,
+        "witness_generator": result.witness_generator,
     }
 
 
@@ -105,6 +107,7 @@ def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Prepared powers of tau for a setup not yet cached (default: as zkmatch setup).",
 )
+@witness_option
 @verbose_option
 @json_option
 def command(
@@ -113,6 +116,7 @@ def command(
     input_path: Path | None,
     out_dir: Path | None,
     ptau: Path | None,
+    witness: str | None,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -121,16 +125,17 @@ def command(
     if scenario is not None:
         if name is not None or input_path is not None:
             raise ZkmatchError("use either --scenario or --circuit with --input, not both")
-        report = _prove_scenario(scenario, out_dir or Path("proofs"), ptau, sink)
+        report = _prove_scenario(scenario, out_dir or Path("proofs"), ptau, sink, witness)
         emit(report, as_json, _human_scenario)
         return
     if name is None or input_path is None:
         raise ZkmatchError("give --scenario FILE, or --circuit NAME with --input FILE")
     emit(
-        _prove_input(name, input_path, out_dir or Path("."), ptau, sink),
+        _prove_input(name, input_path, out_dir or Path("."), ptau, sink, witness),
         as_json,
         lambda r: (
             f"wrote {r['proof']} and {r['public']} "
-            f"(witness {r['timings']['witness']:.2f} s, prove {r['timings']['prove']:.2f} s)"
+            f"(witness {r['timings']['witness']:.2f} s with {r['witness_generator']}, "
+            f"prove {r['timings']['prove']:.2f} s)"
         ),
     )

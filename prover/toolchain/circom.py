@@ -1,5 +1,9 @@
 """circom 2: compile a circuit to R1CS, a witness-generator wasm and a symbol file.
 
+:func:`compile_cpp` compiles the same circuit to circom's C++ witness generator
+(``circom --c``: sources and a Makefile in ``<stem>_cpp/``; built and run by
+:mod:`prover.toolchain.witness_cpp`).
+
 The default circom is the ``circom2`` npm package (circom compiled to WebAssembly, run by
 node under WASI). Its sandbox sees only files below its working folder and cannot follow
 ``..``; so :func:`compile_circuit` gives every path absolutely and runs in the deepest
@@ -87,3 +91,59 @@ def compile_circuit(
         progress=progress,
     )
     return CircomOutputs(r1cs, wasm, sym, result.output, result.seconds)
+
+
+def cpp_dir_for(main: Path, out_dir: Path) -> Path:
+    """The folder ``circom --c`` writes for ``main`` into ``out_dir`` (``<stem>_cpp``)."""
+    return out_dir / f"{main.stem}_cpp"
+
+
+def build_cpp_command(
+    circom: Sequence[str],
+    main: Path,
+    out_dir: Path,
+    include_dirs: Sequence[Path] = (),
+    *,
+    optimization: int = 2,
+) -> list[str]:
+    """``circom main --c --O<n> -l ... -o out_dir``: the C++ witness generator only (pure)."""
+    if optimization not in (0, 1, 2):
+        raise ValueError(f"circom optimization level must be 0, 1 or 2, not {optimization}")
+    argv = [*circom, str(main), "--c", f"--O{optimization}"]
+    for include in include_dirs:
+        argv += ["-l", str(include)]
+    argv += ["-o", str(out_dir)]
+    return argv
+
+
+def compile_cpp(
+    main: Path,
+    out_dir: Path,
+    include_dirs: Sequence[Path] = (),
+    *,
+    optimization: int = 2,
+    timeout: float | None = 3600,
+    progress: Progress | None = None,
+) -> Path:
+    """Write the C++ witness generator of ``main`` into ``out_dir``; return its folder.
+
+    Same sandbox rule as :func:`compile_circuit` (absolute paths, deepest common folder).
+    The folder holds ``<stem>.cpp``, ``<stem>.dat``, circom's runtime and a ``Makefile``.
+    """
+    main = main.resolve()
+    out_dir = out_dir.resolve()
+    includes = [p.resolve() for p in include_dirs]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    argv = build_cpp_command(
+        tool_command("circom"), main, out_dir, includes, optimization=optimization
+    )
+    folder = cpp_dir_for(main, out_dir)
+    run_tool(
+        "circom",
+        argv,
+        sandbox_cwd([main, out_dir, *includes]),
+        expect=[folder / f"{main.stem}.cpp", folder / f"{main.stem}.dat", folder / "Makefile"],
+        timeout=timeout,
+        progress=progress,
+    )
+    return folder

@@ -10,48 +10,60 @@ include "SlotLeaf.circom";
 include "QuadMerkleUpdate.circom";
 include "FeeFloor.circom";
 
-/// The rules of one fill and its two order-slot writes (docs/protocol.md, section 7, step 4).
+/// The rules of one fill and its maker's order-slot write (docs/protocol.md, section 7,
+/// step 4).
+///
+/// The taker is an order that entered in this batch (the batch hands over its fields
+/// from that entry, whose signature and ranges OrderEntry checked, and sums the fill's
+/// quantity into the entry's `filled`, which OrderEntry bounds by the size and writes to
+/// the slot once). So only the maker's slot is opened and rewritten here.
 ///
 /// Proves, when `used = 1`:
-///  (1) each side's slot leaf `H_SLOT(slotOrderId, slotOrderHash, slotFilled, slotSeq)`
-///      is at slot `slotOrderId mod 2^S` of that account's `ordersRoot`, and holds
-///      this order: `slotOrderHash = H_ORDER(accountIndex, fields...)`, `slotOrderId = orderId`;
+///  (1) the maker's slot leaf `H_SLOT(slotOrderId, slotOrderHash, slotFilled, slotSeq)`
+///      is at slot `slotOrderId mod 2^S` of `makerOrdersRoot` and holds this order:
+///      `slotOrderHash = H_ORDER(makerAccountIndex, maker fields...)`,
+///      `slotOrderId = makerOrderId`;
 ///  (2) same market; opposite sides; distinct accounts;
 ///  (3) the taker is not post-only, the maker is not IOC;
-///  (4) neither is expired: `expiry >= t`;
+///  (4) the maker is not expired: `expiry >= t` (the taker's expiry was checked at
+///      entry against the same t);
 ///  (5) prices cross (`buy.price >= sell.price`) and `price = maker's price`;
-///  (6) `1 <= qty < 2^32` and `filled + qty <= size` for both orders;
-///  (7) the taker entered in this batch (`n*2^16 <= seq_t < (n+1)*2^16`) and
-///      `seq_maker < seq_taker`;
+///  (6) `1 <= qty < 2^32` and `makerSlotFilled + qty <= makerSize`;
+///  (7) the maker entered before the taker: `makerSlotSeq < takerSeq`;
 ///  (8) fees: `fee = floor(qty * price * ratePpm / 10^6)` with the market's taker /
-///      maker rate, each rate at most that order's `maxFeePpm`;
-///  (9) each slot is rewritten with `filled + qty`: `ordersRootAfter` for both sides.
-/// When `used = 0`: `qty = 0`, so both rewritten leaves equal the old ones and the
-/// roots do not move; (1)'s opening must still be valid (the builder pads with real
-/// openings, docs/batch-witness.md), every other rule is off.
+///      maker rate, the maker's rate at most its `maxFeePpm` (the taker's cap was
+///      checked at entry against the same rates);
+///  (9) the maker's slot is rewritten with `filled + qty`: `makerOrdersRootAfter`.
+/// When `used = 0`: `qty = 0`, so the rewritten leaf equals the old one and the root
+/// does not move; (1)'s opening must still be valid (the builder pads with a real
+/// opening, docs/batch-witness.md), every other rule is off.
 ///
 /// @param  S  order-slot tree bits, even, 2..16
 /// @param  M  markets, 1..8
 /// @input  used                      0 or 1 (checked)
-/// @input  timestamp, batchNumber    t and n (range-checked by the batch)
+/// @input  timestamp                 t (range-checked by the batch)
+/// @input  takerSeq                  the taker entry's seq `n * 2^16 + e` (the batch computes it)
 /// @input  takerAccountIndex, makerAccountIndex   from the account slots
-/// @input  takerOrdersRoot, makerOrdersRoot       the accounts' current order roots
-/// @input  taker{Market,Side,Price,Size,OrderId,Expiry,MaxFeePpm,Tif}, same for maker
-/// @input  takerSlot{OrderId,OrderHash,Filled,Seq}, takerSlotSiblings[S/2][3], same for maker
+/// @input  makerOrdersRoot           the maker account's current order root
+/// @input  taker{Market,Side,Price,Tif}           from the taker's entry
+/// @input  maker{Market,Side,Price,Size,OrderId,Expiry,MaxFeePpm,Tif}
+/// @input  makerSlot{OrderId,OrderHash,Filled,Seq}, makerSlotSiblings[S/2][3]
 /// @input  qty, price                the fill
 /// @input  makerFeePpm[M], takerFeePpm[M]  market fee rates (range-checked by the batch)
-/// @output takerOrdersRootAfter, makerOrdersRootAfter
+/// @output makerOrdersRootAfter
 /// @output marketSel[M]              one-hot of the market
 /// @output takerIsSell               the taker's side (0 buy, 1 sell)
 /// @output notional                  qty * price
 /// @output takerFee, makerFee
 ///
-/// Assumptions: order fields behind a slot's order hash were range-checked when the
-/// order entered (OrderEntry), so price, size < 2^40 and 2^32, side, tif valid; a
-/// slot's filled <= size and seq < 2^56 hold because only OrderEntry and FillCheck
-/// write slots. `t`, `n` (< 2^40) and the fee rates are range-checked by the batch.
-/// The batch checks that both account slots are opened ones.
-/// Constraint count (circom --O2): S = 2, M = 2: 4027; S = 16, M = 8: 12571 (tests/circuits/test_fill_check.py asserts it).
+/// Assumptions: the taker's fields were range-checked by OrderEntry (market < M, side a
+/// bit, tif in {0, 1, 2}, price < 2^40) and the batch binds them to a used order entry
+/// of this batch; order fields behind a slot's order hash were range-checked when that
+/// order entered, and a slot's filled <= size and seq < 2^56 hold because only
+/// OrderEntry and FillCheck write slots. `t`, `n` (< 2^40) and the fee rates are
+/// range-checked by the batch. The batch checks that both account slots are opened ones.
+/// Constraint count (circom --O2): S = 2, M = 2: 2,229; S = 8, M = 8: 4,074
+/// (tests/circuits/test_fill_check.py asserts it).
 template FillCheck(S, M) {
     assert(S >= 2 && S <= MAX_SLOT_BITS() && S % 2 == 0);
     assert(M >= 1 && M <= MAX_MARKETS());
@@ -59,19 +71,13 @@ template FillCheck(S, M) {
 
     signal input used;
     signal input timestamp;
-    signal input batchNumber;
+    signal input takerSeq;
     signal input takerAccountIndex;
     signal input makerAccountIndex;
-    signal input takerOrdersRoot;
     signal input makerOrdersRoot;
-    // order fields: 0 market, 1 side, 2 price, 3 size, 4 orderId, 5 expiry, 6 maxFeePpm, 7 tif
     signal input takerMarket;
     signal input takerSide;
     signal input takerPrice;
-    signal input takerSize;
-    signal input takerOrderId;
-    signal input takerExpiry;
-    signal input takerMaxFeePpm;
     signal input takerTif;
     signal input makerMarket;
     signal input makerSide;
@@ -81,11 +87,6 @@ template FillCheck(S, M) {
     signal input makerExpiry;
     signal input makerMaxFeePpm;
     signal input makerTif;
-    signal input takerSlotOrderId;
-    signal input takerSlotOrderHash;
-    signal input takerSlotFilled;
-    signal input takerSlotSeq;
-    signal input takerSlotSiblings[LS][3];
     signal input makerSlotOrderId;
     signal input makerSlotOrderHash;
     signal input makerSlotFilled;
@@ -95,7 +96,6 @@ template FillCheck(S, M) {
     signal input price;
     signal input makerFeePpm[M];
     signal input takerFeePpm[M];
-    signal output takerOrdersRootAfter;
     signal output makerOrdersRootAfter;
     signal output marketSel[M];
     signal output takerIsSell;
@@ -105,17 +105,7 @@ template FillCheck(S, M) {
 
     used * (used - 1) === 0;
 
-    // --- Check (1): both slots hold these orders --------------------------------------
-    component takerHash = OrderHash();
-    takerHash.accountIndex <== takerAccountIndex;
-    takerHash.market <== takerMarket;
-    takerHash.side <== takerSide;
-    takerHash.price <== takerPrice;
-    takerHash.size <== takerSize;
-    takerHash.orderId <== takerOrderId;
-    takerHash.expiry <== takerExpiry;
-    takerHash.maxFeePpm <== takerMaxFeePpm;
-    takerHash.tif <== takerTif;
+    // --- Check (1): the maker's slot holds this order ---------------------------------
     component makerHash = OrderHash();
     makerHash.accountIndex <== makerAccountIndex;
     makerHash.market <== makerMarket;
@@ -126,9 +116,7 @@ template FillCheck(S, M) {
     makerHash.expiry <== makerExpiry;
     makerHash.maxFeePpm <== makerMaxFeePpm;
     makerHash.tif <== makerTif;
-    used * (takerSlotOrderHash - takerHash.out) === 0;
     used * (makerSlotOrderHash - makerHash.out) === 0;
-    used * (takerSlotOrderId - takerOrderId) === 0;
     used * (makerSlotOrderId - makerOrderId) === 0;
 
     // --- Check (2): same market, opposite sides, distinct accounts --------------------
@@ -150,9 +138,7 @@ template FillCheck(S, M) {
     used * takerNotPostOnly === 0;
     used * makerNotIoc === 0;
 
-    // --- Check (4): neither expired ------------------------------------------------
-    component takerLive = UnsignedRange(TIME_BITS());
-    takerLive.in <== used * (takerExpiry - timestamp);
+    // --- Check (4): the maker is not expired -----------------------------------------
     component makerLive = UnsignedRange(TIME_BITS());
     makerLive.in <== used * (makerExpiry - timestamp);
 
@@ -163,24 +149,20 @@ template FillCheck(S, M) {
     cross.in <== used * buyMinusSell;
     used * (price - makerPrice) === 0;
 
-    // --- Check (6): 1 <= qty < 2^32; filled + qty <= size on both sides --------------
+    // --- Check (6): 1 <= qty < 2^32; the maker's filled + qty <= size ----------------
     component qtyRange = UnsignedRange(SIZE_BITS());
     qtyRange.in <== qty;
     component qtyNonZero = UnsignedRange(SIZE_BITS());
     qtyNonZero.in <== used * (qty - 1);
     (1 - used) * qty === 0;
-    component takerRoom = UnsignedRange(SIZE_BITS());
-    takerRoom.in <== used * (takerSize - takerSlotFilled - qty);
     component makerRoom = UnsignedRange(SIZE_BITS());
     makerRoom.in <== used * (makerSize - makerSlotFilled - qty);
 
-    // --- Check (7): the taker entered in this batch, after the maker ------------------
-    component takerThisBatch = UnsignedRange(SEQ_ENTRY_BITS());
-    takerThisBatch.in <== used * (takerSlotSeq - batchNumber * (1 << SEQ_ENTRY_BITS()));
+    // --- Check (7): the maker entered before the taker --------------------------------
     component makerFirst = UnsignedRange(TIME_BITS() + SEQ_ENTRY_BITS());
-    makerFirst.in <== used * (takerSlotSeq - makerSlotSeq - 1);
+    makerFirst.in <== used * (takerSeq - makerSlotSeq - 1);
 
-    // --- Check (8): fees, each within its order's cap ------------------------------
+    // --- Check (8): fees, the maker's within its cap --------------------------------
     // qty < 2^32 and price (the maker's, or 0 when unused) < 2^40: N < 2^72.
     component priceRange = UnsignedRange(PRICE_BITS());
     priceRange.in <== price;
@@ -199,27 +181,12 @@ template FillCheck(S, M) {
     makerFeeCalc.notional <== notional;
     makerFeeCalc.ratePpm <== makerRate.out;
     makerFee <== makerFeeCalc.fee;
-    component takerCap = UnsignedRange(FEE_SCALE_BITS());
-    takerCap.in <== used * (takerMaxFeePpm - takerRate.out);
     component makerCap = UnsignedRange(FEE_SCALE_BITS());
     makerCap.in <== used * (makerMaxFeePpm - makerRate.out);
 
-    // --- Check (9): both slots rewritten with filled + qty ---------------------------
-    component takerIdBits = Num2Bits(ORDER_ID_BITS());
-    takerIdBits.in <== takerSlotOrderId;
+    // --- Check (9): the maker's slot rewritten with filled + qty ---------------------
     component makerIdBits = Num2Bits(ORDER_ID_BITS());
     makerIdBits.in <== makerSlotOrderId;
-
-    component takerOld = SlotLeaf();
-    takerOld.orderId <== takerSlotOrderId;
-    takerOld.orderHash <== takerSlotOrderHash;
-    takerOld.filled <== takerSlotFilled;
-    takerOld.seq <== takerSlotSeq;
-    component takerNew = SlotLeaf();
-    takerNew.orderId <== takerSlotOrderId;
-    takerNew.orderHash <== takerSlotOrderHash;
-    takerNew.filled <== takerSlotFilled + qty;
-    takerNew.seq <== takerSlotSeq;
     component makerOld = SlotLeaf();
     makerOld.orderId <== makerSlotOrderId;
     makerOld.orderHash <== makerSlotOrderHash;
@@ -231,20 +198,13 @@ template FillCheck(S, M) {
     makerNew.filled <== makerSlotFilled + qty;
     makerNew.seq <== makerSlotSeq;
 
-    component takerWrite = QuadMerkleUpdate(LS);
-    takerWrite.oldLeaf <== takerOld.leaf;
-    takerWrite.newLeaf <== takerNew.leaf;
-    takerWrite.siblings <== takerSlotSiblings;
     component makerWrite = QuadMerkleUpdate(LS);
     makerWrite.oldLeaf <== makerOld.leaf;
     makerWrite.newLeaf <== makerNew.leaf;
     makerWrite.siblings <== makerSlotSiblings;
     for (var l = 0; l < LS; l++) {
-        takerWrite.pathIndex[l] <== takerIdBits.out[2 * l] + 2 * takerIdBits.out[2 * l + 1];
         makerWrite.pathIndex[l] <== makerIdBits.out[2 * l] + 2 * makerIdBits.out[2 * l + 1];
     }
-    takerWrite.oldRoot === takerOrdersRoot;
     makerWrite.oldRoot === makerOrdersRoot;
-    takerOrdersRootAfter <== takerWrite.newRoot;
     makerOrdersRootAfter <== makerWrite.newRoot;
 }

@@ -27,7 +27,11 @@ include "OnCurveIfEnabled.circom";
 ///  (3) 1 <= orderId < 2^64 and orderId > the old slot's orderId;
 ///  (4) the old slot leaf `H_SLOT(oldSlot...)` is at slot `orderId mod 2^S` of
 ///      `ordersRootBefore`, and `ordersRootAfter` is that tree with the slot
-///      replaced by `H_SLOT(orderId, orderHash or 0 for a cancel, 0, seq)`.
+///      replaced by `H_SLOT(orderId, orderHash or 0 for a cancel, filled, seq)`;
+///  (5) `0 <= filled <= size` for an order, `filled = 0` otherwise. `filled` is what
+///      the order fills as the taker in this batch: the batch proves it is the sum of
+///      the quantities of the fills that name this entry as their taker, so the slot
+///      is written once, here, and not again by every taker fill.
 /// When `used = 0` the slot is rewritten with its old leaf: `ordersRootAfter =
 /// ordersRootBefore` (the opening must still be valid: the batch builder pads with
 /// a real opening, docs/batch-witness.md).
@@ -42,6 +46,7 @@ include "OnCurveIfEnabled.circom";
 /// @input  sigR8x, sigR8y, sigS    the signature
 /// @input  oldSlotOrderId, oldSlotOrderHash, oldSlotFilled, oldSlotSeq  the replaced leaf
 /// @input  slotSiblings[S/2][3]    its opening
+/// @input  filled                  the order's taker fills in this batch (the batch sums them)
 /// @input  ordersRootBefore        the account's order root before the entry
 /// @input  seq                     `n * 2^16 + e` (the batch computes it)
 /// @input  timestamp               batch time t (range-checked by the batch)
@@ -51,7 +56,7 @@ include "OnCurveIfEnabled.circom";
 ///
 /// Assumptions: the slot leaf opened (`oldSlot...`) was written by an earlier entry
 /// or fill (so `oldSlotOrderId < 2^64`); market parameters and t are range-checked.
-/// Constraint count (circom --O2): S = 2, M = 2: 6582; S = 16, M = 8: 10869
+/// Constraint count (circom --O2): S = 2, M = 2: 6,651; S = 8, M = 8: 8,502
 /// (EdDSAPoseidonVerifier alone: 4,217) (tests/circuits/test_order_entry.py asserts it).
 template OrderEntry(S, M) {
     assert(S >= 2 && S <= MAX_SLOT_BITS() && S % 2 == 0);
@@ -79,6 +84,7 @@ template OrderEntry(S, M) {
     signal input oldSlotFilled;
     signal input oldSlotSeq;
     signal input slotSiblings[LS][3];
+    signal input filled;
     signal input ordersRootBefore;
     signal input seq;
     signal input timestamp;
@@ -198,7 +204,7 @@ template OrderEntry(S, M) {
     component newLeaf = SlotLeaf();
     newLeaf.orderId <== orderId;
     newLeaf.orderHash <== (1 - isCancel) * oh.out;
-    newLeaf.filled <== 0;
+    newLeaf.filled <== filled;
     newLeaf.seq <== seq;
 
     component update = QuadMerkleUpdate(LS);
@@ -210,4 +216,11 @@ template OrderEntry(S, M) {
     update.siblings <== slotSiblings;
     update.oldRoot === ordersRootBefore;
     ordersRootAfter <== update.newRoot;
+
+    // --- Check (5): 0 <= filled <= size for an order, 0 otherwise -------------------
+    component filledRange = UnsignedRange(SIZE_BITS());
+    filledRange.in <== filled;
+    (1 - isOrder) * filled === 0;
+    component filledRoom = UnsignedRange(SIZE_BITS());
+    filledRoom.in <== isOrder * (size - filled);
 }

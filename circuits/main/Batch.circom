@@ -25,11 +25,14 @@ include "../lib/BatchParams.circom";
 ///    the insurance fund (slot 1) receives the total, `F_m := F*_m`; every collateral
 ///    after funding satisfies |C| < 2^63;
 ///  Phase 3 (entries): each used entry (OrderEntry) is signed by its account's key and
-///    writes its order or cancel into that account's order slot, seq = n * 2^16 + e;
-///  Phase 4 (fills): each used fill (FillCheck) obeys every rule of step 4, moves
-///    N = qty * price and qty between the sides, pays both fees to the fee account, and
-///    both accounts pass the margin rule afterwards (MarginCheck); the collateral of
-///    both sides stays within |C| < 2^63;
+///    writes its order or cancel into that account's order slot, seq = n * 2^16 + e,
+///    with `filled` = the total quantity of the fills that take with it (checked at the
+///    end of phase 4), at most its size;
+///  Phase 4 (fills): each used fill names its taker by entry index (a used order entry
+///    of this batch) and obeys every rule of step 4 (FillCheck), moves N = qty * price
+///    and qty between the sides, pays both fees to the fee account, rewrites the maker's
+///    slot with filled + qty, and both accounts pass the margin rule afterwards
+///    (MarginCheck); the collateral of both sides stays within |C| < 2^63;
 ///  Phase 5 (close): every used slot's leaf is rewritten with its final state; the root
 ///    moves from `oldRoot` to `newRoot` through the K writes in slot order (unused slots
 ///    rewrite their leaf unchanged).
@@ -51,9 +54,9 @@ include "../lib/BatchParams.circom";
 /// empty leaf, so its C, P_m, F_m and its order slots are in range (this circuit
 /// range-checks everything it writes). The inbox (decryption, message hash chain),
 /// deposits and withdrawals are not part of this version.
-/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 37,084
-/// (tests/circuits/test_batch.py asserts it); at D=32, S=16, M=8 about
-/// 6.9k + 11.9k per account slot + 10.9k per entry + 14.9k per fill (docs/circuits.md).
+/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 33,624
+/// (tests/circuits/test_batch.py asserts it); at D=32, S=8, M=8 see docs/circuits.md,
+/// "Budget".
 template Batch(K, E, B, D, S, M) {
     assert(K >= 2);
     assert(E >= 1 && E <= 65536);
@@ -113,20 +116,12 @@ template Batch(K, E, B, D, S, M) {
     signal input entryOldSlotFilled[E];
     signal input entryOldSlotSeq[E];
     signal input entrySlotSiblings[E][LS][3];
+    signal input entryFilled[E];
 
     // ---- fills ----
     signal input fillUsed[B];
-    signal input fillTakerAccountSlot[B];
+    signal input fillTakerEntry[B];
     signal input fillMakerAccountSlot[B];
-    signal input fillTakerAccount[B];
-    signal input fillTakerMarket[B];
-    signal input fillTakerSide[B];
-    signal input fillTakerPrice[B];
-    signal input fillTakerSize[B];
-    signal input fillTakerOrderId[B];
-    signal input fillTakerExpiry[B];
-    signal input fillTakerMaxFeePpm[B];
-    signal input fillTakerTif[B];
     signal input fillMakerAccount[B];
     signal input fillMakerMarket[B];
     signal input fillMakerSide[B];
@@ -136,11 +131,6 @@ template Batch(K, E, B, D, S, M) {
     signal input fillMakerExpiry[B];
     signal input fillMakerMaxFeePpm[B];
     signal input fillMakerTif[B];
-    signal input fillTakerSlotOrderId[B];
-    signal input fillTakerSlotOrderHash[B];
-    signal input fillTakerSlotFilled[B];
-    signal input fillTakerSlotSeq[B];
-    signal input fillTakerSlotSiblings[B][LS][3];
     signal input fillMakerSlotOrderId[B];
     signal input fillMakerSlotOrderHash[B];
     signal input fillMakerSlotFilled[B];
@@ -276,6 +266,7 @@ template Batch(K, E, B, D, S, M) {
         entry[e].oldSlotFilled <== entryOldSlotFilled[e];
         entry[e].oldSlotSeq <== entryOldSlotSeq[e];
         entry[e].slotSiblings <== entrySlotSiblings[e];
+        entry[e].filled <== entryFilled[e];
         entry[e].ordersRootBefore <== entryRoot[e].out;
         entry[e].seq <== batchNumber * (1 << SEQ_ENTRY_BITS()) + e;
         entry[e].timestamp <== timestamp;
@@ -292,13 +283,19 @@ template Batch(K, E, B, D, S, M) {
     }
 
     // ================= phase 4: fills =================
+    component takerEntrySel[B];
+    component takerEntryUsed[B];
+    component takerEntryCancel[B];
+    component takerEntrySlot[B];
+    component takerEntryMarket[B];
+    component takerEntrySide[B];
+    component takerEntryPrice[B];
+    component takerEntryTif[B];
     component takerSel[B];
     component makerSel[B];
-    component takerUsedSlot[B];
     component makerUsedSlot[B];
     component takerIndex[B];
     component makerIndex[B];
-    component takerRoot[B];
     component makerRoot[B];
     component takerColl[B];
     component makerColl[B];
@@ -309,6 +306,7 @@ template Batch(K, E, B, D, S, M) {
     component makerCollRange[B];
     component takerMargin[B];
     component makerMargin[B];
+    signal takerEntryQty[B][E];
     signal takerQty[B];
     signal takerFlow[B];
     signal takerCollAfter[B];
@@ -318,40 +316,66 @@ template Batch(K, E, B, D, S, M) {
     signal makerPosAfter[B][M];
     signal writeCollT[B][K];
     signal writeCollM[B][K];
-    signal writePosT[B][K][M];
-    signal writePosM[B][K][M];
-    signal writeRootT[B][K];
+    signal writePos[B][K][M];
     signal writeRootM[B][K];
     for (var f = 0; f < B; f++) {
-        // Check (6): both sides name used account slots carrying their indices.
+        // Check (6): the taker is a used order entry of this batch (so its account slot
+        // is a used one, not the insurance fund's, and its signature and fields were
+        // checked at entry); its quantity counts towards that entry's `filled`.
+        takerEntrySel[f] = OneHot(E);
+        takerEntrySel[f].index <== fillTakerEntry[f];
+        takerEntryUsed[f] = SelectOne(E);
+        takerEntryUsed[f].sel <== takerEntrySel[f].sel;
+        takerEntryUsed[f].values <== entryUsed;
+        fillUsed[f] * (1 - takerEntryUsed[f].out) === 0;
+        takerEntryCancel[f] = SelectOne(E);
+        takerEntryCancel[f].sel <== takerEntrySel[f].sel;
+        takerEntryCancel[f].values <== entryIsCancel;
+        fillUsed[f] * takerEntryCancel[f].out === 0;
+        takerEntrySlot[f] = SelectOne(E);
+        takerEntrySlot[f].sel <== takerEntrySel[f].sel;
+        takerEntrySlot[f].values <== entryAccountSlot;
+        takerEntryMarket[f] = SelectOne(E);
+        takerEntryMarket[f].sel <== takerEntrySel[f].sel;
+        takerEntryMarket[f].values <== entryMarket;
+        takerEntrySide[f] = SelectOne(E);
+        takerEntrySide[f].sel <== takerEntrySel[f].sel;
+        takerEntrySide[f].values <== entrySide;
+        takerEntryPrice[f] = SelectOne(E);
+        takerEntryPrice[f].sel <== takerEntrySel[f].sel;
+        takerEntryPrice[f].values <== entryPrice;
+        takerEntryTif[f] = SelectOne(E);
+        takerEntryTif[f].sel <== takerEntrySel[f].sel;
+        takerEntryTif[f].values <== entryTif;
+        for (var e = 0; e < E; e++) {
+            takerEntryQty[f][e] <== takerEntrySel[f].sel[e] * fillQty[f];
+        }
+        // The taker's seq: n * 2^16 + e_t (linear in the one-hot).
+        var takerEntryIndex = 0;
+        for (var e = 0; e < E; e++) {
+            takerEntryIndex += e * takerEntrySel[f].sel[e];
+        }
+
+        // Check (7): the maker names a used account slot carrying its index, not the
+        // insurance fund's.
         takerSel[f] = OneHot(K);
-        takerSel[f].index <== fillTakerAccountSlot[f];
+        takerSel[f].index <== takerEntrySlot[f].out;
         makerSel[f] = OneHot(K);
         makerSel[f].index <== fillMakerAccountSlot[f];
-        takerUsedSlot[f] = SelectOne(K);
-        takerUsedSlot[f].sel <== takerSel[f].sel;
-        takerUsedSlot[f].values <== accUsed;
-        fillUsed[f] * (1 - takerUsedSlot[f].out) === 0;
         makerUsedSlot[f] = SelectOne(K);
         makerUsedSlot[f].sel <== makerSel[f].sel;
         makerUsedSlot[f].values <== accUsed;
         fillUsed[f] * (1 - makerUsedSlot[f].out) === 0;
-        // The insurance fund does not trade.
-        fillUsed[f] * takerSel[f].sel[INSURANCE_ACCOUNT()] === 0;
         fillUsed[f] * makerSel[f].sel[INSURANCE_ACCOUNT()] === 0;
         takerIndex[f] = SelectOne(K);
         takerIndex[f].sel <== takerSel[f].sel;
         takerIndex[f].values <== accIndex;
-        fillUsed[f] * (fillTakerAccount[f] - takerIndex[f].out) === 0;
         makerIndex[f] = SelectOne(K);
         makerIndex[f].sel <== makerSel[f].sel;
         makerIndex[f].values <== accIndex;
         fillUsed[f] * (fillMakerAccount[f] - makerIndex[f].out) === 0;
 
         // Read both accounts' current state.
-        takerRoot[f] = SelectOne(K);
-        takerRoot[f].sel <== takerSel[f].sel;
-        takerRoot[f].values <== ordersRoot[E + f];
         makerRoot[f] = SelectOne(K);
         makerRoot[f].sel <== makerSel[f].sel;
         makerRoot[f].values <== ordersRoot[E + f];
@@ -372,23 +396,18 @@ template Batch(K, E, B, D, S, M) {
             }
         }
 
-        // Check (7): the rules of the fill and both slot writes.
+        // Check (8): the rules of the fill and the maker's slot write.
         fill[f] = FillCheck(S, M);
         fill[f].used <== fillUsed[f];
         fill[f].timestamp <== timestamp;
-        fill[f].batchNumber <== batchNumber;
+        fill[f].takerSeq <== batchNumber * (1 << SEQ_ENTRY_BITS()) + takerEntryIndex;
         fill[f].takerAccountIndex <== takerIndex[f].out;
         fill[f].makerAccountIndex <== makerIndex[f].out;
-        fill[f].takerOrdersRoot <== takerRoot[f].out;
         fill[f].makerOrdersRoot <== makerRoot[f].out;
-        fill[f].takerMarket <== fillTakerMarket[f];
-        fill[f].takerSide <== fillTakerSide[f];
-        fill[f].takerPrice <== fillTakerPrice[f];
-        fill[f].takerSize <== fillTakerSize[f];
-        fill[f].takerOrderId <== fillTakerOrderId[f];
-        fill[f].takerExpiry <== fillTakerExpiry[f];
-        fill[f].takerMaxFeePpm <== fillTakerMaxFeePpm[f];
-        fill[f].takerTif <== fillTakerTif[f];
+        fill[f].takerMarket <== takerEntryMarket[f].out;
+        fill[f].takerSide <== takerEntrySide[f].out;
+        fill[f].takerPrice <== takerEntryPrice[f].out;
+        fill[f].takerTif <== takerEntryTif[f].out;
         fill[f].makerMarket <== fillMakerMarket[f];
         fill[f].makerSide <== fillMakerSide[f];
         fill[f].makerPrice <== fillMakerPrice[f];
@@ -397,11 +416,6 @@ template Batch(K, E, B, D, S, M) {
         fill[f].makerExpiry <== fillMakerExpiry[f];
         fill[f].makerMaxFeePpm <== fillMakerMaxFeePpm[f];
         fill[f].makerTif <== fillMakerTif[f];
-        fill[f].takerSlotOrderId <== fillTakerSlotOrderId[f];
-        fill[f].takerSlotOrderHash <== fillTakerSlotOrderHash[f];
-        fill[f].takerSlotFilled <== fillTakerSlotFilled[f];
-        fill[f].takerSlotSeq <== fillTakerSlotSeq[f];
-        fill[f].takerSlotSiblings <== fillTakerSlotSiblings[f];
         fill[f].makerSlotOrderId <== fillMakerSlotOrderId[f];
         fill[f].makerSlotOrderHash <== fillMakerSlotOrderHash[f];
         fill[f].makerSlotFilled <== fillMakerSlotFilled[f];
@@ -424,13 +438,13 @@ template Batch(K, E, B, D, S, M) {
             makerPosAfter[f][m] <== makerPos[f][m].out - takerPosDelta[f][m];
         }
 
-        // Check (8): both collaterals stay within |C| < 2^63.
+        // Check (9): both collaterals stay within |C| < 2^63.
         takerCollRange[f] = SignedRange(COLLATERAL_BITS());
         takerCollRange[f].in <== takerCollAfter[f];
         makerCollRange[f] = SignedRange(COLLATERAL_BITS());
         makerCollRange[f].in <== makerCollAfter[f];
 
-        // Check (9): both accounts pass the margin rule after the fill.
+        // Check (10): both accounts pass the margin rule after the fill.
         takerMargin[f] = MarginCheck(M);
         takerMargin[f].enabled <== fillUsed[f];
         takerMargin[f].collBefore <== takerColl[f].out;
@@ -452,8 +466,9 @@ template Batch(K, E, B, D, S, M) {
             makerMargin[f].posBefore[m] <== makerPos[f][m].out;
         }
 
-        // Write the state back: the two sides' slots change, the fee account (slot 0)
-        // receives both fees.
+        // Write the state back: the two sides' slots change (the accounts differ when
+        // the fill is used; a padding fill moves nothing), the fee account (slot 0)
+        // receives both fees, the maker's order root moves.
         for (var k = 0; k < K; k++) {
             writeCollT[f][k] <== takerSel[f].sel[k] * (takerCollAfter[f] - takerColl[f].out);
             writeCollM[f][k] <== makerSel[f].sel[k] * (makerCollAfter[f] - makerColl[f].out);
@@ -464,14 +479,22 @@ template Batch(K, E, B, D, S, M) {
                 coll[f + 1][k] <== coll[f][k] + writeCollT[f][k] + writeCollM[f][k];
             }
             for (var m = 0; m < M; m++) {
-                writePosT[f][k][m] <== takerSel[f].sel[k] * takerPosDelta[f][m];
-                writePosM[f][k][m] <== makerSel[f].sel[k] * takerPosDelta[f][m];
-                pos[f + 1][k][m] <== pos[f][k][m] + writePosT[f][k][m] - writePosM[f][k][m];
+                writePos[f][k][m] <== (takerSel[f].sel[k] - makerSel[f].sel[k]) * takerPosDelta[f][m];
+                pos[f + 1][k][m] <== pos[f][k][m] + writePos[f][k][m];
             }
-            writeRootT[f][k] <== takerSel[f].sel[k] * (fill[f].takerOrdersRootAfter - takerRoot[f].out);
             writeRootM[f][k] <== makerSel[f].sel[k] * (fill[f].makerOrdersRootAfter - makerRoot[f].out);
-            ordersRoot[E + f + 1][k] <== ordersRoot[E + f][k] + writeRootT[f][k] + writeRootM[f][k];
+            ordersRoot[E + f + 1][k] <== ordersRoot[E + f][k] + writeRootM[f][k];
         }
+    }
+
+    // Check (11): each entry's `filled` (written to its slot at entry) is the sum of the
+    // quantities of the fills that name it as their taker.
+    for (var e = 0; e < E; e++) {
+        var takerFills = 0;
+        for (var f = 0; f < B; f++) {
+            takerFills += takerEntryQty[f][e];
+        }
+        entryFilled[e] === takerFills;
     }
 
     // ================= phase 5: close =================
@@ -492,7 +515,7 @@ template Batch(K, E, B, D, S, M) {
         leafBefore[k].posFunding <== accPosFunding[k];
         leafBefore[k].ordersRoot <== accOrdersRoot[k];
 
-        // Check (10): the final collateral is in range (positions were checked by the
+        // Check (12): the final collateral is in range (positions were checked by the
         // margin checks of the fills that moved them, funding indices by BatchParams).
         collFinalRange[k] = SignedRange(COLLATERAL_BITS());
         collFinalRange[k].in <== coll[B][k];
@@ -507,7 +530,7 @@ template Batch(K, E, B, D, S, M) {
         leafAfter[k].ordersRoot <== ordersRoot[E + B][k];
         written[k] <== leafBefore[k].leaf + accUsed[k] * (leafAfter[k].leaf - leafBefore[k].leaf);
 
-        // Check (11): leaf a_k holds leafBefore in the running root, and writing it moves
+        // Check (13): leaf a_k holds leafBefore in the running root, and writing it moves
         // the root on.
         write[k] = QuadMerkleUpdate(L);
         write[k].oldLeaf <== leafBefore[k].leaf;
@@ -519,6 +542,6 @@ template Batch(K, E, B, D, S, M) {
         write[k].oldRoot === root[k];
         root[k + 1] <== write[k].newRoot;
     }
-    // Check (12): the last write gives the public new root.
+    // Check (14): the last write gives the public new root.
     root[K] === newRoot;
 }

@@ -7,8 +7,10 @@ then **replays** the batch in the circuit's phase order on a copy of the state:
 
 1. open the ``K`` account slots (used ones first, increasing indices; 0 fee, 1 insurance),
 2. funding: ``C -= P_m * (F*_m - F_m)``, ``F_m := F*_m``; the insurance fund gets the sum,
-3. entries in inbox order, each writing ``(orderId, orderHash | 0, 0, n*2^16 + e)``,
-4. fills in matching order,
+3. entries in inbox order, each writing ``(orderId, orderHash | 0, filled, n*2^16 + e)``
+   where ``filled`` is what the order fills as the taker in this batch (its slot is
+   written once, not again by each of its taker fills),
+4. fills in matching order, each adding its quantity to the maker's slot,
 5. close: rewrite each opened leaf in slot order, ``oldRoot -> newRoot``,
 
 recording every Merkle opening at the moment the circuit makes it, and checks that
@@ -28,10 +30,10 @@ slots are specified in docs/batch-witness.md; in short:
 - entries ``[E]``: ``entryUsed entryIsCancel entryAccountSlot entry{Account,Market,
   Side,Price,Size,OrderId,Expiry,MaxFeePpm,Tif} entrySigR8x entrySigR8y entrySigS
   entryOldSlot{OrderId,OrderHash,Filled,Seq} entrySlotSiblings[LS][3]
-  entryOrdersRootBefore entryOrdersRootAfter entrySeq``;
+  entryFilled entryOrdersRootBefore entryOrdersRootAfter entrySeq``;
 - fills ``[B]``: ``fillUsed fillTakerEntry fillTakerAccountSlot fillMakerAccountSlot
-  fill{Taker,Maker}{Account,...,Tif} fill{Taker,Maker}Slot{OrderId,OrderHash,Filled,Seq}
-  fill{Taker,Maker}SlotSiblings[LS][3] fill{Taker,Maker}OrdersRoot{Before,After}
+  fill{Taker,Maker}{Account,...,Tif} fillMakerSlot{OrderId,OrderHash,Filled,Seq}
+  fillMakerSlotSiblings[LS][3] fillMakerOrdersRoot{Before,After}
   fillQty fillPrice fillTakerFee fillMakerFee fill{Taker,Maker}Collateral{Before,After}
   fill{Taker,Maker}Pos{Before,After} fillFeeCollateralAfter``.
 
@@ -140,11 +142,17 @@ class EntryWitness:
     orders_root_before: int
     orders_root_after: int
     seq: int
+    filled: int = 0
+    """What the order fills as the taker in this batch (written to its slot at entry)."""
 
 
 @dataclass(frozen=True)
 class FillSide:
-    """One side of a fill at the moment the circuit applies it."""
+    """One side of a fill at the moment the circuit applies it.
+
+    Only the maker's order slot is opened in phase 4: for the taker, ``slot`` is its
+    slot as the entry wrote it, ``siblings`` is empty and the order root does not move.
+    """
 
     account_slot: int
     order: Order | None
@@ -284,6 +292,7 @@ class BatchWitness:
             row["entrySigR8x"], row["entrySigR8y"], row["entrySigS"] = str(rx), str(ry), str(s)
             row.update(_slot_fields("entryOldSlot", w.old_slot))
             row["entrySlotSiblings"] = _siblings(w.siblings)
+            row["entryFilled"] = str(w.filled)
             row["entryOrdersRootBefore"] = str(w.orders_root_before)
             row["entryOrdersRootAfter"] = str(w.orders_root_after)
             row["entrySeq"] = str(w.seq)
@@ -299,12 +308,12 @@ class BatchWitness:
                 "fillTakerAccountSlot": str(w.taker.account_slot),
                 "fillMakerAccountSlot": str(w.maker.account_slot),
             }
+            row.update(_slot_fields("fillMakerSlot", w.maker.slot))
+            row["fillMakerSlotSiblings"] = _siblings(w.maker.siblings)
+            row["fillMakerOrdersRootBefore"] = str(w.maker.orders_root_before)
+            row["fillMakerOrdersRootAfter"] = str(w.maker.orders_root_after)
             for name, side in (("Taker", w.taker), ("Maker", w.maker)):
                 row.update(_order_fields(f"fill{name}", side.order))
-                row.update(_slot_fields(f"fill{name}Slot", side.slot))
-                row[f"fill{name}SlotSiblings"] = _siblings(side.siblings)
-                row[f"fill{name}OrdersRootBefore"] = str(side.orders_root_before)
-                row[f"fill{name}OrdersRootAfter"] = str(side.orders_root_after)
                 row[f"fill{name}CollateralBefore"] = _s(side.collateral_before)
                 row[f"fill{name}CollateralAfter"] = _s(side.collateral_after)
                 row[f"fill{name}PosBefore"] = _s(side.position_before)
@@ -895,13 +904,16 @@ class BatchBuilder:
         )
         funded = dict(current)
 
-        # Phase 3: entries.
+        # Phase 3: entries. Each order is written with what it fills as the taker.
+        taker_filled = [0] * len(self._entries)
+        for frec in self._fills:
+            taker_filled[frec.taker_entry] += frec.fill.qty
         entry_w: list[EntryWitness] = []
         for rec in self._entries:
             old = new.slot(rec.account, rec.slot_no)
             proof = new.slot_proof(rec.account, rec.slot_no)
             root_before = new.orders_root(rec.account)
-            slot = self._entry_slot(rec)
+            slot = replace(self._entry_slot(rec), filled=taker_filled[rec.index])
             new.set_slot(rec.account, rec.slot_no, slot, rec.order, sync=False)
             entry_w.append(
                 EntryWitness(
@@ -914,6 +926,7 @@ class BatchBuilder:
                     root_before,
                     new.orders_root(rec.account),
                     rec.seq,
+                    taker_filled[rec.index],
                 )
             )
         for e in range(len(self._entries), cfg.entries):
@@ -924,37 +937,34 @@ class BatchBuilder:
                 EntryWitness(False, e, 0, None, old, proof.siblings, root, root, make_seq(n, e))
             )
 
-        # Phase 4: fills.
+        # Phase 4: fills. The taker's slot was written at entry; only the maker's opens.
         fill_w: list[FillWitness] = []
         for frec in self._fills:
             fill = frec.fill
-            sides = []
-            for ref, slot_no, order_body in (
-                (fill.taker, frec.taker_slot_no, frec.taker_order),
-                (fill.maker, frec.maker_slot_no, frec.maker_order),
+            t_slot = new.slot(fill.taker.account, frec.taker_slot_no)
+            if t_slot.order_id != fill.taker.order_id or t_slot.seq != make_seq(
+                n, frec.taker_entry
             ):
-                slot = new.slot(ref.account, slot_no)
-                if slot.order_id != ref.order_id or slot.order_hash != order_body.hash():
-                    raise AssertionError(f"replay: slot of {ref} does not hold the order")
-                proof = new.slot_proof(ref.account, slot_no)
-                root_before = new.orders_root(ref.account)
-                new.set_slot(
-                    ref.account,
-                    slot_no,
-                    replace(slot, filled=slot.filled + fill.qty),
-                    order_body,
-                    sync=False,
-                )
-                sides.append(
-                    (
-                        ref,
-                        order_body,
-                        slot,
-                        proof.siblings,
-                        root_before,
-                        new.orders_root(ref.account),
-                    )
-                )
+                raise AssertionError(f"replay: slot of {fill.taker} does not hold the order")
+            t_root = new.orders_root(fill.taker.account)
+            no_opening: Siblings = ()
+            sides = [(fill.taker, frec.taker_order, t_slot, no_opening, t_root, t_root)]
+            ref, slot_no, order_body = fill.maker, frec.maker_slot_no, frec.maker_order
+            slot = new.slot(ref.account, slot_no)
+            if slot.order_id != ref.order_id or slot.order_hash != order_body.hash():
+                raise AssertionError(f"replay: slot of {ref} does not hold the order")
+            proof = new.slot_proof(ref.account, slot_no)
+            root_before = new.orders_root(ref.account)
+            new.set_slot(
+                ref.account,
+                slot_no,
+                replace(slot, filled=slot.filled + fill.qty),
+                order_body,
+                sync=False,
+            )
+            sides.append(
+                (ref, order_body, slot, proof.siblings, root_before, new.orders_root(ref.account))
+            )
             after = apply_fill(
                 current,
                 taker=fill.taker.account,
@@ -1007,15 +1017,18 @@ class BatchBuilder:
                 )
             )
         for _ in range(len(self._fills), cfg.fills):
+            # A padding fill names entry 0 as its taker and order slot 0 of the insurance
+            # fund as its maker (a real opening; nothing moves).
+            taker_index = self._entries[0].account if self._entries else FEE_ACCOUNT
             pad_sides = []
-            for index in (FEE_ACCOUNT, INSURANCE_ACCOUNT):
+            for index, opened in ((taker_index, False), (INSURANCE_ACCOUNT, True)):
                 slot = new.slot(index, 0)
-                proof = new.slot_proof(index, 0)
+                sibs = new.slot_proof(index, 0).siblings if opened else ()
                 root = new.orders_root(index)
                 c = current[index].collateral
                 p = current[index].positions[0].size
                 pad_sides.append(
-                    FillSide(slot_of[index], None, slot, proof.siblings, root, root, c, c, p, p)
+                    FillSide(slot_of[index], None, slot, sibs, root, root, c, c, p, p)
                 )
             fill_w.append(
                 FillWitness(

@@ -98,34 +98,38 @@ def witness_inputs(batch: int) -> dict:
     return two_trader_batches().batches[batch].witness.as_circuit_inputs()
 
 
+TAKER_FIELDS = ("Market", "Side", "Price", "Tif")
+
+
 def fill_inputs(batch: int, f: int) -> tuple[dict, dict]:
-    """FillCheck(S, M) inputs for fill ``f`` of a scenario batch, and the model's outputs."""
+    """FillCheck(S, M) inputs for fill ``f`` of a scenario batch, and the model's outputs.
+
+    The taker's fields are those of its entry (``fillTakerEntry``), as the batch hands
+    them over; its seq is ``n * 2^16 + e``.
+    """
     w = witness_inputs(batch)
+    e = int(w["fillTakerEntry"][f])
+    taker_slot = int(w["entryAccountSlot"][e])
     inputs: dict = {
         "used": w["fillUsed"][f],
         "timestamp": w["timestamp"],
-        "batchNumber": w["batchNumber"],
-        "takerAccountIndex": w["fillTakerAccount"][f],
-        "makerAccountIndex": w["fillMakerAccount"][f],
-        "takerOrdersRoot": w["fillTakerOrdersRootBefore"][f],
+        "takerSeq": w["entrySeq"][e],
+        "takerAccountIndex": w["accIndex"][taker_slot],
+        "makerAccountIndex": w["accIndex"][int(w["fillMakerAccountSlot"][f])],
         "makerOrdersRoot": w["fillMakerOrdersRootBefore"][f],
         "qty": w["fillQty"][f],
         "price": w["fillPrice"][f],
         "makerFeePpm": w["marketMakerFeePpm"],
         "takerFeePpm": w["marketTakerFeePpm"],
     }
-    for side in ("Taker", "Maker"):
-        low = side.lower()
-        for name in FIELDS:
-            inputs[f"{low}{name}"] = w[f"fill{side}{name}"][f]
-        for name in SLOT:
-            inputs[f"{low}Slot{name}"] = w[f"fill{side}Slot{name}"][f]
-        inputs[f"{low}SlotSiblings"] = w[f"fill{side}SlotSiblings"][f]
-    if int(inputs["used"]) == 0:  # padding carries account 0 on both sides; use the slots'
-        inputs["takerAccountIndex"] = w["accIndex"][int(w["fillTakerAccountSlot"][f])]
-        inputs["makerAccountIndex"] = w["accIndex"][int(w["fillMakerAccountSlot"][f])]
+    for name in TAKER_FIELDS:
+        inputs[f"taker{name}"] = w[f"entry{name}"][e]
+    for name in FIELDS:
+        inputs[f"maker{name}"] = w[f"fillMaker{name}"][f]
+    for name in SLOT:
+        inputs[f"makerSlot{name}"] = w[f"fillMakerSlot{name}"][f]
+    inputs["makerSlotSiblings"] = w["fillMakerSlotSiblings"][f]
     expected = {
-        "takerOrdersRootAfter": int(w["fillTakerOrdersRootAfter"][f]),
         "makerOrdersRootAfter": int(w["fillMakerOrdersRootAfter"][f]),
         "takerFee": int(w["fillTakerFee"][f]),
         "makerFee": int(w["fillMakerFee"][f]),
@@ -149,6 +153,7 @@ def entry_inputs(batch: int, e: int) -> tuple[dict, int]:
         "sigS": w["entrySigS"][e],
         "slotSiblings": w["entrySlotSiblings"][e],
         "ordersRootBefore": w["entryOrdersRootBefore"][e],
+        "filled": w["entryFilled"][e],
         "seq": w["entrySeq"][e],
         "timestamp": w["timestamp"],
         "tickSize": w["marketTickSize"],

@@ -16,7 +16,7 @@ from tests.circuits.harness import compile_main
 from tests.circuits.scenario import B, D, E, K, M, S, one_order_batch, two_trader_batches
 
 P = SNARK_FIELD
-BATCH_CONSTRAINTS = 37084  # documented in docs/circuits.md
+BATCH_CONSTRAINTS = 33624  # documented in docs/circuits.md
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,10 @@ def test_opened_collateral_cannot_be_changed(batch0):
 
 BATCH_TAMPERS = [
     # name, batch, input, index, new value, signal in a violated constraint
-    ("overfill", 0, "fillQty", 0, 31, "main.fill[0].takerRoom"),
+    ("taker fill not summed into its entry", 0, "fillQty", 0, 31, "main.entryFilled[1]"),
+    ("entry's filled not its fills' sum", 0, "entryFilled", 1, 29, "main.entryFilled[1]"),
+    ("unused entry as taker", 0, "entryUsed", 1, 0, "main.takerEntryUsed[0]"),
+    ("taker entry out of range", 0, "fillTakerEntry", 0, E, "main.takerEntrySel[0]"),
     ("wrong fill price", 0, "fillPrice", 0, 1010, "main.fill[0].price"),
     ("bad signature", 0, "entrySigS", 1, None, "main.entry[1].sig"),
     ("unused fill moves quantity", 0, "fillQty", 1, 1, "main.fill[1].qty"),
@@ -174,6 +177,28 @@ def test_batch_tamper_rejected_by_its_rule(batch0, name, n, field, index, value,
     w = batch0.witness(inputs)
     assert not w.ok
     assert w.rejected_by(signal), sorted(n for n in w.failing_signals() if signal[:12] in n)[:20]
+
+
+def test_consistent_overfill_is_rejected_by_the_size_bound(batch0):
+    """The fill and its entry's ``filled`` both say 31 of a 30-lot order: the sum holds,
+    the entry's bound ``filled <= size`` does not."""
+    inputs = _inputs(0)
+    for field in ("fillQty", "entryFilled"):
+        inputs[field] = list(inputs[field])
+    assert inputs["fillTakerEntry"][0] == "1" and inputs["entrySize"][1] == "30"
+    inputs["fillQty"][0] = inputs["entryFilled"][1] = "31"
+    w = batch0.witness(inputs)
+    assert not w.ok and w.rejected_by("main.entry[1].filledRoom")
+
+
+def test_cancel_as_taker_is_rejected(batch0):
+    inputs = dict(circuit_inputs(one_order_batch().witness.as_circuit_inputs()))
+    assert inputs["entryIsCancel"] == ["0", "1"]
+    for field in ("fillUsed", "fillTakerEntry"):
+        inputs[field] = list(inputs[field])
+    inputs["fillUsed"][0], inputs["fillTakerEntry"][0] = "1", "1"
+    w = batch0.witness(inputs)
+    assert not w.ok and w.rejected_by("main.takerEntryCancel[0]")
 
 
 def test_batch_honest_at_o0(batch0):

@@ -546,7 +546,7 @@ def coverage(results: list[BatchResult]) -> list[str]:
         if len(set(takers)) < len(takers):
             out.append("a taker with several fills")
         for w in fills:
-            if w.qty < w.taker.order.size - w.taker.slot.filled or (
+            if w.qty < w.taker.order.size or (
                 w.qty < w.maker.order.size - w.maker.slot.filled
             ):
                 out.append("partial fill")

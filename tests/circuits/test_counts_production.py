@@ -1,4 +1,4 @@
-"""Constraint counts of the templates at production sizes (D = 32, S = 16, M = 8).
+"""Constraint counts of the templates at production sizes (D = 32, S = 8, M = 8).
 
 docs/circuits.md builds the per-fill budget from these; each is one compile (seconds).
 """
@@ -11,13 +11,13 @@ from tests.circuits.harness import compile_main
 
 COUNTS = [
     ("lib/QuadMerkleUpdate.circom", "QuadMerkleUpdate(16)", 9744),
-    ("lib/QuadMerkleUpdate.circom", "QuadMerkleUpdate(8)", 4872),
+    ("lib/QuadMerkleUpdate.circom", "QuadMerkleUpdate(4)", 2436),
     ("lib/PositionsHash.circom", "PositionsHash(8)", 609),
     ("lib/AccountLeaf.circom", "AccountLeaf(8)", 963),
     ("lib/MarginCheck.circom", "MarginCheck(8)", 1115),
     ("lib/BatchParams.circom", "BatchParams(8)", 6951),
-    ("lib/OrderEntry.circom", "OrderEntry(16, 8)", 10869),
-    ("lib/FillCheck.circom", "FillCheck(16, 8)", 12571),
+    ("lib/OrderEntry.circom", "OrderEntry(8, 8)", 8502),
+    ("lib/FillCheck.circom", "FillCheck(8, 8)", 4074),
 ]
 
 

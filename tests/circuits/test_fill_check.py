@@ -1,9 +1,13 @@
 """FillCheck(S, M): the fill rules of protocol section 7 step 4, on fills from the model.
 
 Tamper tests change one rule-relevant field of an honest fill and then *repair*
-everything else the way a cheating operator would (the order hash in the slot, the slot
-leaf and the account's order root), so the only broken thing is the rule under test. They
-run on an ``--O0`` build and check which constraint rejects (``rejected_by``).
+everything else the way a cheating operator would (the maker's order hash in its slot, the
+slot leaf and the account's order root), so the only broken thing is the rule under test.
+They run on an ``--O0`` build and check which constraint rejects (``rejected_by``).
+
+The taker's own rules (its signature, expiry, fee cap, and that its fills stay within its
+size) are checked when it enters (``OrderEntry``) and by the batch (the sum of its fills
+is the ``filled`` its entry wrote): ``test_order_entry.py`` and ``test_batch.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def fill0():
     return compile_main("lib/FillCheck.circom", f"FillCheck({S}, {M})", optimize=0)
 
 
-def reslot(inputs: dict, side: str) -> dict:
+def reslot(inputs: dict, side: str = "maker") -> dict:
     """Recompute ``side``'s order hash, slot leaf and order root from its fields."""
     v = {k: int(x) if not isinstance(x, list) else x for k, x in inputs.items()}
     order = Order(v[f"{side}AccountIndex"], *(v[f"{side}{f[0].upper()}{f[1:]}"] for f in FIELDS))
@@ -43,7 +47,7 @@ def reslot(inputs: dict, side: str) -> dict:
 
 
 def test_constraint_count(fill):
-    assert fill.n_constraints == 4027
+    assert fill.n_constraints == 2229
 
 
 @pytest.mark.parametrize(("batch", "f"), [(0, 0), (0, 1), (1, 0), (1, 1)])
@@ -57,10 +61,10 @@ def test_honest_fills_match_model(fill, batch, f):
 
 def test_reslot_is_a_no_op_on_honest_data(fill0):
     inputs, _ = fill_inputs(0, 0)
-    assert fill0.accepts(reslot(reslot(inputs, "taker"), "maker"))
+    assert fill0.accepts(reslot(inputs))
 
 
-def _tampered(fill0, batch: int, changes: dict, reslot_sides=("taker", "maker")):
+def _tampered(fill0, batch: int, changes: dict, reslot_sides=("maker",)):
     inputs, _ = fill_inputs(batch, 0)
     inputs = dict(inputs)
     inputs.update(changes)
@@ -71,19 +75,18 @@ def _tampered(fill0, batch: int, changes: dict, reslot_sides=("taker", "maker"))
 
 TAMPERS = [
     # name, batch, changes, signal that must appear in a violated constraint
-    ("overfill", 0, {"qty": 31}, "main.takerRoom"),  # taker size 30
+    ("overfill", 0, {"qty": 51}, "main.makerRoom"),  # maker size 50
+    ("overfill of a part-filled maker", 0, {"makerSlotFilled": 21}, "main.makerRoom"),
     ("no cross", 0, {"makerPrice": 1020, "price": 1020}, "main.cross"),  # buy 1010 < sell 1020
     ("wrong fill price", 0, {"price": 1010}, "main.price"),
     ("maker expired", 0, {"makerExpiry": 999}, "main.makerLive"),  # t = 1000
-    ("taker expired", 0, {"takerExpiry": 999}, "main.takerLive"),
     ("wrong market", 0, {"makerMarket": 1}, "main.makerMarket"),
     ("same side", 0, {"makerSide": 0}, "main.makerSide"),
     ("taker post-only", 0, {"takerTif": TIF_POST_ONLY}, "main.takerNotPostOnly"),
     ("maker IOC", 0, {"makerTif": TIF_IOC}, "main.makerNotIoc"),
     ("same account", 0, {"makerAccountIndex": 3}, "main.accountGapInverse"),
     ("maker after taker", 0, {"makerSlotSeq": 2}, "main.makerFirst"),  # taker seq 1
-    ("taker from an old batch", 1, {"takerSlotSeq": 3}, "main.takerThisBatch"),
-    ("taker fee above cap", 0, {"takerMaxFeePpm": 499}, "main.takerCap"),  # taker fee 500
+    ("maker in the taker's entry", 1, {"makerSlotSeq": 65536 + 1}, "main.makerFirst"),
     ("maker fee above cap", 0, {"makerMaxFeePpm": 199}, "main.makerCap"),  # maker fee 200
     ("zero quantity", 0, {"qty": 0}, "main.qtyNonZero"),
 ]
@@ -99,16 +102,16 @@ def test_tampered_fill_is_rejected_by_its_rule(fill0, name, batch, changes, sign
 
 
 def test_order_not_in_its_slot_is_rejected(fill0):
-    """Change the taker's size without repairing the slot: the order hash binding fails."""
-    w = _tampered(fill0, 0, {"takerSize": 1000}, reslot_sides=("maker",))
-    assert not w.ok and w.rejected_by("main.takerSlotOrderHash")
+    """Change the maker's size without repairing the slot: the order hash binding fails."""
+    w = _tampered(fill0, 0, {"makerSize": 1000}, reslot_sides=())
+    assert not w.ok and w.rejected_by("main.makerSlotOrderHash")
 
 
 def test_stale_orders_root_is_rejected(fill0):
     inputs, _ = fill_inputs(0, 0)
-    inputs = dict(inputs, takerOrdersRoot=int(inputs["takerOrdersRoot"]) + 1)
+    inputs = dict(inputs, makerOrdersRoot=int(inputs["makerOrdersRoot"]) + 1)
     w = fill0.witness(inputs)
-    assert not w.ok and w.rejected_by("main.takerOrdersRoot")
+    assert not w.ok and w.rejected_by("main.makerOrdersRoot")
 
 
 def test_padding_fill_cannot_move_quantity(fill0):

@@ -41,7 +41,7 @@ def resign(inputs: dict) -> dict:
 
 
 def test_constraint_counts(entry):
-    assert entry.n_constraints == 6582
+    assert entry.n_constraints == 6651
     assert compile_main("lib/OnCurveIfEnabled.circom", "OnCurveIfEnabled()").n_constraints == 4
 
 
@@ -72,6 +72,10 @@ TAMPERS = [
     ("fee cap above 10^6", {"maxFeePpm": 10**6 + 1}, "main.feeCap"),
     ("fee cap below taker fee", {"maxFeePpm": 499}, "main.coversTaker"),  # IOC: taker 500
     ("order id 2^64", {"orderId": 2**64 + 2}, "main.idBits"),
+    # filled (the sum of the order's taker fills; entry 1 took 30 of its 30)
+    ("filled above size", {"filled": 31}, "main.filledRoom"),
+    ("filled 2^32", {"filled": 2**32, "size": 2**32 - 1}, "main.filledRange"),
+    ("filled negative", {"filled": P - 1}, "main.filledRange"),
 ]
 
 
@@ -137,10 +141,11 @@ def test_padding_entry_changes_nothing(entry):
     inputs, root_after = entry_inputs(1, 1)
     # The opening must stay real (same order id, so same slot); all else zero.
     zeros = {f: 0 for f in FIELDS if f != "orderId"}
-    pad = dict(inputs, used=0, isCancel=0, sigR8x=0, sigR8y=0, sigS=0, **zeros)
+    pad = dict(inputs, used=0, isCancel=0, sigR8x=0, sigR8y=0, sigS=0, filled=0, **zeros)
     w = entry.witness(pad)
     assert w.ok
     assert w["ordersRootAfter"] == int(inputs["ordersRootBefore"])
+    assert not entry.accepts(dict(pad, filled=1))
 
 
 def test_cancel_entry(entry0):
@@ -151,6 +156,9 @@ def test_cancel_entry(entry0):
     forged = resign(dict(inputs, isCancel=0))
     w = entry0.witness(dict(forged, isCancel=1))
     assert not w.ok and w.rejected_by("main.sig")
+    # A cancel carries no fills.
+    w = entry0.witness(dict(inputs, filled=1))
+    assert not w.ok and w.rejected_by("main.filled")
     # A cancel whose id is not above the slot's (5) is rejected.
     w = entry0.witness(resign(dict(inputs, orderId=5)))
     assert not w.ok and w.rejected_by("main.idIncreases")

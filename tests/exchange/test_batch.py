@@ -190,6 +190,7 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
             )
             if w["entryIsCancel"][e] == "1":
                 msg = Cancel(_i(w["entryAccount"][e]), order_id).hash()
+                assert w["entryFilled"][e] == "0"
                 new = [order_id, 0, 0, _i(w["entrySeq"][e])]
             else:
                 msg = poseidon(
@@ -209,7 +210,14 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
                     ],
                     init_state=TAG_ORDER,
                 )
-                new = [order_id, msg, 0, _i(w["entrySeq"][e])]
+                # Written once with what the order fills as the taker in this batch.
+                taker_qty = sum(
+                    _i(w["fillQty"][f])
+                    for f in range(B)
+                    if w["fillUsed"][f] == "1" and _i(w["fillTakerEntry"][f]) == e
+                )
+                assert _i(w["entryFilled"][e]) == taker_qty <= _i(w["entrySize"][e])
+                new = [order_id, msg, taker_qty, _i(w["entrySeq"][e])]
             assert eddsa.verify(pub, msg, sig)
             assert _i(w["entryAccount"][e]) == _i(w["accIndex"][k])
         else:
@@ -218,7 +226,13 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
         assert running[k] == _i(w["entryOrdersRootAfter"][e])
     for f in range(B):
         qty = _i(w["fillQty"][f])
-        for side in ("Taker", "Maker"):
+        e = _i(w["fillTakerEntry"][f])
+        if w["fillUsed"][f] == "1":  # the taker is an order entered in this batch
+            assert w["entryUsed"][e] == "1" and w["entryIsCancel"][e] == "0"
+            for x in ("Account", "Market", "Side", "Price", "Size", "OrderId", "Tif"):
+                assert w[f"fillTaker{x}"][f] == w[f"entry{x}"][e]
+        assert w["fillTakerAccountSlot"][f] == w["entryAccountSlot"][e]
+        for side in ("Maker",):  # only the maker's slot is opened in phase 4
             k = _i(w[f"fill{side}AccountSlot"][f])
             slot = [
                 _i(w[f"fill{side}Slot{x}"][f]) for x in ("OrderId", "OrderHash", "Filled", "Seq")
@@ -250,8 +264,7 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
             running[k] = compute_root(poseidon(slot, init_state=TAG_SLOT), slot[0] & mask, sibs)
             assert running[k] == _i(w[f"fill{side}OrdersRootAfter"][f])
         if w["fillUsed"][f] == "1":
-            assert _i(w["fillTakerSlotSeq"][f]) == n * 65536 + _i(w["fillTakerEntry"][f])
-            assert _i(w["fillMakerSlotSeq"][f]) < _i(w["fillTakerSlotSeq"][f])
+            assert _i(w["fillMakerSlotSeq"][f]) < n * 65536 + e
             assert w["fillPrice"][f] == w["fillMakerPrice"][f]
     assert running == [_i(x) for x in w["accOrdersRootAfter"]]
 
@@ -789,7 +802,8 @@ def test_maker_rests_across_batches() -> None:
     assert r2.old_root == r1.new_root
     assert r2.state.slot(2, 1).filled == 4 and r2.state.slot(2, 1).seq == 65536
     w = r2.witness.as_circuit_inputs()
-    assert w["fillMakerSlotSeq"][0] == str(65536) and w["fillTakerSlotSeq"][0] == str(2 * 65536)
+    assert w["fillMakerSlotSeq"][0] == str(65536) and w["fillTakerEntry"][0] == "0"
+    assert w["entrySeq"][0] == str(2 * 65536) and w["entryFilled"][0] == "4"
 
 
 def test_witness_padding_and_shapes() -> None:
@@ -805,7 +819,11 @@ def test_witness_padding_and_shapes() -> None:
     assert w["accRoot"][4:] == [w["newRoot"]] * 2
     assert w["entryUsed"] == ["1", "1", "0"] and w["entrySigS"][2] == "0"
     assert w["fillUsed"] == ["1", "0"]
-    assert w["fillTakerAccountSlot"] == ["3", "0"] and w["fillMakerAccountSlot"] == ["2", "1"]
+    # The padding fill names entry 0 (the maker's, account slot 2) as its taker and the
+    # insurance fund's order slot 0 as its maker.
+    assert w["fillTakerEntry"] == ["1", "0"] and w["fillTakerAccountSlot"] == ["3", "2"]
+    assert w["fillMakerAccountSlot"] == ["2", "1"]
+    assert w["entryFilled"] == ["0", "2", "0"]
     assert w["fillQty"][1] == "0"
     assert len(w["accPosSize"][0]) == 2 and len(w["accSiblings"][0][0]) == 3
 
@@ -900,7 +918,7 @@ def test_bench_script_hash_counts() -> None:
     account = 2 + d // 2  # positions hash, leaf, D/2 nodes
     params = 2 + 4  # M market hashes, three inner hashes, the outer one
     entry_seal = 1 + s // 2
-    fill = 2 * (1 + s // 2)
+    fill = 1 + s // 2  # the maker's slot leaf and path (the taker's is written at entry)
     assert dense["hashes"]["entries"]["total"] == 2  # order hash + signature challenge
     assert dense["hashes"]["fills"]["total"] == 0
     assert dense["hashes"]["seal"]["total"] == entry_seal + fills * fill + 4 * account + params

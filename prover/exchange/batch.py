@@ -696,7 +696,8 @@ class BatchBuilder:
         Raises :class:`OrderRejected` as :meth:`check_entry`, then :class:`BatchFull` if
         the ``E`` entry slots are used, the signer's account would need a ``K+1``-th
         account slot, or the entry would overwrite an order slot that a fill of this
-        batch used (entries precede fills in the circuit).
+        batch used as the maker (the circuit opens makers' slots after all entries; a
+        taker trades at its entry, so replacing a taker's slot later is fine).
         """
         index, slot_no = self._check(signed)
         if len(self._entries) >= self.config.entries:
@@ -705,7 +706,8 @@ class BatchBuilder:
             raise BatchFull(f"all {self.config.accounts} account slots are used")
         if (index, slot_no) in self._fill_slots:
             raise BatchFull(
-                f"entry would overwrite slot {slot_no} of account {index}, used by a fill"
+                f"entry would overwrite slot {slot_no} of account {index}, "
+                "used by a fill of this batch as the maker"
             )
         if index not in self._accounts:
             self._commit_open(index, *self._funded(index))
@@ -862,7 +864,8 @@ class BatchBuilder:
         self._slots[(maker.account, m_slot_no)] = replace(m_slot, filled=m_slot.filled + qty)
         self._slot_orders[(taker.account, t_slot_no)] = t_order
         self._slot_orders[(maker.account, m_slot_no)] = m_order
-        self._fill_slots.add((taker.account, t_slot_no))
+        # Only the maker's slot is opened after all entries in the circuit; a taker's
+        # fills take place at its entry, so a later entry may still replace its slot.
         self._fill_slots.add((maker.account, m_slot_no))
         fill = Fill(t_order.market, taker, maker, t_order.side, price, qty, taker_fee, maker_fee)
         taker_entry = t_slot.seq - self._batch_seq
@@ -941,11 +944,12 @@ class BatchBuilder:
         fill_w: list[FillWitness] = []
         for frec in self._fills:
             fill = frec.fill
-            t_slot = new.slot(fill.taker.account, frec.taker_slot_no)
-            if t_slot.order_id != fill.taker.order_id or t_slot.seq != make_seq(
-                n, frec.taker_entry
-            ):
-                raise AssertionError(f"replay: slot of {fill.taker} does not hold the order")
+            # The taker trades at its entry, whose slot write carries its fills (a later
+            # entry of the batch may have replaced that slot since).
+            t_rec = self._entries[frec.taker_entry]
+            if t_rec.order is None or t_rec.order.ref != fill.taker:
+                raise AssertionError(f"replay: entry {frec.taker_entry} is not {fill.taker}")
+            t_slot = replace(self._entry_slot(t_rec), filled=taker_filled[frec.taker_entry])
             t_root = new.orders_root(fill.taker.account)
             no_opening: Siblings = ()
             sides = [(fill.taker, frec.taker_order, t_slot, no_opening, t_root, t_root)]

@@ -117,7 +117,7 @@ class BatchFull(ProtocolError):
 
     Raised when a capacity (K accounts, E entries, B fills) is used up, and by the
     slot-conflict rule of section 7 (an entry would overwrite an order slot that a
-    fill of the current batch used).
+    fill of the current batch used as the maker).
     """
 
 

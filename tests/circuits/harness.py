@@ -93,7 +93,7 @@ class Witness:
         """Whether some violated constraint involves a signal named ``prefix...``.
 
         With an ``optimize=0`` build this pins a rejection to the rule that caused it
-        (for example ``main.fill[0].takerRoom``), not merely to a public root that no
+        (for example ``main.fill[0].makerRoom``), not merely to a public root that no
         longer matches.
         """
         full = prefix if prefix.startswith("main") else f"main.{prefix}"

@@ -726,14 +726,18 @@ def test_slot_conflict_seals_the_batch() -> None:
     taker = signed(3, SIDE_BUY, 100, 5, 1)
     _two(b, maker, taker)
     b.add_fill(ref(taker), ref(maker), 2)
-    # Overwriting the maker's or the taker's slot now would reorder across the fill.
+    # Overwriting the maker's slot now would reorder across the fill (the circuit opens
+    # makers' slots after all entries).
     with pytest.raises(BatchFull):
         b.add_entry(SignedCancel.sign(Cancel.for_order(2, 1, S), KEYS[2]))
-    with pytest.raises(BatchFull):
-        b.add_entry(signed(3, SIDE_BUY, 100, 5, 5))
-    # Another slot of the same account is fine.
+    # The taker traded at its entry: a later entry may replace its slot.
+    replacement = signed(3, SIDE_BUY, 100, 5, 5)
+    b.add_entry(replacement)
+    # Another slot of the maker's account is fine.
     b.add_entry(signed(2, SIDE_SELL, 100, 5, 2))
     result = seal_and_check(b)
+    assert result.state.slot(3, 1) == OrderSlot(5, replacement.order.hash(), 0, 65536 + 2)
+    assert result.state.account(3).positions[0].size == 2
     # In the next batch the cancel goes through.
     b2 = BatchBuilder(result.state, CFG, PriceSet(2, T, (100, 50), (0, 0)))
     b2.add_entry(SignedCancel.sign(Cancel.for_order(2, 1, S), KEYS[2]))

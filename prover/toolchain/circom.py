@@ -50,11 +50,13 @@ def build_command(
     include_dirs: Sequence[Path] = (),
     *,
     optimization: int = 2,
+    outputs: Sequence[str] = ("--r1cs", "--wasm", "--sym"),
 ) -> list[str]:
-    """``circom main --r1cs --wasm --sym --O<n> -l ... -o out_dir`` (pure)."""
+    """``circom main --r1cs --wasm --sym --O<n> -l ... -o out_dir`` (pure); ``outputs``
+    replaces the three output flags."""
     if optimization not in (0, 1, 2):
         raise ValueError(f"circom optimization level must be 0, 1 or 2, not {optimization}")
-    argv = [*circom, str(main), "--r1cs", "--wasm", "--sym", f"--O{optimization}"]
+    argv = [*circom, str(main), *outputs, f"--O{optimization}"]
     for include in include_dirs:
         argv += ["-l", str(include)]
     argv += ["-o", str(out_dir)]
@@ -107,13 +109,9 @@ def build_cpp_command(
     optimization: int = 2,
 ) -> list[str]:
     """``circom main --c --O<n> -l ... -o out_dir``: the C++ witness generator only (pure)."""
-    if optimization not in (0, 1, 2):
-        raise ValueError(f"circom optimization level must be 0, 1 or 2, not {optimization}")
-    argv = [*circom, str(main), "--c", f"--O{optimization}"]
-    for include in include_dirs:
-        argv += ["-l", str(include)]
-    argv += ["-o", str(out_dir)]
-    return argv
+    return build_command(
+        circom, main, out_dir, include_dirs, optimization=optimization, outputs=("--c",)
+    )
 
 
 def compile_cpp(

@@ -324,8 +324,13 @@ class Flow:
         draw = self.draw
         account = draw(st.sampled_from(self.accounts()), label="cancel account")
         own = [o for o in self.orders if o.account == account]
+        # Orders of this batch too: a taker trades at its entry, so a later entry may
+        # replace its slot (protocol section 7, order of events).
+        recent = [o for o in self.takers() if o.account == account]
         slot = (
-            draw(st.sampled_from(own), label="cancel target").order_id % SLOTS
+            draw(st.sampled_from(recent), label="cancel an order of this batch").order_id % SLOTS
+            if recent and draw(st.booleans(), label="recent target")
+            else draw(st.sampled_from(own), label="cancel target").order_id % SLOTS
             if own and draw(st.booleans(), label="targeted")
             else None
         )
@@ -546,14 +551,21 @@ def coverage(results: list[BatchResult]) -> list[str]:
         if len(set(takers)) < len(takers):
             out.append("a taker with several fills")
         for w in fills:
-            if w.qty < w.taker.order.size or (
-                w.qty < w.maker.order.size - w.maker.slot.filled
-            ):
+            if w.qty < w.taker.order.size or (w.qty < w.maker.order.size - w.maker.slot.filled):
                 out.append("partial fill")
             if w.maker.slot.seq < n0:
                 out.append("maker from an earlier batch")
             if FEE_ACCOUNT in (w.fill.taker.account, w.fill.maker.account):
                 out.append("fee account trades")
+        slot_of = [
+            (
+                e.order.account if isinstance(e, SignedOrder) else e.cancel.account,
+                (e.order.order_id if isinstance(e, SignedOrder) else e.cancel.order_id) % SLOTS,
+            )
+            for e in r.entries
+        ]
+        if any(slot_of[w.taker_entry] in slot_of[w.taker_entry + 1 :] for w in fills):
+            out.append("a taker's slot replaced by a later entry")
         if any(isinstance(e, SignedCancel) for e in r.entries):
             out.append("cancel")
         if any(p != 0 for p in r.funding.values()):

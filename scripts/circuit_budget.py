@@ -33,8 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prover.toolchain.circom import sandbox_cwd  # noqa: E402
-from prover.toolchain.common import CIRCUITS_DIR, NODE_MODULES, run_tool, tool_command  # noqa: E402
+from prover.batch_circuit import batch_spec  # noqa: E402
+from prover.toolchain.circom import run_circom  # noqa: E402
+from prover.toolchain.common import CIRCUITS_DIR  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "budget"
@@ -81,32 +82,16 @@ def count(k: int, e: int, b: int, d: int, s: int, m: int, *, verbose: bool = Fal
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="budget-", dir=CACHE) as tmp:
         work = Path(tmp)
+        spec = batch_spec(k, e, b, d, s, m)
         main = work / "main.circom"
-        main.write_text(
-            "pragma circom 2.1.0;\n"
-            'include "main/Batch.circom";\n'
-            "component main {public [oldRoot, newRoot, batchNumber, paramsHash]} = "
-            f"{instance};\n"
-        )
-        argv = [
-            *tool_command("circom"),
-            str(main),
-            "--r1cs",
-            "--O2",
-            "-l",
-            str(CIRCUITS_DIR),
-            "-l",
-            str(NODE_MODULES),
-            "-o",
-            str(work),
-        ]
+        main.write_text(spec.wrapper())
         start = time.monotonic()
-        result = run_tool(
-            "circom",
-            argv,
-            sandbox_cwd([main, CIRCUITS_DIR, NODE_MODULES]),
-            expect=[work / "main.r1cs"],
-            timeout=3600,
+        result = run_circom(
+            main,
+            work,
+            spec.include_dirs,
+            outputs=("--r1cs",),
+            expect=lambda m, out: [out / f"{m.stem}.r1cs"],
         )
         found = _COUNT.search(result.output)
         if found is None:

@@ -14,11 +14,11 @@ for a native ``circom`` binary alike.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from prover.toolchain.common import Progress, run_tool, tool_command
+from prover.toolchain.common import Progress, ToolResult, run_tool, tool_command
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,45 @@ def sandbox_cwd(paths: Sequence[Path]) -> Path:
     return Path(os.path.commonpath([str(p.resolve()) for p in paths]))
 
 
+def run_circom(
+    main: Path,
+    out_dir: Path,
+    include_dirs: Sequence[Path] = (),
+    *,
+    outputs: Sequence[str],
+    expect: Callable[[Path, Path], Sequence[Path]],
+    optimization: int = 2,
+    timeout: float | None = 3600,
+    progress: Progress | None = None,
+) -> ToolResult:
+    """Run circom on ``main`` with the output flags ``outputs`` into ``out_dir``.
+
+    Paths are made absolute and circom runs in their deepest common folder (circom2's
+    WASI sandbox sees nothing else); ``expect(main, out_dir)`` names the files that must
+    exist afterwards.
+    """
+    main = main.resolve()
+    out_dir = out_dir.resolve()
+    includes = [p.resolve() for p in include_dirs]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    argv = build_command(
+        tool_command("circom"),
+        main,
+        out_dir,
+        includes,
+        optimization=optimization,
+        outputs=outputs,
+    )
+    return run_tool(
+        "circom",
+        argv,
+        sandbox_cwd([main, out_dir, *includes]),
+        expect=expect(main, out_dir),
+        timeout=timeout,
+        progress=progress,
+    )
+
+
 def compile_circuit(
     main: Path,
     out_dir: Path,
@@ -78,20 +117,17 @@ def compile_circuit(
     progress: Progress | None = None,
 ) -> CircomOutputs:
     """Compile ``main`` into ``out_dir`` and check the three outputs exist."""
-    main = main.resolve()
-    out_dir = out_dir.resolve()
-    includes = [p.resolve() for p in include_dirs]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    argv = build_command(tool_command("circom"), main, out_dir, includes, optimization=optimization)
-    r1cs, wasm, sym = outputs_for(main, out_dir)
-    result = run_tool(
-        "circom",
-        argv,
-        sandbox_cwd([main, out_dir, *includes]),
-        expect=[r1cs, wasm, sym],
+    result = run_circom(
+        main,
+        out_dir,
+        include_dirs,
+        outputs=("--r1cs", "--wasm", "--sym"),
+        expect=outputs_for,
+        optimization=optimization,
         timeout=timeout,
         progress=progress,
     )
+    r1cs, wasm, sym = outputs_for(main.resolve(), out_dir.resolve())
     return CircomOutputs(r1cs, wasm, sym, result.output, result.seconds)
 
 
@@ -125,23 +161,22 @@ def compile_cpp(
 ) -> Path:
     """Write the C++ witness generator of ``main`` into ``out_dir``; return its folder.
 
-    Same sandbox rule as :func:`compile_circuit` (absolute paths, deepest common folder).
-    The folder holds ``<stem>.cpp``, ``<stem>.dat``, circom's runtime and a ``Makefile``.
+    Same sandbox rule as :func:`compile_circuit` (:func:`run_circom`). The folder holds
+    ``<stem>.cpp``, ``<stem>.dat``, circom's runtime and a ``Makefile``.
     """
-    main = main.resolve()
-    out_dir = out_dir.resolve()
-    includes = [p.resolve() for p in include_dirs]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    argv = build_cpp_command(
-        tool_command("circom"), main, out_dir, includes, optimization=optimization
-    )
-    folder = cpp_dir_for(main, out_dir)
-    run_tool(
-        "circom",
-        argv,
-        sandbox_cwd([main, out_dir, *includes]),
-        expect=[folder / f"{main.stem}.cpp", folder / f"{main.stem}.dat", folder / "Makefile"],
+
+    def expect(m: Path, out: Path) -> list[Path]:
+        folder = cpp_dir_for(m, out)
+        return [folder / f"{m.stem}.cpp", folder / f"{m.stem}.dat", folder / "Makefile"]
+
+    run_circom(
+        main,
+        out_dir,
+        include_dirs,
+        outputs=("--c",),
+        expect=expect,
+        optimization=optimization,
         timeout=timeout,
         progress=progress,
     )
-    return folder
+    return cpp_dir_for(main.resolve(), out_dir.resolve())

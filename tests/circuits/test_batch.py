@@ -12,31 +12,10 @@ import pytest
 
 from prover.batch_circuit import BATCH_INPUTS, batch_spec, circuit_inputs
 from prover.field import SNARK_FIELD
-from tests.circuits.harness import compile_main
 from tests.circuits.scenario import B, D, E, K, M, S, one_order_batch, two_trader_batches
 
 P = SNARK_FIELD
 BATCH_CONSTRAINTS = 33624  # documented in docs/circuits.md
-
-
-@pytest.fixture(scope="module")
-def batch():
-    return compile_main(
-        "main/Batch.circom",
-        f"Batch({K}, {E}, {B}, {D}, {S}, {M})",
-        public=("oldRoot", "newRoot", "batchNumber", "paramsHash"),
-    )
-
-
-@pytest.fixture(scope="module")
-def batch0():
-    """The same instance at --O0, so a rejection can be pinned to the rule that caused it."""
-    return compile_main(
-        "main/Batch.circom",
-        f"Batch({K}, {E}, {B}, {D}, {S}, {M})",
-        public=("oldRoot", "newRoot", "batchNumber", "paramsHash"),
-        optimize=0,
-    )
 
 
 @pytest.fixture(scope="module")

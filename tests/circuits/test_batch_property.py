@@ -70,8 +70,8 @@ from prover.exchange.domain import (
 )
 from prover.exchange.margin import legal_transition, margin, margin_of
 from prover.exchange.state import ExchangeState
-from tests.circuits.harness import Circuit, compile_main
-from tests.circuits.scenario import CONFIG, B, D, E, K, M, S
+from tests.circuits.harness import Circuit
+from tests.circuits.scenario import CONFIG, B, D, M, S
 
 pytestmark = pytest.mark.circuit
 
@@ -79,16 +79,6 @@ SLOTS = 1 << S
 TRADERS = range(2, 1 << D)  # account 0 is the fee account, 1 the insurance fund
 MAX_BATCHES = 3
 MAX_STEPS = 8  # actions drawn per batch (entries, matches, cancels) before it is sealed
-
-
-@pytest.fixture(scope="module")
-def batch() -> Circuit:
-    """The instance of tests/circuits/test_batch.py (same cache entry: no new compile)."""
-    return compile_main(
-        "main/Batch.circom",
-        f"Batch({K}, {E}, {B}, {D}, {S}, {M})",
-        public=PUBLIC_INPUTS,
-    )
 
 
 @cache

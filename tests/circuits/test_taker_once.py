@@ -31,7 +31,6 @@ from prover.exchange.domain import (
     signature_parts,
 )
 from prover.exchange.state import ExchangeState
-from tests.circuits.harness import compile_main
 from tests.circuits.scenario import (
     B_ACC,
     CONFIG,
@@ -39,27 +38,14 @@ from tests.circuits.scenario import (
     KEY_B,
     MARKETS,
     A,
-    B,
     D,
-    E,
     K,
-    M,
     S,
 )
 
 KEY_F = PrivateKey.from_seed("fee-operator")
 KEYS = {FEE_ACCOUNT: KEY_F, A: KEY_A, B_ACC: KEY_B}
 PRICES = (1, 2000, (1000, 500), (0, 0))  # batch 1: n, t, marks, funding
-
-
-@pytest.fixture(scope="module")
-def batch0():
-    return compile_main(
-        "main/Batch.circom",
-        f"Batch({K}, {E}, {B}, {D}, {S}, {M})",
-        public=("oldRoot", "newRoot", "batchNumber", "paramsHash"),
-        optimize=0,
-    )
 
 
 def _order(account, side, price, size, order_id, tif=TIF_GTC) -> Order:

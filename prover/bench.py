@@ -182,7 +182,8 @@ def full_batch(cfg: BenchConfig, seed: int | None = None) -> BatchResult:
         order = Order(taker, m, SIDE_BUY, MARK - 100 - i, 1, 2 + i, 1 << 39,
                       markets[m].fee_cap_needed(TIF_GTC), TIF_GTC)
         builder.add_entry(SignedOrder.sign(order, _key(taker)))
-    for taker, maker, order_id, _, qty in plan:
+    # Fills follow the order of entries (a taker trades at its entry): taker by taker.
+    for taker, maker, order_id, _, qty in sorted(plan, key=lambda p: takers.index(p[0])):
         builder.add_fill(OrderRef(taker, taker_ids[taker]), OrderRef(maker, order_id), qty)
     return builder.seal()
 

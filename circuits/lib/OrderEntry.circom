@@ -28,10 +28,12 @@ include "OnCurveIfEnabled.circom";
 ///  (4) the old slot leaf `H_SLOT(oldSlot...)` is at slot `orderId mod 2^S` of
 ///      `ordersRootBefore`, and `ordersRootAfter` is that tree with the slot
 ///      replaced by `H_SLOT(orderId, orderHash or 0 for a cancel, filled, seq)`;
-///  (5) `0 <= filled <= size` for an order, `filled = 0` otherwise. `filled` is what
-///      the order fills as the taker in this batch: the batch proves it is the sum of
-///      the quantities of the fills that name this entry as their taker, so the slot
-///      is written once, here, and not again by every taker fill.
+///  (5) `0 <= filled <= size` for an order, `filled = 0` otherwise (a cancel or
+///      padding). `filled` is what the order fills as the taker in this batch: the batch
+///      proves it is the sum of the quantities of the fills that name this entry as
+///      their taker, so the slot is written once, here, and not again by every taker
+///      fill; and since a used fill moves at least one lot, `filled = 0` is what keeps a
+///      cancel or a padding entry from being any fill's taker.
 /// When `used = 0` the slot is rewritten with its old leaf: `ordersRootAfter =
 /// ordersRootBefore` (the opening must still be valid: the batch builder pads with
 /// a real opening, docs/batch-witness.md).

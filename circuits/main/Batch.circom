@@ -28,11 +28,15 @@ include "../lib/BatchParams.circom";
 ///    writes its order or cancel into that account's order slot, seq = n * 2^16 + e,
 ///    with `filled` = the total quantity of the fills that take with it (checked at the
 ///    end of phase 4), at most its size;
-///  Phase 4 (fills): each used fill names its taker by entry index (a used order entry
-///    of this batch) and obeys every rule of step 4 (FillCheck), moves N = qty * price
-///    and qty between the sides, pays both fees to the fee account, rewrites the maker's
-///    slot with filled + qty, and both accounts pass the margin rule afterwards
-///    (MarginCheck); the collateral of both sides stays within |C| < 2^63;
+///  Phase 4 (fills): used fills form a prefix and follow the order of entries (their
+///    taker entry indices never decrease: a taker trades at its entry); each used fill
+///    names its taker by entry index (an order entry of this batch: OrderEntry lets only
+///    an order carry a `filled` above 0, which check (11) makes the sum of its fills) and
+///    obeys every rule of step 4 (FillCheck), moves N = qty * price and qty between the
+///    sides, pays both fees to the fee account, rewrites the maker's slot with
+///    filled + qty, and both accounts pass the margin rule afterwards (MarginCheck); every
+///    collateral a fill writes stays within |C| < 2^63 (both sides', and the fee
+///    account's after the fee credit);
 ///  Phase 5 (close): every used slot's leaf is rewritten with its final state; the root
 ///    moves from `oldRoot` to `newRoot` through the K writes in slot order (unused slots
 ///    rewrite their leaf unchanged).
@@ -54,7 +58,7 @@ include "../lib/BatchParams.circom";
 /// empty leaf, so its C, P_m, F_m and its order slots are in range (this circuit
 /// range-checks everything it writes). The inbox (decryption, message hash chain),
 /// deposits and withdrawals are not part of this version.
-/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 33,624
+/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 33,756
 /// (tests/circuits/test_batch.py asserts it); at D=32, S=8, M=8 see docs/circuits.md,
 /// "Budget".
 template Batch(K, E, B, D, S, M) {
@@ -99,7 +103,6 @@ template Batch(K, E, B, D, S, M) {
     signal input entryUsed[E];
     signal input entryIsCancel[E];
     signal input entryAccountSlot[E];
-    signal input entryAccount[E];
     signal input entryMarket[E];
     signal input entrySide[E];
     signal input entryPrice[E];
@@ -122,7 +125,6 @@ template Batch(K, E, B, D, S, M) {
     signal input fillUsed[B];
     signal input fillTakerEntry[B];
     signal input fillMakerAccountSlot[B];
-    signal input fillMakerAccount[B];
     signal input fillMakerMarket[B];
     signal input fillMakerSide[B];
     signal input fillMakerPrice[B];
@@ -220,7 +222,8 @@ template Batch(K, E, B, D, S, M) {
     signal entryDelta[E];
     signal entryWrite[E][K];
     for (var e = 0; e < E; e++) {
-        // Check (4): the entry names a used account slot, whose index it carries.
+        // Check (4): the entry names a used account slot (the signer's: its index and key
+        // are what OrderEntry signs and verifies with).
         entrySel[e] = OneHot(K);
         entrySel[e].index <== entryAccountSlot[e];
         entryUsedSlot[e] = SelectOne(K);
@@ -232,7 +235,6 @@ template Batch(K, E, B, D, S, M) {
         entryIndex[e] = SelectOne(K);
         entryIndex[e].sel <== entrySel[e].sel;
         entryIndex[e].values <== accIndex;
-        entryUsed[e] * (entryAccount[e] - entryIndex[e].out) === 0;
         entryPubX[e] = SelectOne(K);
         entryPubX[e].sel <== entrySel[e].sel;
         entryPubX[e].values <== accPubX;
@@ -283,9 +285,19 @@ template Batch(K, E, B, D, S, M) {
     }
 
     // ================= phase 4: fills =================
+    // Check (6a): used fills come first and follow the order of entries: a taker trades
+    // at its entry (protocol section 7, order of events), so the fills of entry e come
+    // before those of entry e + 1 and the margin rule is checked along that path. The
+    // taker entry indices are < E <= 2^16 (OneHot below), so a decrease is a negative
+    // difference, far outside 16 bits.
+    component fillOrder[B];
+    for (var f = 0; f + 1 < B; f++) {
+        fillUsed[f + 1] * (1 - fillUsed[f]) === 0;
+        fillOrder[f] = UnsignedRange(SEQ_ENTRY_BITS());
+        fillOrder[f].in <== fillUsed[f + 1] * (fillTakerEntry[f + 1] - fillTakerEntry[f]);
+    }
+
     component takerEntrySel[B];
-    component takerEntryUsed[B];
-    component takerEntryCancel[B];
     component takerEntrySlot[B];
     component takerEntryMarket[B];
     component takerEntrySide[B];
@@ -304,6 +316,7 @@ template Batch(K, E, B, D, S, M) {
     component fill[B];
     component takerCollRange[B];
     component makerCollRange[B];
+    component feeCollRange[B];
     component takerMargin[B];
     component makerMargin[B];
     signal takerEntryQty[B][E];
@@ -319,19 +332,13 @@ template Batch(K, E, B, D, S, M) {
     signal writePos[B][K][M];
     signal writeRootM[B][K];
     for (var f = 0; f < B; f++) {
-        // Check (6): the taker is a used order entry of this batch (so its account slot
-        // is a used one, not the insurance fund's, and its signature and fields were
-        // checked at entry); its quantity counts towards that entry's `filled`.
+        // Check (6b): the taker is entry fillTakerEntry[f] < E of this batch; its quantity
+        // counts towards that entry's `filled` (check (11)). That makes it a used order
+        // entry (so its account slot is a used one, not the insurance fund's, and its
+        // signature and fields were checked at entry): a used fill has qty >= 1, and
+        // OrderEntry allows `filled` > 0 only for an order (not a cancel, not padding).
         takerEntrySel[f] = OneHot(E);
         takerEntrySel[f].index <== fillTakerEntry[f];
-        takerEntryUsed[f] = SelectOne(E);
-        takerEntryUsed[f].sel <== takerEntrySel[f].sel;
-        takerEntryUsed[f].values <== entryUsed;
-        fillUsed[f] * (1 - takerEntryUsed[f].out) === 0;
-        takerEntryCancel[f] = SelectOne(E);
-        takerEntryCancel[f].sel <== takerEntrySel[f].sel;
-        takerEntryCancel[f].values <== entryIsCancel;
-        fillUsed[f] * takerEntryCancel[f].out === 0;
         takerEntrySlot[f] = SelectOne(E);
         takerEntrySlot[f].sel <== takerEntrySel[f].sel;
         takerEntrySlot[f].values <== entryAccountSlot;
@@ -356,8 +363,8 @@ template Batch(K, E, B, D, S, M) {
             takerEntryIndex += e * takerEntrySel[f].sel[e];
         }
 
-        // Check (7): the maker names a used account slot carrying its index, not the
-        // insurance fund's.
+        // Check (7): the maker names a used account slot, not the insurance fund's (its
+        // index is what FillCheck hashes the maker's order with).
         takerSel[f] = OneHot(K);
         takerSel[f].index <== takerEntrySlot[f].out;
         makerSel[f] = OneHot(K);
@@ -373,7 +380,6 @@ template Batch(K, E, B, D, S, M) {
         makerIndex[f] = SelectOne(K);
         makerIndex[f].sel <== makerSel[f].sel;
         makerIndex[f].values <== accIndex;
-        fillUsed[f] * (fillMakerAccount[f] - makerIndex[f].out) === 0;
 
         // Read both accounts' current state.
         makerRoot[f] = SelectOne(K);
@@ -438,7 +444,8 @@ template Batch(K, E, B, D, S, M) {
             makerPosAfter[f][m] <== makerPos[f][m].out - takerPosDelta[f][m];
         }
 
-        // Check (9): both collaterals stay within |C| < 2^63.
+        // Check (9): both collaterals stay within |C| < 2^63 (the fee account's after its
+        // fee credit: check (9b) below).
         takerCollRange[f] = SignedRange(COLLATERAL_BITS());
         takerCollRange[f].in <== takerCollAfter[f];
         makerCollRange[f] = SignedRange(COLLATERAL_BITS());
@@ -485,6 +492,12 @@ template Batch(K, E, B, D, S, M) {
             writeRootM[f][k] <== makerSel[f].sel[k] * (fill[f].makerOrdersRootAfter - makerRoot[f].out);
             ordersRoot[E + f + 1][k] <== ordersRoot[E + f][k] + writeRootM[f][k];
         }
+
+        // Check (9b): the fee account's collateral after the fee credit stays within
+        // |C| < 2^63 after every fill, not only at the end (it may trade itself, so a
+        // later fill could bring it back).
+        feeCollRange[f] = SignedRange(COLLATERAL_BITS());
+        feeCollRange[f].in <== coll[f + 1][FEE_ACCOUNT()];
     }
 
     // Check (11): each entry's `filled` (written to its slot at entry) is the sum of the

@@ -10,7 +10,8 @@ then **replays** the batch in the circuit's phase order on a copy of the state:
 3. entries in inbox order, each writing ``(orderId, orderHash | 0, filled, n*2^16 + e)``
    where ``filled`` is what the order fills as the taker in this batch (its slot is
    written once, not again by each of its taker fills),
-4. fills in matching order, each adding its quantity to the maker's slot,
+4. fills in matching order (which follows the order of entries: a fill's taker never
+   entered before the previous fill's), each adding its quantity to the maker's slot,
 5. close: rewrite each opened leaf in slot order, ``oldRoot -> newRoot``,
 
 recording every Merkle opening at the moment the circuit makes it, and checks that
@@ -749,8 +750,10 @@ class BatchBuilder:
           collateral would leave its range.
         - UNKNOWN_ORDER: a slot does not hold that order open; the taker did not enter
           in this batch.
-        - MALFORMED: the maker did not enter before the taker (``seq_maker < seq_taker``);
-          different markets; same side; the maker is IOC; the insurance fund trades.
+        - MALFORMED: the taker entered before the taker of the batch's previous fill
+          (fills follow the order of entries: a taker trades at its entry); the maker did
+          not enter before the taker (``seq_maker < seq_taker``); different markets; same
+          side; the maker is IOC; the insurance fund trades.
         - SELF_TRADE: same account. POST_ONLY_WOULD_CROSS: the taker is post-only.
         - EXPIRED: ``expiry < t``. BAD_PRICE: prices do not cross.
         - FEE_TOO_HIGH: the market's fee rate is above the order's ``maxFeePpm``.
@@ -772,6 +775,14 @@ class BatchBuilder:
         if t_slot.seq < self._batch_seq:
             raise OrderRejected(
                 Reject.UNKNOWN_ORDER, "the taker must have entered in this batch", order=taker
+            )
+        taker_entry = t_slot.seq - self._batch_seq
+        if self._fills and taker_entry < self._fills[-1].taker_entry:
+            raise OrderRejected(
+                Reject.MALFORMED,
+                f"fills follow the order of entries: the taker entered at {taker_entry}, "
+                f"before the taker of the previous fill ({self._fills[-1].taker_entry})",
+                order=taker,
             )
         if m_slot.seq >= t_slot.seq:
             raise OrderRejected(
@@ -868,7 +879,6 @@ class BatchBuilder:
         # fills take place at its entry, so a later entry may still replace its slot.
         self._fill_slots.add((maker.account, m_slot_no))
         fill = Fill(t_order.market, taker, maker, t_order.side, price, qty, taker_fee, maker_fee)
-        taker_entry = t_slot.seq - self._batch_seq
         self._fills.append(_FillRecord(fill, taker_entry, t_order, m_order, t_slot_no, m_slot_no))
         return fill
 

@@ -264,6 +264,15 @@ class ExchangeState:
         self._check_index(index)
         return self._tree.prove(index)
 
+    def account_tree(self) -> QuadTree:
+        """A copy of the account tree (leaf hashes), to write on without touching the state."""
+        return self._tree.copy()
+
+    def slot_tree(self, index: int) -> QuadTree:
+        """A copy of account ``index``'s order-slot tree (leaf hashes)."""
+        self._check_index(index)
+        return self._slot_trees.get(index, _empty_slot_tree(self.slot_bits)).copy()
+
     def slot_proof(self, index: int, slot_no: int) -> MerkleProof:
         """Opening of order slot ``slot_no`` against account ``index``'s order root."""
         self._check_index(index)

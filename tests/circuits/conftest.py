@@ -23,15 +23,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.circuit)
 
 
-_BATCH = ("main/Batch.circom", f"Batch({K}, {E}, {B}, {D}, {S}, {M})")
-_PUBLIC = ("oldRoot", "newRoot", "batchNumber", "paramsHash")
+BATCH = ("main/Batch.circom", f"Batch({K}, {E}, {B}, {D}, {S}, {M})")
+PUBLIC = ("oldRoot", "newRoot", "batchNumber", "paramsHash")
 
 
 @pytest.fixture(scope="session")
 def batch() -> Circuit:
-    return compile_main(*_BATCH, public=_PUBLIC)
+    return compile_main(*BATCH, public=PUBLIC)
 
 
 @pytest.fixture(scope="session")
 def batch0() -> Circuit:
-    return compile_main(*_BATCH, public=_PUBLIC, optimize=0)
+    return compile_main(*BATCH, public=PUBLIC, optimize=0)

@@ -19,11 +19,18 @@ For every sealed batch:
 (b) the public inputs ``oldRoot, newRoot, batchNumber, paramsHash`` are the model's, the
     circuit's own running root after the last account write is ``newRoot``, and the
     batches chain (``oldRoot`` of one is ``newRoot`` of the one before);
+(d) no wire of the witness can change alone except those the reviewed allowlist of
+    test_freedom.py explains (at ``--O2``, what is proven; test_freedom.py checks fixed
+    batches at ``--O0`` too);
 
-and for one batch of the flow:
+and for one fill of the flow:
 
-(c) tamper: ``fillQty[f] + 1`` for a random fill slot ``f`` (a real fill when the flow
-    has one; else a padding slot), everything else unchanged, is rejected.
+(c) overfill, as a cheating operator would build it: the fill's quantity raised to one lot
+    past what its tighter side (maker or taker) has open, its taker entry's ``filled``
+    with it, every opening and root repaired (tests/circuits/cheat.py). The ``--O0``
+    circuit rejects it, by a size bound (the maker's room at this or a later fill of the
+    same maker, or the taker entry's ``filled <= size``) and by nothing but the rules a
+    larger quantity can also break (both accounts' margin and ranges).
 
 Default run: 8 examples; ``-m slow`` runs 100.
 """
@@ -70,8 +77,10 @@ from prover.exchange.domain import (
 )
 from prover.exchange.margin import legal_transition, margin, margin_of
 from prover.exchange.state import ExchangeState
+from tests.circuits.cheat import inputs_of, repair
 from tests.circuits.harness import Circuit
 from tests.circuits.scenario import CONFIG, B, D, M, S
+from tests.circuits.test_freedom import check_freedom
 
 pytestmark = pytest.mark.circuit
 
@@ -168,6 +177,7 @@ class Flow:
     builder: BatchBuilder | None = None
     max_batches: int = MAX_BATCHES
     fee_trades: bool = False
+    pre_states: list[ExchangeState] = field(default_factory=list)
 
     # --- batches --------------------------------------------------------------------------
 
@@ -198,6 +208,7 @@ class Flow:
         self.log.append(f"batch {params}")
         try:
             self.builder = BatchBuilder(self.state, CONFIG, params)
+            self.pre_states.append(self.state)
         except ProtocolError as exc:  # funding moved a collateral out of range
             self.log.append(f"  cannot open: {exc}")
             self.builder = None
@@ -494,7 +505,7 @@ def make_flow(draw: st.DrawFn) -> Flow:
 # --- the property -----------------------------------------------------------------------
 
 
-def check_flow(batch: Circuit, data: st.DataObject) -> None:
+def check_flow(batch: Circuit, batch0: Circuit, data: st.DataObject) -> None:
     flow = make_flow(data.draw)
     flow.run()
     results = flow.results
@@ -520,15 +531,44 @@ def check_flow(batch: Circuit, data: st.DataObject) -> None:
         if previous_root is not None:
             assert result.old_root == previous_root
         previous_root = result.new_root
-    # (c) one fill's quantity + 1, everything else unchanged: rejected.
+        # (d) no wire can change alone but the reviewed harmless ones (test_freedom.py).
+        check_freedom(batch, inputs)
+    # (c) an overfill, as a consistent malicious witness.
     used = [(n, f) for n, r in enumerate(results) for f in range(B) if r.witness.fills[f].used]
-    choices = used or [(n, f) for n in range(len(results)) for f in range(B)]
-    n, f = data.draw(st.sampled_from(choices), label="tampered fill")
-    inputs = dict(circuit_inputs(results[n].witness.as_circuit_inputs()))
-    qty = list(inputs["fillQty"])
-    qty[f] = str(int(qty[f]) + 1)
-    inputs["fillQty"] = qty
-    assert not batch.witness(inputs).ok, f"qty + 1 of fill {f} of batch {n} accepted\n{report}"
+    if not used:
+        event("(c): no fill")
+        return
+    n, f = data.draw(st.sampled_from(used), label="overfilled fill")
+    if check_overfill(batch0, flow.pre_states[n], results[n], f, report):
+        event("(c): rejected by the size bound alone")
+
+
+def check_overfill(
+    batch0: Circuit, pre: ExchangeState, result: BatchResult, f: int, report: str = ""
+) -> bool:
+    """(c) for fill ``f`` of ``result`` (built on ``pre``); whether the size bounds alone
+    rejected it (the larger quantity broke no margin or range)."""
+    x = inputs_of(result)
+    fill = result.witness.fills[f]
+    e = fill.taker_entry
+    taker_open = fill.taker.order.size - int(x["entryFilled"][e])
+    maker = fill.fill.maker
+    maker_slot = result.state.slot(maker.account, maker.order_id % SLOTS)
+    maker_open = fill.maker.order.size - maker_slot.filled
+    delta = min(taker_open, maker_open) + 1
+    x["fillQty"][f] = str(int(x["fillQty"][f]) + delta)
+    x["entryFilled"][e] = str(int(x["entryFilled"][e]) + delta)
+    w = batch0.witness(repair(batch0, pre, x))
+    size_rules = [f"fill[{g}].makerRoom" for g in range(f, B)]
+    size_rules += [f"entry[{e}].filledRoom", f"entry[{e}].filledRange", f"fill[{f}].qtyRange"]
+    found = w.violations()
+    assert found, f"overfill of fill {f} by {delta} accepted\n{report}"
+    assert any(v.involves(f"main.{r}") for v in found for r in size_rules), report
+    also = [f"{side}{what}[{g}]" for g in range(f, B) for side in ("taker", "maker")
+            for what in ("Margin", "CollRange")]
+    also += [f"feeCollRange[{g}]" for g in range(f, B)] + [f"collFinalRange[{k}]" for k in range(4)]
+    w.assert_rejected_only_by(*size_rules, *also)
+    return all(any(v.involves(f"main.{r}") for r in size_rules) for v in found)
 
 
 def coverage(results: list[BatchResult]) -> list[str]:
@@ -572,15 +612,17 @@ SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter
 
 @settings(max_examples=8, deadline=None, suppress_health_check=SUPPRESS)
 @given(data=st.data())
-def test_random_flow_is_proven(batch: Circuit, data: st.DataObject) -> None:
-    check_flow(batch, data)
+def test_random_flow_is_proven(batch: Circuit, batch0: Circuit, data: st.DataObject) -> None:
+    check_flow(batch, batch0, data)
 
 
 @pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=SUPPRESS)
 @given(data=st.data())
-def test_random_flow_is_proven_many(batch: Circuit, data: st.DataObject) -> None:
-    check_flow(batch, data)
+def test_random_flow_is_proven_many(
+    batch: Circuit, batch0: Circuit, data: st.DataObject
+) -> None:
+    check_flow(batch, batch0, data)
 
 
 # --- reproductions --------------------------------------------------------------------------
@@ -615,7 +657,7 @@ def test_fee_account_margin_excludes_fee_income(batch: Circuit) -> None:
     assert w.ok, w.failing()
 
 
-def test_taker_sweeps_two_resting_makers(batch: Circuit) -> None:
+def test_taker_sweeps_two_resting_makers(batch: Circuit, batch0: Circuit) -> None:
     """Fixed case of what the random flow reaches rarely at E = B = 2: one taker with two
     fills against makers resting from an earlier batch, the second partial, with negative
     funding indices moving between the batches; then the same (a)-(c) checks. (K = 4 leaves two
@@ -648,6 +690,5 @@ def test_taker_sweeps_two_resting_makers(batch: Circuit) -> None:
             result.params_hash,
         ]
     assert second.old_root == first.new_root
-    inputs = dict(circuit_inputs(second.witness.as_circuit_inputs()))
-    inputs["fillQty"] = [inputs["fillQty"][0], str(int(inputs["fillQty"][1]) + 1)]
-    assert not batch.witness(inputs).ok
+    for f in range(2):  # (c) on both fills: each overfills by one lot, by the size alone
+        assert check_overfill(batch0, first.state, second, f)

@@ -6,7 +6,7 @@ import pytest
 
 from prover.exchange.domain import fee_for
 from prover.field import SNARK_FIELD
-from tests.circuits.harness import compile_main
+from tests.circuits.harness import compile_main, expect_count
 
 P = SNARK_FIELD
 
@@ -17,8 +17,8 @@ def fee():
 
 
 def test_constraint_counts(fee):
-    assert fee.n_constraints == 113
-    assert compile_main("lib/FundingPayment.circom", "FundingPayment(2)").n_constraints == 2
+    expect_count(fee, 113)
+    expect_count(compile_main("lib/FundingPayment.circom", "FundingPayment(2)"), 2)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 
 from prover.field import SNARK_FIELD
 from prover.merkle import QuadTree, compute_root, hash_node
-from tests.circuits.harness import compile_main
+from tests.circuits.harness import compile_main, expect_count
 
 LEVELS = 2
 P = SNARK_FIELD
@@ -34,15 +34,15 @@ def _tree(seed: int = 1) -> QuadTree:
 
 def test_constraint_counts(root_circuit, update_circuit):
     # Documented in the /// blocks: 306 per level (QuadMerkleRoot), 609 (QuadMerkleUpdate).
-    assert root_circuit.n_constraints == 306 * LEVELS
-    assert update_circuit.n_constraints == 609 * LEVELS
+    expect_count(root_circuit, 306 * LEVELS)
+    expect_count(update_circuit, 609 * LEVELS)
 
 
 def test_digit_and_children_counts():
     digit = compile_main("lib/QuadDigit.circom", "QuadDigit()")
     kids = compile_main("lib/QuadChildren.circom", "QuadChildren()")
-    assert digit.n_constraints == 4
-    assert kids.n_constraints == 6
+    expect_count(digit, 4)
+    expect_count(kids, 6)
 
 
 @pytest.mark.parametrize("index", range(4**LEVELS))

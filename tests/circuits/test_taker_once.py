@@ -24,13 +24,15 @@ from prover.exchange.domain import (
     BatchFull,
     Cancel,
     Order,
-    OrderSlot,
+    OrderRejected,
     PriceSet,
+    Reject,
     SignedCancel,
     SignedOrder,
     signature_parts,
 )
 from prover.exchange.state import ExchangeState
+from tests.circuits.cheat import repair, swap_fills
 from tests.circuits.scenario import (
     B_ACC,
     CONFIG,
@@ -39,7 +41,6 @@ from tests.circuits.scenario import (
     MARKETS,
     A,
     D,
-    K,
     S,
 )
 
@@ -81,40 +82,16 @@ def _public(w) -> list[int]:
     return w.values[1:5]
 
 
-def _repair_close(batch0, honest_inputs: dict, inputs: dict) -> dict:
-    """A cheating operator's last steps: account leaves written in phase 5 changed, so
-    later slots' siblings that held an old leaf get the new one (enough at D = 4 with
-    accounts 2 and 3 side by side), and the public new root is the one the circuit
-    computes."""
-    before = batch0.witness(honest_inputs)
-    after = batch0.witness(inputs)
-    swap = {
-        str(before[f"written[{k}]"]): str(after[f"written[{k}]"])
-        for k in range(K)
-        if before[f"written[{k}]"] != after[f"written[{k}]"]
-    }
-    inputs = dict(inputs)
-    inputs["accSiblings"] = [
-        [[swap.get(v, v) for v in level] for level in slot] for slot in inputs["accSiblings"]
-    ]
-    inputs["newRoot"] = str(batch0.witness(inputs)[f"root[{K}]"])
-    return inputs
-
-
 # --- an order that takes at its entry and then rests as a maker of a later taker -------
 
 X = _order(A, SIDE_SELL, 990, 5, 2)  # A's sell, slot 2: takes 2 from W, then rests
 Y = _order(B_ACC, SIDE_BUY, 1000, 10, 2, tif=TIF_IOC)  # B's IOC buy, slot 2: takes X
 
 
-@pytest.mark.parametrize("maker_fill_first", [False, True])
-def test_taker_that_then_makes_in_the_same_batch_is_accepted(batch0, maker_fill_first):
-    """X enters, takes 2 from W, then is the maker of Y's 3 (in either fill order of the
-    model). X's slot is written at its entry with filled 2 and the maker fill adds 3."""
-    fills = [(X.ref, W.ref, 2), (Y.ref, X.ref, 3)]
-    if maker_fill_first:
-        fills.reverse()
-    result = _build([_sign(X), _sign(Y)], fills)
+def test_taker_that_then_makes_in_the_same_batch_is_accepted(batch0):
+    """X enters, takes 2 from W, then is the maker of Y's 3. X's slot is written at its
+    entry with filled 2 and the maker fill adds 3."""
+    result = _build([_sign(X), _sign(Y)], [(X.ref, W.ref, 2), (Y.ref, X.ref, 3)])
     inputs = _inputs(result)
     assert inputs["entryFilled"] == ["2", "3"]
     f = inputs["fillTakerEntry"].index("1")  # the fill with X as maker
@@ -125,32 +102,39 @@ def test_taker_that_then_makes_in_the_same_batch_is_accepted(batch0, maker_fill_
     assert result.state.slot(A, 2).filled == 5
 
 
+def test_maker_fill_before_the_orders_own_taker_fill_is_rejected(batch0):
+    """The same fills in the other order: X makes for Y (entry 1) before X takes at its
+    own entry 0, which no order of arrivals produces. The model refuses it; the circuit
+    rejects the consistent witness at the order of fills (check (6a)) and nowhere else."""
+    builder = BatchBuilder(_after_batch0(), CONFIG, PriceSet(*PRICES))
+    builder.add_entry(_sign(X))
+    builder.add_entry(_sign(Y))
+    builder.add_fill(Y.ref, X.ref, 3)
+    with pytest.raises(OrderRejected) as refused:
+        builder.add_fill(X.ref, W.ref, 2)
+    assert refused.value.reason == Reject.MALFORMED
+    honest = _inputs(_build([_sign(X), _sign(Y)], [(X.ref, W.ref, 2), (Y.ref, X.ref, 3)]))
+    cheat = repair(batch0, _after_batch0(), swap_fills(honest, 0, 1))
+    assert cheat["fillTakerEntry"] == ["1", "0"]
+    batch0.witness(cheat).assert_rejected_only_by("fillOrder[0]")
+
+
 def test_maker_fill_counts_the_takers_entry_filled(batch0):
     """Same batch, Y takes 4 of X instead of 3 (and Y's entry says 4): X has 2 + 4 > 5 of
     a 5-lot order. The sum for Y's entry holds; X's maker room does not."""
     inputs = _inputs(_build([_sign(X), _sign(Y)], [(X.ref, W.ref, 2), (Y.ref, X.ref, 3)]))
     inputs["fillQty"][1] = inputs["entryFilled"][1] = "4"
-    # Y's slot (B's slot 2) now holds filled 4: repair W's opening (B's slot 1) in fill 0.
-    seq_y = str((1 << 16) + 1)
-    old_leaf = OrderSlot(Y.order_id, Y.hash(), 3, int(seq_y)).hash()
-    new_leaf = OrderSlot(Y.order_id, Y.hash(), 4, int(seq_y)).hash()
-    sibs = inputs["fillMakerSlotSiblings"][0]
-    assert sum(v == str(old_leaf) for level in sibs for v in level) == 1
-    inputs["fillMakerSlotSiblings"][0] = [
-        [str(new_leaf) if v == str(old_leaf) else v for v in level] for level in sibs
-    ]
-    w = batch0.witness(inputs)
-    assert not w.ok and w.rejected_by("main.fill[1].makerRoom")
-    assert not w.rejected_by("main.fill[0]"), "fill 0 is still a valid fill"
+    w = batch0.witness(repair(batch0, _after_batch0(), inputs))
+    w.assert_rejected_only_by("fill[1].makerRoom")
 
 
-def test_maker_slot_filled_without_the_entry_fills_is_rejected(batch0):
-    """The operator opens X's slot as if its taker fills were not there (filled 0): the
-    opening no longer matches the root that X's entry wrote."""
+def test_maker_slot_opened_without_the_entry_fills_is_rejected(batch0):
+    """The operator opens X's slot as if its taker fills were not there (filled 0, so
+    that Y could take 5): the opening is not in the root that X's entry wrote."""
     inputs = _inputs(_build([_sign(X), _sign(Y)], [(X.ref, W.ref, 2), (Y.ref, X.ref, 3)]))
     inputs["fillMakerSlotFilled"][1] = "0"
-    w = batch0.witness(inputs)
-    assert not w.ok and w.rejected_by("main.fill[1].makerWrite")
+    lie = repair(batch0, _after_batch0(), inputs, keep=[("fillMakerSlotFilled", 1)])
+    batch0.witness(lie).assert_rejected_only_by("fill[1].makerWrite")
 
 
 # --- a taker entry overwritten later in the same batch --------------------------------
@@ -161,21 +145,16 @@ Z = _order(A, SIDE_SELL, 1100, 1, 3)  # an unrelated resting sell of A (slot 3)
 
 def _overwrite_entry_1(inputs: dict, kind: str) -> dict:
     """Turn entry 1 (Z, slot 3) into a later entry of A in XI's slot 2: a cancel of XI (id
-    6) or a new order (id 6). Its old leaf is XI's leaf as XI's entry wrote it (filled
-    2); its siblings are XI's (only slot 2 changed in between)."""
+    6) or a new order (id 6); :func:`repair` then opens XI's slot as XI's entry left it."""
     inputs = {k: (list(v) if isinstance(v, list) else v) for k, v in inputs.items()}
-    xi_slot = OrderSlot(XI.order_id, XI.hash(), 2, (1 << 16) * 1 + 0)
+    signed = _later_entry(kind)
     if kind == "cancel":
-        cancel = Cancel.for_order(A, XI.order_id, S)
-        assert cancel.order_id == 6
-        signed = SignedCancel.sign(cancel, KEY_A)
         fields = dict.fromkeys(
             ("Market", "Side", "Price", "Size", "Expiry", "MaxFeePpm", "Tif"), "0"
         )
         inputs["entryIsCancel"][1] = "1"
     else:
-        new = _order(A, SIDE_SELL, 1100, 1, 6)
-        signed = _sign(new)
+        new = signed.order
         fields = {
             "Market": str(new.market),
             "Side": str(new.side),
@@ -194,11 +173,6 @@ def _overwrite_entry_1(inputs: dict, kind: str) -> dict:
         str(ry),
         str(s),
     )
-    inputs["entryOldSlotOrderId"][1] = str(xi_slot.order_id)
-    inputs["entryOldSlotOrderHash"][1] = str(xi_slot.order_hash)
-    inputs["entryOldSlotFilled"][1] = str(xi_slot.filled)
-    inputs["entryOldSlotSeq"][1] = str(xi_slot.seq)
-    inputs["entrySlotSiblings"][1] = inputs["entrySlotSiblings"][0]
     inputs["entryFilled"][1] = "0"
     return inputs
 
@@ -232,8 +206,7 @@ def test_later_entry_may_replace_a_takers_slot(batch0, kind):
     assert _public(w)[1] == result.new_root
 
     honest = _build([_sign(XI), _sign(Z)], [(XI.ref, W.ref, 2)])
-    made = _overwrite_entry_1(_inputs(honest), kind)
-    made = _repair_close(batch0, _inputs(honest), made)
+    made = repair(batch0, _after_batch0(), _overwrite_entry_1(_inputs(honest), kind))
     assert batch0.witness(made).ok
     assert int(made["newRoot"]) == result.new_root
 
@@ -286,25 +259,3 @@ def test_padding_fill_may_name_any_entry_and_moves_nothing(batch0, entry, accoun
     w = batch0.witness(inputs)
     assert w.ok, w.failing()
     assert _public(w)[1] == result.new_root
-
-
-@pytest.mark.parametrize("entry", [0, 1])
-def test_padding_fill_cannot_move_quantity(batch0, entry):
-    """A padding fill with qty 1, its taker entry's filled raised to match: rejected by
-    the fill's own ``(1 - used) * qty = 0`` (for the padding entry also by its filled = 0)."""
-    inputs = _inputs(_fee_taker_batch())
-    inputs["fillTakerEntry"][1] = str(entry)
-    inputs["fillQty"][1] = "1"
-    inputs["entryFilled"][entry] = str(int(inputs["entryFilled"][entry]) + 1)
-    w = batch0.witness(inputs)
-    assert not w.ok and w.rejected_by("main.fill[1].qty")
-
-
-def test_used_fill_naming_a_padding_entry_is_rejected(batch0):
-    """A real fill moved onto the padding entry 1 (which is then given the fill's filled):
-    rejected because the entry is unused (and an unused entry's filled must be 0)."""
-    inputs = _inputs(_fee_taker_batch())
-    inputs["fillTakerEntry"][0] = "1"
-    inputs["entryFilled"] = ["0", "2"]
-    w = batch0.witness(inputs)
-    assert not w.ok and w.rejected_by("main.takerEntryUsed[0]")

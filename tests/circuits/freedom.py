@@ -1,0 +1,135 @@
+"""Single-signal freedom: which wires of a satisfying witness can change alone.
+
+For a witness ``w`` that satisfies every constraint ``<A,w> * <B,w> = <C,w>``, changing one
+wire ``i`` by ``d`` turns constraint ``c`` into
+
+    (A + a d)(B + b d) - (C + c d) = d * ((a B + b A - c) + a b d)
+
+(``a``, ``b``, ``c`` are wire ``i``'s coefficients in it, ``A``, ``B``, ``C`` its values at
+``w``). So each constraint the wire appears in allows every ``d`` (both terms vanish), no
+``d != 0`` (only the linear term is left), or exactly one, ``d = -(a B + b A - c) / (a b)``.
+The wire is *free* when some ``d != 0`` is allowed by all of them: the exact answer, no
+sampling. A free wire is a value the prover may pick without breaking any constraint; it is
+either harmless (an inverse of zero, the sign of a zero magnitude, a field of a padding
+slot that nothing reads) or an under-constrained signal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prover.r1cs import R1CS
+
+ANY = "any value"
+
+
+@dataclass(frozen=True)
+class FreeWire:
+    wire: int
+    names: tuple[str, ...]
+    delta: str
+    """``ANY``, or the one change ``d`` (as a decimal field element) that keeps it."""
+
+
+def _dot(lc: dict[int, int], w: list[int], p: int) -> int:
+    return sum(coef * w[wire] for wire, coef in lc.items()) % p
+
+
+def free_wires(r1cs: R1CS, values: list[int], names: dict[int, list[str]]) -> list[FreeWire]:
+    """Every wire but the constant that ``values`` (a satisfying witness) lets change alone."""
+    p = r1cs.prime
+    # Per wire: the (a, b, c, A, B) of every constraint it appears in.
+    terms: dict[int, list[tuple[int, int, int, int, int]]] = {}
+    for lc_a, lc_b, lc_c in r1cs.constraints:
+        va, vb = _dot(lc_a, values, p), _dot(lc_b, values, p)
+        for wire in set(lc_a) | set(lc_b) | set(lc_c):
+            terms.setdefault(wire, []).append(
+                (lc_a.get(wire, 0), lc_b.get(wire, 0), lc_c.get(wire, 0), va, vb)
+            )
+    out = []
+    for wire in range(1, r1cs.n_wires):
+        allowed: int | None = None  # None: every d so far
+        blocked = False
+        for a, b, c, va, vb in terms.get(wire, ()):
+            linear = (a * vb + b * va - c) % p
+            quad = (a * b) % p
+            if quad == 0:
+                if linear:
+                    blocked = True
+                    break
+                continue  # every d
+            d = (-linear * pow(quad, -1, p)) % p
+            if d == 0 or (allowed is not None and allowed != d):
+                blocked = True
+                break
+            allowed = d
+        if not blocked:
+            delta = ANY if allowed is None else str(allowed)
+            out.append(FreeWire(wire, tuple(sorted(names.get(wire, ["<unnamed>"]))), delta))
+    return out
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """A reviewed kind of free wire: names matching ``pattern`` (a regex, searched in each
+    of the wire's names) are harmless when ``holds(witness, match)``; ``why`` says why."""
+
+    pattern: str
+    why: str
+    holds: Callable[[Any, re.Match[str]], bool] = lambda w, m: True
+
+
+#: The reviewed allowlist for ``Batch`` (tests/circuits/test_freedom.py). Anything free that
+#: is not here fails the test.
+BATCH_ALLOWLIST: tuple[Allowed, ...] = (
+    Allowed(
+        r"^main\.entry\[\d+\]\.sig\.(.*\.)?(isz|isZero|zeropoint)\.inv$",
+        "an IsZero inverse inside circomlib's EdDSA verifier (its final ForceEqualIfEnabled, "
+        "the A != 0 check, EscalarMulAny's zero-point test): the constraint out = 1 - in * inv "
+        "gives inv the coefficient `in`, so it is free exactly when in = 0 (two coordinates "
+        "compared are equal; a padding entry's zero key), and out is 1 whatever inv is",
+    ),
+    Allowed(
+        r"(Range|range(Before|After))\[\d+\]\.neg$",
+        "SignedRange's sign bit: with negAbs = neg * abs and in = abs - 2 negAbs it can flip "
+        "only when abs = 0 (a zero value); no circuit reads neg, only abs",
+    ),
+    Allowed(
+        r"^main\.fillTakerEntry\[(\d+)\]$",
+        "a padding fill's taker entry (fillUsed = 0): its rules are gated by used and its "
+        "quantity is 0, so naming another entry moves nothing; it can change alone only to "
+        "an entry that looks the same to it (in an empty batch: two padding entries)",
+        lambda w, m: w[f"fillUsed[{m.group(1)}]"] == 0,
+    ),
+    Allowed(
+        r"^main\.fillPrice\[(\d+)\]$",
+        "a padding fill's price (fillUsed = 0): the price rule is gated by used, and with "
+        "qty = 0 the notional, fees and every transfer are 0; at --O2 the top bit of its "
+        "range check is folded into the price, so it may move by 2^39 within [0, 2^40)",
+        lambda w, m: w[f"fillUsed[{m.group(1)}]"] == 0,
+    ),
+)
+
+
+def unexplained(
+    r1cs: R1CS,
+    values: list[int],
+    names: dict[int, list[str]],
+    witness: Any,
+    allowlist: tuple[Allowed, ...] = BATCH_ALLOWLIST,
+) -> list[FreeWire]:
+    """The free wires of ``values`` that no entry of ``allowlist`` explains."""
+    out = []
+    for free in free_wires(r1cs, values, names):
+        explained = False
+        for allowed in allowlist:
+            for name in free.names:
+                match = re.search(allowed.pattern, name)
+                if match and allowed.holds(witness, match):
+                    explained = True
+        if not explained:
+            out.append(free)
+    return out

@@ -1,0 +1,197 @@
+"""Mutants of the circom sources: one rule's constraint removed or weakened at a time.
+
+A *site* is one constraint-making statement of a ``.circom`` file, and each site gives
+the mutants of one *operator*:
+
+- ``drop``: a ``===`` constraint is deleted;
+- ``unpin``: ``x <== e`` becomes ``x <-- e + 1``: the constraint is gone and the witness
+  generator picks another value, as a cheating prover free to choose ``x`` would (a test
+  fails if that value changes any state it checks or lets a broken rule through);
+- ``hint``: a hint ``x <-- e`` becomes ``x <-- e + 1``: if the constraints that are meant
+  to pin the hint do pin it, the honest witness is now rejected;
+- ``widen``: a range check ``Num2Bits(n)``, ``UnsignedRange(n)``, ``SignedRange(n)`` or
+  ``IsNonNegative(n)`` accepts one more bit.
+
+:func:`apply` writes a full copy of ``circuits/`` with the mutations applied under
+``build/mutants/<hash>/`` (inside the repository: circom, as WebAssembly, sees no file
+outside its working folder), which :func:`tests.circuits.harness.compile_main` compiles
+with ``sources=...``, and ``scripts/mutate.py`` passes to a test run through
+``ZKMATCH_CIRCUITS_DIR``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.circuits.harness import circuits_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+CIRCUITS = ROOT / "circuits"
+MUTANTS = ROOT / "build" / "mutants"
+
+OPERATORS = ("drop", "unpin", "hint", "widen")
+_RANGE = re.compile(
+    r"\b(Num2Bits|UnsignedRange|SignedRange|IsNonNegative)\(((?:[^()]|\([^()]*\))*)\)"
+)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Replace the text ``old`` at ``start`` of ``file`` (relative to circuits/) by ``new``."""
+
+    file: str
+    start: int
+    old: str
+    new: str
+
+    def apply_to(self, text: str) -> str:
+        if text[self.start : self.start + len(self.old)] != self.old:
+            raise ValueError(f"{self.file}: {self.old!r} is not at offset {self.start}")
+        return text[: self.start] + self.new + text[self.start + len(self.old) :]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One mutant: an operator applied at one site."""
+
+    operator: str
+    file: str
+    line: int
+    statement: str
+    mutation: Mutation
+
+    @property
+    def id(self) -> str:
+        digest = hashlib.sha256(
+            f"{self.file}:{self.mutation.start}:{self.mutation.new}".encode()
+        ).hexdigest()[:8]
+        return f"{Path(self.file).stem}:{self.line}:{self.operator}:{digest}"
+
+
+def statements(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every statement ending in ``;`` outside comments and parentheses.
+
+    ``start`` skips leading blanks and comments, so ``text[start:end]`` is the statement
+    itself (``end`` just after its ``;``). Braces end a statement too (``{`` of a block).
+    """
+    spans: list[tuple[int, int]] = []
+    i, n, depth, start = 0, len(text), 0, None
+    while i < n:
+        if text.startswith("//", i):
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        if text.startswith("/*", i):
+            i = text.find("*/", i)
+            i = n if i < 0 else i + 2
+            continue
+        c = text[i]
+        if c in "({[":
+            depth += 1 if c == "(" else 0
+        if c == ")":
+            depth -= 1
+        if start is None and not c.isspace() and c not in "{}":
+            start = i
+        if c in "{}" and depth == 0:
+            start = None
+        elif c == ";" and depth == 0:
+            if start is not None:
+                spans.append((start, i + 1))
+            start = None
+        i += 1
+    return spans
+
+
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def sites(file: str, text: str) -> list[Mutant]:
+    """Every mutant of one source file (``file`` relative to circuits/)."""
+    out: list[Mutant] = []
+    for start, end in statements(text):
+        stmt = text[start:end]
+        flat = " ".join(stmt.split())
+        line = _line(text, start)
+        if flat.startswith(("var ", "return ", "include ", "pragma ", "function ")):
+            continue
+        if flat.startswith("component ") and _RANGE.search(stmt) is None:
+            continue  # a declaration; `signal x <== e;` is kept: it constrains x
+        if "===" in stmt:
+            out.append(Mutant("drop", file, line, flat, Mutation(file, start, stmt, "")))
+        elif "<==" in stmt:
+            lhs, rhs = stmt.split("<==", 1)
+            body = rhs.rstrip().removesuffix(";").rstrip()
+            new = f"{lhs}<-- ({body.strip()}) + 1;"
+            out.append(Mutant("unpin", file, line, flat, Mutation(file, start, stmt, new)))
+        elif "<--" in stmt:
+            lhs, rhs = stmt.split("<--", 1)
+            body = rhs.rstrip().removesuffix(";").rstrip()
+            new = f"{lhs}<-- ({body.strip()}) + 1;"
+            out.append(Mutant("hint", file, line, flat, Mutation(file, start, stmt, new)))
+        for m in _RANGE.finditer(stmt):
+            arg = m.group(2).strip()
+            new_call = f"{m.group(1)}(({arg}) + 1)"
+            offset = start + m.start()
+            out.append(
+                Mutant("widen", file, _line(text, offset), flat,
+                       Mutation(file, offset, m.group(0), new_call))
+            )
+    return out
+
+
+def all_sites(files: list[str] | None = None) -> list[Mutant]:
+    """Mutants of ``files`` (relative to circuits/; default: lib/*.circom and main/Batch)."""
+    if files is None:
+        files = [str(p.relative_to(CIRCUITS)) for p in sorted((CIRCUITS / "lib").glob("*.circom"))]
+        files.append("main/Batch.circom")
+    out: list[Mutant] = []
+    for file in files:
+        out.extend(sites(file, (CIRCUITS / file).read_text()))
+    return out
+
+
+def apply(*mutations: Mutation, sources: Path | None = None) -> Path:
+    """A copy of ``sources`` (default: the circuits under test, ``harness.circuits_dir()``)
+    with ``mutations`` applied, under build/mutants/; its path.
+
+    Cached by the hash of the result, so applying the same mutations twice is free.
+    """
+    sources = sources or circuits_dir()
+    texts: dict[str, str] = {}
+    for m in mutations:
+        if m.file not in texts:
+            texts[m.file] = (sources / m.file).read_text()
+    # Apply from the end of each file, so earlier offsets stay valid.
+    for m in sorted(mutations, key=lambda m: (m.file, -m.start)):
+        texts[m.file] = m.apply_to(texts[m.file])
+    h = hashlib.sha256()
+    for path in sorted(sources.rglob("*.circom")):
+        rel = str(path.relative_to(sources))
+        h.update(rel.encode())
+        h.update(texts.get(rel, path.read_text()).encode())
+    target = MUTANTS / h.hexdigest()[:16] / "circuits"
+    if not target.exists():
+        work = target.parent.parent / f".{target.parent.name}.tmp"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(sources, work / "circuits")
+        for rel, text in texts.items():
+            (work / "circuits" / rel).write_text(text)
+        target.parent.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            work.rename(target.parent)
+        except OSError:  # another process made it first
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def replace(file: str, old: str, new: str = "", sources: Path | None = None) -> Mutation:
+    """The mutation that replaces the one occurrence of ``old`` in ``file`` by ``new``."""
+    text = ((sources or circuits_dir()) / file).read_text()
+    if text.count(old) != 1:
+        raise ValueError(f"{old!r} occurs {text.count(old)} times in {file}, not once")
+    return Mutation(file, text.index(old), old, new)

@@ -1,0 +1,382 @@
+"""Batch: every rule of the batch itself, broken by the witness a cheating operator builds.
+
+Each case starts from an honest batch of the Python model, changes what the cheat is about
+(a fill's quantity or price, an entry's slot, a forged pre-state leaf, ...), then repairs
+every opening and root the way a cheating prover must (tests/circuits/cheat.py): every
+other signal is computed by the circuit's own code. The test asserts that the R1CS rejects
+the witness and that every violated constraint belongs to the rule under test
+(:meth:`Witness.assert_rejected_only_by`), so deleting that rule's constraints would make
+it pass: each case fails when its rule is removed (``scripts/mutate.py`` checks that it
+does). Default instance ``Batch(4, 2, 2, 4, 2, 2)`` at ``--O0``.
+
+The rules of the templates the batch uses (FillCheck, OrderEntry, MarginCheck, ...) have
+their own tamper tests beside them (test_fill_check.py, test_order_entry.py, ...); the
+ones here are Batch's own, and a few template rules shown in the batch where the batch
+decides what reaches them (the taker's fields, the order of fills, signed values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+import pytest
+
+from prover.crypto.eddsa import PrivateKey
+from prover.exchange.batch import BatchBuilder, BatchResult
+from prover.exchange.constants import (
+    INSURANCE_ACCOUNT,
+    SIDE_BUY,
+    SIDE_SELL,
+    TIF_GTC,
+    TIF_IOC,
+)
+from prover.exchange.domain import (
+    Cancel,
+    Order,
+    OrderSlot,
+    Position,
+    PriceSet,
+    SignedCancel,
+    SignedOrder,
+    make_seq,
+    signature_parts,
+)
+from prover.exchange.state import ExchangeState
+from prover.field import SNARK_FIELD
+from tests.circuits.cheat import inputs_of, repair, swap_entries, swap_fills
+from tests.circuits.harness import Circuit
+from tests.circuits.scenario import CONFIG, KEY_A, KEY_B, MARKETS, A, D, S
+from tests.circuits.test_batch_gaps import _order_case
+
+P = SNARK_FIELD
+B = 3  # trader B's account (scenario.B_ACC)
+KEY_I = PrivateKey.from_seed("tamper-insurance")
+KEYS = {A: KEY_A, B: KEY_B, INSURANCE_ACCOUNT: KEY_I}
+PARAMS = PriceSet(1, 2000, (1000, 500), (0, 0))
+
+# Batch 0 rests A's ask (sell 1000 x 20, id 1, slot 1) and B's ask (sell 1010 x 20, id 3).
+ASK_A = Order(A, 0, SIDE_SELL, 1000, 20, 1, 10**6, 1000, TIF_GTC)
+ASK_B = Order(B, 0, SIDE_SELL, 1010, 20, 3, 10**6, 1000, TIF_GTC)
+
+
+def _sign(o: Order, key: PrivateKey | None = None) -> SignedOrder:
+    return SignedOrder.sign(o, key or KEYS[o.account])
+
+
+def _buy(account: int, price: int, size: int, order_id: int, tif: int = TIF_IOC) -> Order:
+    return Order(account, 0, SIDE_BUY, price, size, order_id, 10**6, 1000, tif)
+
+
+@lru_cache(maxsize=1)
+def rest_batch() -> BatchResult:
+    """Batch 0: both asks rest, no fill (both fill slots padding)."""
+    state = ExchangeState(MARKETS, D, S, insurance_pubkey=KEY_I.public_key)
+    for index, key in ((A, KEY_A), (B, KEY_B)):
+        state.create_account(index, key.public_key, 10_000_000)
+    builder = BatchBuilder(state, CONFIG, PriceSet(0, 1000, (1000, 500), (0, 0)))
+    builder.add_entry(_sign(ASK_A))
+    builder.add_entry(_sign(ASK_B))
+    return builder.seal()
+
+
+def pre_state() -> ExchangeState:
+    return rest_batch().state
+
+
+def _batch(entries, fills=(), pre: ExchangeState | None = None) -> BatchResult:
+    builder = BatchBuilder(pre or pre_state(), CONFIG, PARAMS)
+    for entry in entries:
+        builder.add_entry(entry)
+    for taker, maker, qty in fills:
+        builder.add_fill(taker.ref, maker.ref, qty)
+    return builder.seal()
+
+
+def _take(size: int, price: int = 1010) -> dict[str, Any]:
+    """B's IOC buy of ``size`` at ``price`` takes A's ask (20 open): qty min(size, 20)."""
+    buy = _buy(B, price, size, 1)
+    return inputs_of(_batch([_sign(buy)], [(buy, ASK_A, min(size, 20))]))
+
+
+def _a_takes_b() -> dict[str, Any]:
+    """A's IOC buy 1010 x 5 (id 4) takes 5 of B's ask; entry 1 and fill 1 are padding."""
+    buy = _buy(A, 1010, 5, 4)
+    return inputs_of(_batch([_sign(buy)], [(buy, ASK_B, 5)]))
+
+
+def _a_rests() -> dict[str, Any]:
+    """A rests a bid (buy 900 x 1, id 4); account slot 3 and fill slots are padding."""
+    return inputs_of(_batch([_sign(_buy(A, 900, 1, 4, TIF_GTC))]))
+
+
+def _witness(batch0: Circuit, inputs: dict[str, Any], pre: ExchangeState | None = None):
+    return batch0.witness(repair(batch0, pre or pre_state(), inputs))
+
+
+def _set_order(x: dict[str, Any], e: int, order: Order, signed) -> None:
+    for name, value in (
+        ("Market", order.market),
+        ("Side", order.side),
+        ("Price", order.price),
+        ("Size", order.size),
+        ("OrderId", order.order_id),
+        ("Expiry", order.expiry),
+        ("MaxFeePpm", order.max_fee_ppm),
+        ("Tif", order.tif),
+    ):
+        x[f"entry{name}"][e] = str(value)
+    rx, ry, s = signature_parts(signed.signature) if signed is not None else (0, 0, 0)
+    x["entrySigR8x"][e], x["entrySigR8y"][e], x["entrySigS"][e] = str(rx), str(ry), str(s)
+
+
+def _set_maker(x: dict[str, Any], f: int, slot: int, order: Order) -> None:
+    x["fillMakerAccountSlot"][f] = str(slot)
+    for name, value in (
+        ("Market", order.market),
+        ("Side", order.side),
+        ("Price", order.price),
+        ("Size", order.size),
+        ("OrderId", order.order_id),
+        ("Expiry", order.expiry),
+        ("MaxFeePpm", order.max_fee_ppm),
+        ("Tif", order.tif),
+    ):
+        x[f"fillMaker{name}"][f] = str(value)
+    x["fillPrice"][f] = str(order.price)
+
+
+def _swap_account_slots(x: dict[str, Any], k: int, j: int) -> dict[str, Any]:
+    for name, values in x.items():
+        if name.startswith("acc") and isinstance(values, list):
+            values[k], values[j] = values[j], values[k]
+    swap = {str(k): str(j), str(j): str(k)}
+    for name in ("entryAccountSlot", "fillMakerAccountSlot"):
+        x[name] = [swap.get(v, v) for v in x[name]]
+    return x
+
+
+# --- quantities, prices, signatures -------------------------------------------------------
+
+
+def test_honest_batches_need_no_repair(batch0):
+    for inputs in (_take(30), _take(10), _a_takes_b(), _a_rests()):
+        assert repair(batch0, pre_state(), inputs) == inputs
+        assert batch0.witness(inputs).ok
+
+
+def test_maker_overfill(batch0):
+    """21 lots of A's 20-lot ask (B's buy is 30, so only the maker is over)."""
+    x = _take(30)
+    x["fillQty"][0] = x["entryFilled"][0] = "21"
+    _witness(batch0, x).assert_rejected_only_by("fill[0].makerRoom")
+
+
+def test_taker_overfill(batch0):
+    """11 lots for B's 10-lot buy (A's ask has 20): the entry's bound filled <= size."""
+    x = _take(10)
+    x["fillQty"][0] = x["entryFilled"][0] = "11"
+    _witness(batch0, x).assert_rejected_only_by("entry[0].filledRoom")
+
+
+def test_entry_filled_is_not_the_sum_of_its_fills(batch0):
+    """B's slot written with 9 lots filled while its fill moves 10: check (11)."""
+    x = _take(10)
+    x["entryFilled"][0] = "9"
+    _witness(batch0, x).assert_rejected_only_by("entryFilled[0]")
+
+
+def test_fill_at_the_takers_price(batch0):
+    x = _take(10)
+    x["fillPrice"][0] = "1010"  # B's limit; A's ask is 1000
+    _witness(batch0, x).assert_rejected_only_by("fill[0].price")
+
+
+def test_padding_fill_moves_quantity(batch0):
+    """Padding fill 1 (taker entry 0, the insurance fund's empty slot 0 as maker) moves
+    one lot, and entry 0's filled counts it: the fill's (1 - used) * qty = 0."""
+    x = _take(30)
+    assert x["fillUsed"] == ["1", "0"] and x["fillTakerEntry"][1] == "0"
+    x["fillQty"][1] = "1"
+    x["entryFilled"][0] = "21"
+    _witness(batch0, x).assert_rejected_only_by("fill[1].qty")
+
+
+@pytest.mark.parametrize("how", ["S + 1", "another account's key"])
+def test_entry_signature(batch0, how):
+    x = _take(10)
+    if how == "S + 1":
+        x["entrySigS"][0] = str(int(x["entrySigS"][0]) + 1)
+    else:
+        _set_order(x, 0, _buy(B, 1010, 10, 1), _sign(_buy(B, 1010, 10, 1), KEY_A))
+    _witness(batch0, x).assert_rejected_only_by("entry[0].sig")
+
+
+# --- who may take ---------------------------------------------------------------------------
+
+
+def test_padding_entry_as_taker(batch0):
+    """Fill 1 made real, its taker the padding entry 1 dressed as A's buy (no signature is
+    checked for padding): an entry that is not an order may not have filled > 0."""
+    x = _a_takes_b()
+    _set_order(x, 1, _buy(A, 1010, 3, 5), None)
+    x["entryAccountSlot"][1] = x["entryAccountSlot"][0]
+    x["entryFilled"][1] = "3"
+    x["fillUsed"][1], x["fillTakerEntry"][1], x["fillQty"][1] = "1", "1", "3"
+    _set_maker(x, 1, int(x["fillMakerAccountSlot"][0]), ASK_B)
+    w = _witness(batch0, x)
+    w.assert_rejected_only_by("entry[1].filled")
+    assert int(x["entryUsed"][1]) == 0
+
+
+def test_padding_entry_in_an_unused_account_slot_as_taker(batch0):
+    """The worst form of the above: the padding entry sits in the unused account slot 3,
+    which holds B's untouched leaf; B "buys" 3 lots of A's ask, A is paid, and B's slot,
+    being unused, writes its old leaf back. Nothing is signed and no used-slot check
+    applies to a padding entry: its filled = 0 is what stops it."""
+    x = _a_rests()
+    b = pre_state().account(B)
+    x["accIndex"][3] = str(B)
+    x["accPubX"][3], x["accPubY"][3] = str(b.pubkey[0]), str(b.pubkey[1])
+    x["accCollateral"][3] = str(b.collateral)
+    x["accOrdersRoot"][3] = str(pre_state().orders_root(B))
+    _set_order(x, 1, _buy(B, 1010, 3, 5), None)
+    x["entryAccountSlot"][1], x["entryFilled"][1] = "3", "3"
+    x["fillUsed"][0], x["fillTakerEntry"][0], x["fillQty"][0] = "1", "1", "3"
+    _set_maker(x, 0, 2, ASK_A)
+    w = _witness(batch0, x)
+    w.assert_rejected_only_by("entry[1].filled")
+    assert w["written[3]"] == w["leafBefore[3].leaf"]  # B keeps its money; A is paid
+
+
+def test_cancel_as_taker(batch0):
+    """Entry 1 is A's (signed) cancel; the operator gives it a buy's fields, which a cancel
+    does not sign, and makes it fill 3 of B's ask."""
+    buy = _buy(A, 1010, 5, 4)
+    cancel = SignedCancel.sign(Cancel(A, 6), KEY_A)
+    x = inputs_of(_batch([_sign(buy), cancel], [(buy, ASK_B, 5)]))
+    assert x["entryIsCancel"] == ["0", "1"]
+    for name, value in (("Market", 0), ("Side", SIDE_BUY), ("Price", 1010), ("Tif", TIF_IOC)):
+        x[f"entry{name}"][1] = str(value)
+    x["entryFilled"][1] = "3"
+    x["fillUsed"][1], x["fillTakerEntry"][1], x["fillQty"][1] = "1", "1", "3"
+    _set_maker(x, 1, int(x["fillMakerAccountSlot"][0]), ASK_B)
+    _witness(batch0, x).assert_rejected_only_by("entry[1].filled")
+
+
+# --- account slots --------------------------------------------------------------------------
+
+
+def test_entry_in_an_unused_account_slot_creates_money(batch0):
+    """B's buy takes A's ask, but B's account slot is marked unused: B's slot writes its
+    old leaf back, so B keeps its money while A is paid. Check (4) refuses the entry."""
+    x = _take(10)
+    b_slot = int(x["entryAccountSlot"][0])
+    x["accUsed"][b_slot] = "0"
+    w = _witness(batch0, x)
+    w.assert_rejected_only_by("entryUsedSlot[0]")
+    a_slot = int(x["fillMakerAccountSlot"][0])
+    assert w[f"written[{b_slot}]"] == w[f"leafBefore[{b_slot}].leaf"]  # B keeps its money
+    assert w[f"coll[2][{a_slot}]"] - w[f"collFunded[{a_slot}]"] == 10 * 1000 - 2  # A is paid
+
+
+def test_maker_in_an_unused_account_slot_creates_money(batch0):
+    """A (the maker) moved to account slot 3 and marked unused: check (7) refuses."""
+    x = _swap_account_slots(_take(10), 2, 3)
+    assert x["accIndex"][2:] == [str(B), str(A)]
+    x["accUsed"][3] = "0"
+    _witness(batch0, x).assert_rejected_only_by("makerUsedSlot[0]")
+
+
+def test_insurance_fund_places_an_order(batch0):
+    """Entry 0 by the insurance fund (its key signs): the model refuses it, so does the
+    circuit (the fund neither enters orders nor trades, protocol section 11, item 6)."""
+    x = _a_rests()
+    order = _buy(INSURANCE_ACCOUNT, 900, 1, 4, TIF_GTC)
+    x["entryAccountSlot"][0] = str(INSURANCE_ACCOUNT)
+    _set_order(x, 0, order, _sign(order))
+    _witness(batch0, x).assert_rejected_only_by(f"entrySel[0].sel[{INSURANCE_ACCOUNT}]")
+
+
+def test_insurance_fund_as_maker(batch0):
+    """A forged pre-state gives the insurance fund a resting ask; B's buy takes it."""
+    pre = pre_state().copy()
+    pre.deposit(INSURANCE_ACCOUNT, 10_000_000)
+    ask = Order(INSURANCE_ACCOUNT, 0, SIDE_SELL, 1000, 20, 1, 10**6, 1000, TIF_GTC)
+    pre.set_slot(INSURANCE_ACCOUNT, 1, OrderSlot(1, ask.hash(), 0, make_seq(0, 0)), ask)
+    x = _take(10)
+    x["accCollateral"][INSURANCE_ACCOUNT] = "10000000"
+    _set_maker(x, 0, INSURANCE_ACCOUNT, ask)
+    _witness(batch0, x, pre).assert_rejected_only_by(f"makerSel[0].sel[{INSURANCE_ACCOUNT}]")
+
+
+def test_account_opened_twice(batch0):
+    """Padding slot 3 made a second, used opening of A (holding what slot 2 wrote)."""
+    x = _a_rests()
+    assert x["accUsed"] == ["1", "1", "1", "0"]
+    x["accUsed"][3], x["accIndex"][3] = "1", str(A)
+    _witness(batch0, x).assert_rejected_only_by("increasing[2]")
+
+
+def test_slot_0_is_not_the_fee_account(batch0):
+    """Slot 0 opens the empty account 5, which then collects the fees."""
+    x = _take(10)
+    x["accIndex"][0] = "5"  # the all-zero account: key (0, 0), nothing in it
+    x["accPubX"][0] = x["accPubY"][0] = x["accNonce"][0] = x["accCollateral"][0] = "0"
+    x["accPosSize"][0] = x["accPosFunding"][0] = ["0", "0"]
+    _witness(batch0, x).assert_rejected_only_by("accIndex[0]")
+
+
+def test_slot_1_is_not_the_insurance_fund(batch0):
+    """Slot 1 opens the fee account a second time (and collects the funding)."""
+    x = _take(10)
+    x["accIndex"][1] = "0"
+    _witness(batch0, x).assert_rejected_only_by("accIndex[1]")
+
+
+def test_used_account_slot_after_an_unused_one(batch0):
+    x = _swap_account_slots(_a_rests(), 2, 3)
+    assert x["accUsed"] == ["1", "1", "0", "1"]
+    x["accIndex"][2] = "0"  # the padding slot, as the model writes it
+    _witness(batch0, x).assert_rejected_only_by("accUsed[3]")
+
+
+# --- state the fills read: margin with signed values, collateral bounds ---------------------
+
+
+def test_fill_that_breaks_the_takers_margin(batch0):
+    """The review's batch in arrival order: A's buy (entry 0) fills first and leaves A long
+    200 with value 14,950 against 20,000; B's buy then takes A's ask."""
+    pre, honest = _order_case()
+    x = swap_fills(swap_entries(inputs_of(honest), 0, 1), 0, 1)
+    assert x["fillTakerEntry"] == ["0", "1"]
+    batch0.witness(repair(batch0, pre, x)).assert_rejected_only_by("takerMargin[0]")
+
+
+def test_negative_collateral_is_read_as_negative(batch0):
+    """B's leaf (forged pre-state) holds C = -1, as p - 1: B buys 5 lots, value -3 against
+    an initial requirement of 500. Read as p - 1 it would look rich."""
+    pre = pre_state().copy()
+    pre.set_account(B, replace(pre.account(B), collateral=-1))
+    x = _take(5)
+    x["accCollateral"][int(x["entryAccountSlot"][0])] = str(P - 1)
+    batch0.witness(repair(batch0, pre, x)).assert_rejected_only_by("takerMargin[0]")
+
+
+def test_funding_out_of_range_then_back(batch0):
+    """B (forged pre-state: C = 2^63 - 11, long 1 lot with F = 100 where F* = 0) receives
+    100 of funding, 2^63 + 89 > 2^63 - 1; its buy then pays it back under."""
+    pre = pre_state().copy()
+    big = 2**63 - 11
+    pre.set_account(
+        B, replace(pre.account(B), collateral=big, positions=(Position(1, 100), Position(0, 0)))
+    )
+    x = _take(5)
+    k = int(x["entryAccountSlot"][0])
+    x["accCollateral"][k] = str(big)
+    x["accPosSize"][k] = ["1", "0"]
+    x["accPosFunding"][k] = ["100", "0"]
+    w = batch0.witness(repair(batch0, pre, x))
+    assert w[f"collFunded[{k}]"] == 2**63 + 89
+    w.assert_rejected_only_by(f"collFundedRange[{k}]")

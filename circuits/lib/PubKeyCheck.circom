@@ -52,14 +52,14 @@ template PubKeyCheck() {
     signal input x;
     signal input y;
 
-    // The hint: Q = (8^-1 mod l) * (x, y), so 8 * Q = (x, y) when (x, y) is in the
-    // subgroup. Pinned by Checks (1) and (2): Q must be an on-curve point with 8Q = (x, y),
-    // which (x, y) in the subgroup has exactly one of in the subgroup (other solutions
-    // differ by a point of order 8: harmless, any of them proves the same statement).
     var INV8 = 2394026564107420727433200628387514462817212225638746351800188703329891451411;
     var q[2] = babyjubMul(INV8, x, y);
     signal qx;
     signal qy;
+    // The hint: Q = (8^-1 mod l) * (x, y), so 8 * Q = (x, y) when (x, y) is in the
+    // subgroup. Pinned by Checks (1) and (2): Q must be an on-curve point with 8Q = (x, y),
+    // which (x, y) in the subgroup has exactly one of in the subgroup (the others differ
+    // by a point of order 8: harmless, any of them proves the same statement).
     qx <-- enabled == 1 ? q[0] : 0;
     qy <-- enabled == 1 ? q[1] : 1;
 
@@ -82,9 +82,10 @@ template PubKeyCheck() {
     enabled * (dbl[2].xout - x) === 0;
     enabled * (dbl[2].yout - y) === 0;
 
-    // Check (3): x != 0. Pinned by the constraint itself: x * xInverse = enabled has a
-    // solution iff x != 0 or enabled = 0 (then xInverse = 0 is the one the hint takes).
+    // Check (3): x != 0.
     signal xInverse;
+    // Pinned by the constraint below: x * xInverse = enabled has a solution iff x != 0 or
+    // enabled = 0 (then xInverse = 0 is the one the hint takes).
     xInverse <-- (enabled == 0 || x == 0) ? 0 : 1 / x;
     x * xInverse === enabled;
 }

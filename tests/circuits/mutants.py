@@ -64,12 +64,16 @@ class Mutant:
     statement: str
     mutation: Mutation
 
+    occurrence: int = 0
+    """How many earlier sites of the file have the same statement and operator."""
+
     @property
     def id(self) -> str:
+        """Stable across edits elsewhere in the file (the line number is not part of it)."""
         digest = hashlib.sha256(
-            f"{self.file}:{self.mutation.start}:{self.mutation.new}".encode()
+            f"{self.file}|{self.statement}|{self.mutation.new}|{self.occurrence}".encode()
         ).hexdigest()[:8]
-        return f"{Path(self.file).stem}:{self.line}:{self.operator}:{digest}"
+        return f"{Path(self.file).stem}:{self.operator}:{digest}"
 
 
 def statements(text: str) -> list[tuple[int, int]]:
@@ -112,6 +116,21 @@ def _line(text: str, offset: int) -> int:
 
 def sites(file: str, text: str) -> list[Mutant]:
     """Every mutant of one source file (``file`` relative to circuits/)."""
+    out = _sites(file, text)
+    seen: dict[tuple[str, str, str], int] = {}
+    numbered = []
+    for m in out:
+        key = (m.statement, m.operator, m.mutation.new)
+        numbered.append(replace_field(m, seen.get(key, 0)))
+        seen[key] = seen.get(key, 0) + 1
+    return numbered
+
+
+def replace_field(m: Mutant, occurrence: int) -> Mutant:
+    return Mutant(m.operator, m.file, m.line, m.statement, m.mutation, occurrence)
+
+
+def _sites(file: str, text: str) -> list[Mutant]:
     out: list[Mutant] = []
     for start, end in statements(text):
         stmt = text[start:end]
@@ -155,6 +174,18 @@ def all_sites(files: list[str] | None = None) -> list[Mutant]:
     return out
 
 
+def sources_fingerprint(sources: Path = CIRCUITS) -> str:
+    """A hash of the circom sources with comments and blank space removed: what a
+    mutation result depends on (a comment edit keeps earlier results valid)."""
+    h = hashlib.sha256()
+    for path in sorted(sources.rglob("*.circom")):
+        text = re.sub(r"/\*.*?\*/", "", path.read_text(), flags=re.S)
+        text = re.sub(r"//[^\n]*", "", text)
+        h.update(str(path.relative_to(sources)).encode())
+        h.update(" ".join(text.split()).encode())
+    return h.hexdigest()[:16]
+
+
 def apply(*mutations: Mutation, sources: Path | None = None) -> Path:
     """A copy of ``sources`` (default: the circuits under test, ``harness.circuits_dir()``)
     with ``mutations`` applied, under build/mutants/; its path.
@@ -195,3 +226,26 @@ def replace(file: str, old: str, new: str = "", sources: Path | None = None) -> 
     if text.count(old) != 1:
         raise ValueError(f"{old!r} occurs {text.count(old)} times in {file}, not once")
     return Mutation(file, text.index(old), old, new)
+
+
+def check_hints() -> list[str]:
+    """Every ``<--`` in circuits/ has a comment naming what pins it (on its line or in the
+    comment block just above it): the problems found."""
+    problems = []
+    for path in sorted(CIRCUITS.rglob("*.circom")):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            code = line.split("//", 1)[0]
+            if "<--" not in code:
+                continue
+            comments = [line.split("//", 1)[1]] if "//" in line else []
+            j = i - 1
+            # the comment block above, skipping the hints of one statement group
+            while j >= 0 and (lines[j].strip().startswith("//") or "<--" in lines[j]):
+                if lines[j].strip().startswith("//"):
+                    comments.append(lines[j])
+                j -= 1
+            if not any(re.search(r"\b[Pp]inned\b", c) for c in comments):
+                rel = path.relative_to(ROOT)
+                problems.append(f"{rel}:{i + 1}: <-- without a 'Pinned by ...' comment")
+    return problems

@@ -6,6 +6,7 @@ import pytest
 
 from prover.exchange.domain import fee_for
 from prover.field import SNARK_FIELD
+from tests.circuits import mutants
 from tests.circuits.harness import compile_main, expect_count
 
 P = SNARK_FIELD
@@ -50,24 +51,50 @@ def test_fee_cannot_be_rounded_the_other_way(fee):
         assert not w.tamper({"fee": bad}).ok
 
 
-def _bits(prefix: str, value: int, n: int, circuit) -> dict[str, int]:
-    names = {f"{prefix}.out[{i}]": (value >> i) & 1 for i in range(n)}
-    return {k: v for k, v in names.items() if circuit.symbols.get(f"main.{k}", -1) > 0}
+def _rounding(shift: int):
+    """A test build whose hint rounds ``shift`` lots of 10^6 the other way: fee + shift and
+    rem - shift * 10^6 (every other signal computed from them, as a cheating prover would)."""
+    file = "lib/FeeFloor.circom"
+    cuts = [
+        mutants.replace(file, "    fee <-- product \\ FEE_SCALE();\n",
+                        f"    fee <-- product \\ FEE_SCALE() + ({shift});\n"),
+        mutants.replace(file, "    rem <-- product % FEE_SCALE();\n",
+                        f"    rem <-- product % FEE_SCALE() - ({shift}) * FEE_SCALE();\n"),
+    ]
+    return compile_main(file, "FeeFloor(72)", optimize=0, sources=mutants.apply(*cuts))
 
 
-def test_fee_one_low_with_remainder_exactly_scale_is_rejected(fee):
-    """fee = 2 for N * rate = 3 * 10^6 needs rem = 10^6: 20-bit, so only LessThan stops it."""
-    w = fee.witness({"notional": 10**6, "ratePpm": 3})
-    assert w.ok and w["fee"] == 3
-    forged = {"fee": 2}
-    forged.update(_bits("remBits", 10**6, 20, fee))
-    forged.update(_bits("remLt.n2b", 10**6 + 2**20 - 10**6, 21, fee))
-    assert not w.tamper(forged).ok
+@pytest.fixture(scope="module")
+def one_low():
+    return _rounding(-1)
 
 
-def test_fee_one_high_with_negative_remainder_is_rejected(fee):
-    w = fee.witness({"notional": 10**6, "ratePpm": 3})
-    assert not w.tamper({"fee": 4}).ok
+@pytest.fixture(scope="module")
+def one_high():
+    return _rounding(1)
+
+
+@pytest.mark.parametrize("product", [3 * 10**6, 3 * 10**6 + 48_575])
+def test_fee_one_low_is_rejected_by_the_remainder_bound(one_low, product):
+    """fee = floor - 1 leaves rem = true rem + 10^6 < 2^20 (for a true rem below 48,576): the
+    20-bit range admits it, only rem < 10^6 (LessThan) refuses."""
+    w = one_low.witness({"notional": product, "ratePpm": 1})
+    assert w["fee"] == product // 10**6 - 1 and w["rem"] == product % 10**6 + 10**6
+    w.assert_rejected_only_by("remLt")
+
+
+def test_fee_one_low_with_a_large_remainder_is_rejected(one_low):
+    """With a true rem of 500,000, rem + 10^6 is past 2^20 as well."""
+    w = one_low.witness({"notional": 3_500_000, "ratePpm": 1})
+    w.assert_rejected_only_by("remLt", "remBits")
+
+
+def test_fee_one_high_is_rejected_by_the_remainder_range(one_high):
+    """fee = floor + 1 needs rem = true rem - 10^6 < 0: not 20 bits. With a true rem of
+    999,999 it is -1, which LessThan(20) alone would take (it admits down to -48,576): the
+    range check is what stops it."""
+    w = one_high.witness({"notional": 3 * 10**6 + 999_999, "ratePpm": 1})
+    w.assert_rejected_only_by("remBits")
 
 
 def test_funding_payment_signed():

@@ -4,6 +4,7 @@
 #   make test    set up, then run the default (fast) test suite
 #   make lint    ruff + mypy
 #   make bench   benchmarks; figures go to BENCHMARKS.md
+#   make mutate  mutation testing of the circuits (hours; resumable; docs/circuits.md)
 #   make setup-cpp  what the opt-in C++ witness generator needs (checks, installs nothing)
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ PIP    := $(VENV)/bin/pip
 NPM    ?= npm
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-cpp demo test test-slow lint bench clean
+.PHONY: setup setup-cpp demo test test-slow lint bench mutate clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -52,6 +53,13 @@ bench: setup
 	$(PY) scripts/bench_matching.py
 	$(PY) scripts/bench_batch.py
 	$(VENV)/bin/zkmatch bench
+
+# Every mutant of circuits/lib and Batch against the tests; MUTATE_ARGS="--jobs 2", "--file
+# lib/FeeFloor.circom", "--survivors" (results: build/mutation/results.jsonl).
+MUTATE_ARGS ?=
+mutate: setup
+	$(PY) scripts/mutate.py --check-hints
+	$(PY) scripts/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf .zkmatch/build

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from prover.crypto import poseidon
-from prover.exchange.constants import TAG_NODE, TAG_SLOT
+from prover.exchange.constants import TAG_POSITIONS, TAG_SLOT
 from prover.exchange.domain import Account, Order, OrderSlot, Position
 from prover.field import SNARK_FIELD
+from prover.merkle import QuadTree, hash_node
 from tests.circuits.harness import compile_main, expect_count
 
 P = SNARK_FIELD
@@ -44,11 +45,39 @@ def test_account_leaf(orders_root):
     assert w.ok and w["leaf"] == ACCOUNT.hash(orders_root)
 
 
-def test_account_leaf_is_not_a_node_hash():
-    """Domain separation: the same six... four inputs under TAG_NODE give another value."""
-    fields = ACCOUNT.leaf_fields(5)
-    assert poseidon(fields, init_state=2) == ACCOUNT.hash(5)
-    assert poseidon(fields[:4], init_state=TAG_NODE) != ACCOUNT.hash(5)
+@pytest.fixture(scope="module")
+def four_input_hashes():
+    """The circuits that hash four field elements: a slot leaf, the positions of M = 2
+    markets, and an inner node (one QuadMerkleRoot level: its root is H_NODE(children))."""
+    return (
+        compile_main("lib/SlotLeaf.circom", "SlotLeaf()"),
+        compile_main("lib/PositionsHash.circom", "PositionsHash(2)"),
+        compile_main("lib/QuadMerkleRoot.circom", "QuadMerkleRoot(1)"),
+    )
+
+
+def test_four_input_hashes_are_separated(four_input_hashes):
+    """Domain separation (protocol section 1): the same four values hashed as a slot leaf,
+    as positions and as an inner node give three different results, each the model's
+    tagged hash. So an inner node (its four children) is never a valid slot leaf or
+    positions hash and the other way round; the test fails if two templates share a tag.
+    The four values are the children of a real node: leaf 1 of a tree and its siblings."""
+    slot_c, positions_c, node_c = four_input_hashes
+    tree = QuadTree(2, empty_leaf=7)
+    for i, leaf in enumerate((11, 22, 33, 44)):
+        tree.set(i, leaf)
+    children = [11, 22, 33, 44]
+    assert tree.root == hash_node(children)
+    names = ("orderId", "orderHash", "filled", "seq")
+    slot = slot_c.witness(dict(zip(names, children, strict=True)))
+    positions = positions_c.witness({"posSize": children[0::2], "posFunding": children[1::2]})
+    proof = tree.prove(1)
+    node = node_c.witness(proof.as_circuit_inputs())
+    assert slot.ok and positions.ok and node.ok
+    assert node["root"] == tree.root
+    assert slot["leaf"] == poseidon(children, init_state=TAG_SLOT)
+    assert positions["out"] == poseidon(children, init_state=TAG_POSITIONS)
+    assert len({slot["leaf"], positions["out"], node["root"]}) == 3
 
 
 def test_slot_leaf():

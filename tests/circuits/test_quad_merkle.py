@@ -1,4 +1,9 @@
-"""QuadMerkleRoot / QuadMerkleUpdate (and QuadDigit, QuadChildren) against prover.merkle."""
+"""QuadMerkleRoot / QuadMerkleUpdate (and QuadDigit, QuadChildren) against prover.merkle.
+
+That an inner node cannot be opened as a leaf rests on the fixed depth and on the tags
+(a leaf and a node hash the same four values to different results): test_leaves.py,
+``test_four_input_hashes_are_separated``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import random
 import pytest
 
 from prover.field import SNARK_FIELD
-from prover.merkle import QuadTree, compute_root, hash_node
+from prover.merkle import QuadTree
 from tests.circuits.harness import compile_main, expect_count
 
 LEVELS = 2
@@ -110,29 +115,6 @@ def test_changed_signal_is_rejected(root_circuit, signal):
     honest = root_circuit.witness(_tree().prove(9).as_circuit_inputs())
     assert honest.ok
     assert not honest.tamper({signal: honest[signal] + 1}).ok
-
-
-def test_inner_node_cannot_be_opened_as_leaf(root_circuit):
-    """Opening the level-1 node above leaf 5 as a leaf (with a made-up extra level) fails.
-
-    The depth is fixed by `levels`, so an inner node can only stand in for a leaf at the
-    same depth; its value then has to hash up to the same root through `levels` levels,
-    which the circuit computes honestly: the resulting root differs from the tree's.
-    """
-    tree = _tree()
-    proof = tree.prove(5)
-    children = list(proof.siblings[0])
-    children.insert(1, proof.leaf)
-    inner = hash_node(children)
-    assert inner == compute_root(proof.leaf, 1, proof.siblings[:1])
-    forged = {
-        "leaf": inner,
-        "pathIndex": [1, 0],
-        "siblings": [list(proof.siblings[1]), list(proof.siblings[1])],
-    }
-    w = root_circuit.witness(forged)
-    assert w.ok  # the circuit computes *a* root ...
-    assert w["root"] != tree.root  # ... but not the tree's
 
 
 def test_update_path_digit_tamper(update_circuit):

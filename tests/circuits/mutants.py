@@ -10,7 +10,8 @@ the mutants of one *operator*:
 - ``hint``: a hint ``x <-- e`` becomes ``x <-- e + 1``: if the constraints that are meant
   to pin the hint do pin it, the honest witness is now rejected;
 - ``widen``: a range check ``Num2Bits(n)``, ``UnsignedRange(n)``, ``SignedRange(n)`` or
-  ``IsNonNegative(n)`` accepts one more bit.
+  ``IsNonNegative(n)`` of a plain signal accepts one more bit (of an expression, a
+  comparison, the width does not matter: :func:`_bounds_a_signal`).
 
 :func:`apply` writes a full copy of ``circuits/`` with the mutations applied under
 ``build/mutants/<hash>/`` (inside the repository: circom, as WebAssembly, sees no file
@@ -110,6 +111,27 @@ def statements(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _bounds_a_signal(text: str, head: str) -> bool:
+    """Whether the range check instantiated as ``head`` (``name = `` or ``name[i] = ``)
+    bounds a plain signal (``name.in <== x``), where its width is the bound. A check of an
+    expression (``a - b - 1``, ``used * (x - y)``: a comparison of operands bounded
+    elsewhere, the convention "range before compare") only needs to exclude wrapped
+    negatives, which any width below the field does: widening it by a bit is an
+    equivalent mutant, so it is not generated. A ``component x = ...`` declaration with
+    no binding found is kept."""
+    name = re.sub(r"^component\s+", "", head.strip()).split("=")[0].strip()
+    name = re.sub(r"\[[^\]]*\]", "", name)
+    if not name:
+        return True
+    binding = re.search(rf"\b{re.escape(name)}(\[[^\]]*\])*\.in\s*<==\s*([^;]+);", text)
+    if binding is None:
+        return True
+    rhs = binding.group(2)
+    while re.search(r"\[[^\[\]]*\]", rhs):  # index expressions do not count
+        rhs = re.sub(r"\[[^\[\]]*\]", "", rhs)
+    return re.fullmatch(r"\s*[\w.]+\s*", rhs) is not None
+
+
 def _line(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
@@ -153,6 +175,8 @@ def _sites(file: str, text: str) -> list[Mutant]:
             new = f"{lhs}<-- ({body.strip()}) + 1;"
             out.append(Mutant("hint", file, line, flat, Mutation(file, start, stmt, new)))
         for m in _RANGE.finditer(stmt):
+            if not _bounds_a_signal(text, stmt[: m.start()]):
+                continue
             arg = m.group(2).strip()
             new_call = f"{m.group(1)}(({arg}) + 1)"
             offset = start + m.start()

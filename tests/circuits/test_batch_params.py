@@ -42,38 +42,52 @@ def test_hash_matches_model_at_boundaries(params):
     assert w.ok and w["paramsHash"] == PRICES.params_hash(MARKETS)
 
 
+@pytest.fixture(scope="module")
+def params0():
+    return compile_main("lib/BatchParams.circom", "BatchParams(2)", optimize=0)
+
+
 @pytest.mark.parametrize(
-    ("field", "index", "value"),
+    ("field", "index", "value", "rule"),
     [
-        ("batchNumber", None, 2**40),
-        ("timestamp", None, 2**40),
-        ("tickSize", 0, 0),
-        ("tickSize", 0, 2**40),
-        ("mmrBps", 0, 0),
-        ("mmrBps", 0, 1000),  # mmr == imr
-        ("imrBps", 0, 10**4 + 1),
-        ("makerFeePpm", 0, 10**6 + 1),
-        ("takerFeePpm", 1, P - 1),
-        ("mark", 0, 0),
-        ("mark", 1, 2**40),
-        ("fundingIndex", 0, 2**63),
-        ("fundingIndex", 1, P - 2**63),
+        ("batchNumber", None, 2**40, "nRange"),
+        ("timestamp", None, 2**40, "tRange"),
+        ("tickSize", 0, 0, "tick[0]"),
+        ("tickSize", 0, 2**40, "tickMax[0]"),
+        ("mmrBps", 0, 0, "mmrPos[0]"),
+        ("mmrBps", 0, 1000, "mmrLtImr[0]"),  # mmr == imr
+        ("imrBps", 0, 10**4 + 1, "imrMax[0]"),
+        ("makerFeePpm", 0, 10**6 + 1, "makerMax[0]"),
+        ("takerFeePpm", 1, P - 1, "takerMin[1]"),
+        ("mark", 0, 0, "markMin[0]"),
+        ("mark", 1, 2**40, "markMax[1]"),
+        ("fundingIndex", 0, 2**63, "fundingRange[0]"),
+        ("fundingIndex", 1, P - 2**63, "fundingRange[1]"),
     ],
 )
-def test_out_of_range_parameter_is_rejected(params, field, index, value):
+def test_out_of_range_parameter_is_rejected(params0, field, index, value, rule):
+    """Each parameter one past its range, the hash recomputed from it (the circuit computes
+    it): rejected by that parameter's own range check and nothing else."""
     inputs = _inputs()
     if index is None:
         inputs[field] = value
     else:
         inputs[field] = list(inputs[field])
         inputs[field][index] = value
-    assert not params.accepts(inputs)
+    params0.witness(inputs).assert_rejected_only_by(rule)
 
 
 def test_edge_values_in_range_are_accepted(params):
-    inputs = _inputs()
-    inputs["imrBps"] = [10**4, 2]
-    inputs["mmrBps"] = [10**4 - 1, 1]
-    inputs["makerFeePpm"] = [0, 10**6]
-    inputs["tickSize"] = [1, 2**40 - 1]
-    assert params.accepts(inputs)
+    """Every parameter at both ends of its range (with PRICES: marks 1 and 2^40 - 1,
+    funding indices -(2^63 - 1) and 2^63 - 1, time 2^40 - 1)."""
+    for n, fees in ((2**40 - 1, [0, 10**6]), (0, [10**6, 0])):
+        inputs = _inputs()
+        inputs["batchNumber"] = n
+        inputs["imrBps"] = [10**4, 2]
+        inputs["mmrBps"] = [10**4 - 1, 1]
+        inputs["makerFeePpm"] = fees
+        inputs["takerFeePpm"] = fees[::-1]
+        inputs["tickSize"] = [1, 2**40 - 1]
+        assert params.accepts(inputs)
+    zero_time = _inputs(PriceSet(0, 0, (1, 1), (0, 0)))
+    assert params.accepts(zero_time)

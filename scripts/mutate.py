@@ -40,13 +40,14 @@ from tests.circuits import mutants  # noqa: E402
 RESULTS = ROOT / "build" / "mutation" / "results.jsonl"
 PYTEST = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow"]
 
-#: The batch's own tests, in the order they are run (the fastest killers first).
+#: The batch's own tests, in the order they are run (the fastest killers first: honest
+#: batches and their public inputs, then the freedom check, then the tampers).
 BATCH_TESTS = (
+    "tests/circuits/test_batch.py",
+    "tests/circuits/test_freedom.py",
     "tests/circuits/test_batch_tampers.py",
     "tests/circuits/test_batch_gaps.py",
     "tests/circuits/test_taker_once.py",
-    "tests/circuits/test_batch.py",
-    "tests/circuits/test_freedom.py",
     "tests/circuits/test_batch_property.py",
 )
 

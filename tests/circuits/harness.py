@@ -215,16 +215,6 @@ class Witness:
                     names.update(by_wire.get(wire, ()))
         return names
 
-    def rejected_by(self, prefix: str) -> bool:
-        """Whether some violated constraint involves a signal named ``prefix...``.
-
-        With an ``optimize=0`` build this pins a rejection to the rule that caused it
-        (for example ``main.fill[0].makerRoom``), not merely to a public root that no
-        longer matches.
-        """
-        full = prefix if prefix.startswith("main") else f"main.{prefix}"
-        return any(n.startswith(full) for n in self.failing_signals())
-
     def violations(self) -> list[Violation]:
         """Every violated constraint, with the signals it involves."""
         by_wire = self.circuit.names_by_wire()

@@ -154,7 +154,11 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="ignore earlier results")
     parser.add_argument("--survivors", action="store_true", help="re-run earlier survivors")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
+    parser.add_argument("--report", action="store_true", help="summarise results, run nothing")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the per-file table for docs/circuits.md"
+    )
     args = parser.parse_args()
 
     if args.check_hints:
@@ -188,7 +192,9 @@ def main() -> int:
         for m in todo:
             done.pop(m.id)
     results = [done[m.id] for m in todo if m.id in done]
-    pending = [m for m in todo if m.id not in done]
+    pending = [] if args.report else [m for m in todo if m.id not in done]
+    if args.report and len(results) < len(todo):
+        print(f"{len(todo) - len(results)} of {len(todo)} mutants not run yet", file=sys.stderr)
     with RESULTS.open("a") as out, ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {pool.submit(evaluate, m, args.timeout): m for m in pending}
         for n, future in enumerate(as_completed(futures), len(results) + 1):
@@ -207,6 +213,13 @@ def main() -> int:
     s = summary(results)
     if args.json:
         print(json.dumps(s, indent=2))
+    elif args.markdown:
+        print("| file | mutants | killed | survived | invalid (do not compile) |")
+        print("| --- | --- | --- | --- | --- |")
+        for file, n in sorted(s["by_file"].items()):
+            total = sum(n.values())
+            print(f"| `{file}` | {total} | {n['killed']} | {n['survived']} | {n['invalid']} |")
+        print(f"| **all** | {s['mutants']} | {s['killed']} | {s['survived']} | {s['invalid']} |")
     else:
         print(f"{s['killed']} killed / {s['valid']} valid mutants ({s['invalid']} invalid), "
               f"score {s['score']}")

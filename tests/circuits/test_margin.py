@@ -49,6 +49,13 @@ CASES = [
     ((-9_600, [10, 0]), (-4_900, [5, 0]), False),  # reduces risk but V/MR falls
     ((-9_600, [10, 0]), (-10_600, [11, 0]), False),  # adds risk below initial
     ((0, [0, 0]), (-1, [0, 0]), False),  # debit 1: C = p - 1 is -1, not huge
+    # Risk halves and V' * MR = V * MR' exactly, with V' < 0 (-100 and -200): legal at the
+    # equality, illegal one unit below. Any error in MR (before) tips it.
+    ((-10_200, [10, 0]), (-5_100, [5, 0]), True),
+    ((-10_200, [10, 0]), (-5_101, [5, 0]), False),
+    # The same with V > 0: V' * MR = V * MR' at V' = 100, V = 200.
+    ((-9_800, [10, 0]), (-4_900, [5, 0]), True),
+    ((-9_800, [10, 0]), (-4_901, [5, 0]), False),
     ((2**63 - 1, [2**40 - 1, -(2**40 - 1)]), (2**63 - 1, [2**40 - 1, -(2**40 - 1)]), True),
     ((-(2**63 - 1), [-(2**40 - 1), 0]), (-(2**63 - 1), [-(2**40 - 1), 0]), False),
 ]
@@ -75,8 +82,14 @@ def test_random_agrees_with_model(margin):
 
 
 def test_position_out_of_range_is_rejected(margin):
-    assert not margin.accepts(_inputs(0, 0, [0, 0], 10**9, [2**40, 0]))
-    assert not margin.accepts(_inputs(0, 0, [0, 0], 10**9, [-(2**40), 0]))
+    for before, after in (
+        ([0, 0], [2**40, 0]),
+        ([0, 0], [-(2**40), 0]),
+        ([2**40, 0], [0, 0]),
+        ([0, -(2**40)], [0, 0]),
+    ):
+        assert not margin.accepts(_inputs(0, 0, before, 10**9, after)), (before, after)
+    assert margin.accepts(_inputs(0, 0, [2**40 - 1, 0], 10**9, [0, -(2**40 - 1)]))
 
 
 def test_legal_output_cannot_lie(margin):

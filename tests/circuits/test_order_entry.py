@@ -102,6 +102,18 @@ def test_tampered_entry_is_rejected_by_its_rule(entry0, name, changes, signal):
     w.assert_rejected_only_by(*((signal,) if isinstance(signal, str) else signal))
 
 
+def test_used_two_would_brick_the_slot(entry0):
+    """used = 2 (filled 0, so the entry takes nothing) would write 2 * newLeaf - oldLeaf:
+    a leaf whose preimage nobody knows, so the slot could never be opened again (an
+    operator freezing a trader's slot). Everything else holds (the signature is valid,
+    every gated range scales); only the booleanity of used refuses it."""
+    inputs, _ = entry_inputs(0, 1)
+    w = entry0.witness(dict(inputs, used=2, filled=0))
+    w.assert_rejected_only_by("main.used")
+    honest = entry0.witness(dict(inputs))
+    assert w["ordersRootAfter"] != honest["ordersRootAfter"]
+
+
 def test_bad_signature_is_rejected(entry0):
     inputs, _ = entry_inputs(0, 1)
     w = entry0.witness(dict(inputs, sigS=int(inputs["sigS"]) + 1))

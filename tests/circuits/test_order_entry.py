@@ -79,6 +79,8 @@ TAMPERS = [
     ("size zero", {"size": 0, "filled": 0}, "main.sizeNonZero"),
     ("size 2^32", {"size": 2**32}, "main.sizeRange"),
     ("expired", {"expiry": 999}, "main.notExpired"),  # t = 1000
+    # Past the protocol's range (< 2^40) but still after t, so not expired: only its range.
+    ("expiry 2^40", {"expiry": 2**40}, "main.expiryRange"),
     # No market M: no tick either, so the price is off "its" tick too.
     ("market M", {"market": M}, ("main.marketSel", "main.onTick")),
     ("side 2", {"side": 2}, "main.side"),

@@ -159,6 +159,19 @@ def test_replayed_order_is_rejected(entry0):
     w.assert_rejected_only_by("main.idIncreases")
 
 
+def test_replay_with_a_lie_about_the_slot_is_rejected(entry0):
+    """The replay above, with the operator claiming the slot is still empty (old id 0, so
+    the id rule holds): the claimed old leaf is not in the account's order root. Only the
+    opening (`update.oldRoot === ordersRootBefore`) refuses it."""
+    replay, _ = entry_inputs(0, 0)  # A's sell, id 1, slot 1, first entered in batch 0
+    later, _ = entry_inputs(1, 0)  # batch 1: A's slot 1 holds id 1 by now
+    replay = dict(replay, ordersRootBefore=later["ordersRootBefore"], seq=later["seq"],
+                  timestamp=later["timestamp"], slotSiblings=later["slotSiblings"])
+    assert int(replay["oldSlotOrderId"]) == 0  # the lie: the slot as it was before batch 0
+    w = entry0.witness(replay)
+    w.assert_rejected_only_by("main.update.oldRoot")
+
+
 def test_off_curve_r8_is_rejected(entry0):
     """R8 off the curve: rOnCurve, and the verifier's own equation (an off-curve R8 that
     satisfied it would need a collision of the formulas: rOnCurve is defence in depth)."""

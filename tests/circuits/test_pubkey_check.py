@@ -126,6 +126,19 @@ def test_no_hint_helps(free_hint, name):
         assert not w.ok, (name, hint)
 
 
+@pytest.mark.parametrize(("coordinate", "rule"), [(0, "dbl[2].xout"), (1, "dbl[2].yout")])
+def test_each_coordinate_is_bound(free_hint, coordinate, rule):
+    """A key off by one in one coordinate, with the hint of the real key (so 8Q is the
+    real key): only the equality of that coordinate refuses it. (Nothing else checks that
+    the key is on the curve: 8Q = key does.)"""
+    q = babyjub.mul(KEY, INV8)
+    bad = list(KEY)
+    bad[coordinate] = (bad[coordinate] + 1) % P
+    assert not babyjub.on_curve(tuple(bad))
+    w = free_hint.witness({**_inputs(bad), "hx": q[0], "hy": q[1]})
+    w.assert_rejected_only_by(rule)
+
+
 def test_off_curve_points_are_rejected(check0):
     for point in ((KEY[0], (KEY[1] + 1) % P), (1, 1), (0, 0)):
         assert not babyjub.on_curve(point)

@@ -13,6 +13,7 @@ import pytest
 
 from prover.field import SNARK_FIELD
 from prover.merkle import QuadTree
+from tests.circuits import mutants
 from tests.circuits.harness import compile_main, expect_count
 
 LEVELS = 2
@@ -97,6 +98,24 @@ def test_digit_four_is_rejected(root_circuit):
     honest = root_circuit.witness(tree.prove(3).as_circuit_inputs())
     for bad in (4, 5, P - 1, 2**32):
         assert not honest.tamper({"pathIndex[0]": bad}).ok
+
+
+@pytest.fixture(scope="module")
+def cheat_digit():
+    """QuadDigit whose hint takes b1 = (digit - b0) / 2 in the field (a cheating prover's
+    choice for a digit above 3), every other signal computed from it."""
+    file = "lib/QuadDigit.circom"
+    cut = mutants.replace(file, "    b1 <-- (digit >> 1) & 1;\n", "    b1 <-- (digit - b0) / 2;\n")
+    return compile_main(file, "QuadDigit()", optimize=0, sources=mutants.apply(cut))
+
+
+@pytest.mark.parametrize("digit", [4, 5, 7, P - 1])
+def test_digit_above_three_is_rejected_by_the_bit_check(cheat_digit, digit):
+    """digit = b0 + 2 * b1 with b1 = 2, 3 or (p - 2) / 2: the recomposition holds, the
+    selector is not one-hot (for 4: [-1, 0, 2, 0]); only b1's booleanity refuses it."""
+    w = cheat_digit.witness({"digit": digit})
+    assert w["b1"] not in (0, 1)
+    w.assert_rejected_only_by("b1")
 
 
 def test_digit_bits_cannot_be_faked(root_circuit):

@@ -311,6 +311,26 @@ def test_insurance_fund_as_maker(batch0):
     _witness(batch0, x, pre).assert_rejected_only_by(f"makerSel[0].sel[{INSURANCE_ACCOUNT}]")
 
 
+def test_account_slot_used_two_would_brick_a_leaf(batch0):
+    """accUsed = 2 for a victim's account (B, opened in the padding slot 3, referenced by
+    nothing): its leaf would be written as 2 * after - before, which nobody can open
+    again, and its funding counted twice. Only accUsed's booleanity refuses it."""
+    pre = pre_state().copy()  # B is long 5 lots with F = 3 (F* = 0): it receives 15
+    pre.set_account(B, replace(pre.account(B), positions=(Position(5, 3), Position(0, 0))))
+    b = pre.account(B)
+    x = _a_rests()
+    x["accUsed"][3], x["accIndex"][3] = "2", str(B)
+    x["accPubX"][3], x["accPubY"][3] = str(b.pubkey[0]), str(b.pubkey[1])
+    x["accCollateral"][3] = str(b.collateral)
+    x["accPosSize"][3], x["accPosFunding"][3] = ["5", "0"], ["3", "0"]
+    x["accOrdersRoot"][3] = str(pre.orders_root(B))
+    w = batch0.witness(repair(batch0, pre, x))
+    w.assert_rejected_only_by("accUsed[3]")
+    before, after = w["leafBefore[3].leaf"], w["leafAfter[3].leaf"]
+    assert w["written[3]"] == (2 * after - before) % P != after  # nobody can open it
+    assert w["payment[3]"] == P - 30  # -15, counted twice
+
+
 def test_account_opened_twice(batch0):
     """Padding slot 3 made a second, used opening of A (holding what slot 2 wrote)."""
     x = _a_rests()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from prover.field import SNARK_FIELD
+from tests.circuits import mutants
 from tests.circuits.harness import compile_main, expect_count
 
 P = SNARK_FIELD
@@ -93,3 +94,24 @@ def test_is_non_negative_output_cannot_lie(nonneg):
     w = nonneg.witness({"in": P - 3})
     assert w.ok and w["out"] == 0
     assert not w.tamper({"out": 1}).ok
+
+
+@pytest.fixture(scope="module")
+def cheat_sign():
+    """SignedRange(40) whose hints claim |in| = 1 for any input: neg = (1 - in) / 2 in the
+    field, so in = abs - 2 * neg * abs holds; every other signal computed from them."""
+    file = "lib/SignedRange.circom"
+    cuts = [
+        mutants.replace(file, "    neg <-- in < 0 ? 1 : 0;\n", "    neg <-- (1 - in) / 2;\n"),
+        mutants.replace(file, "    abs <-- neg == 1 ? -in : in;\n", "    abs <-- 1;\n"),
+    ]
+    return compile_main(file, "SignedRange(40)", optimize=0, sources=mutants.apply(*cuts))
+
+
+@pytest.mark.parametrize("value", [2**40, -(2**40), 2**63, (P - 1) // 2])
+def test_a_non_boolean_sign_would_pass_any_value(cheat_sign, value):
+    """Without the sign's booleanity every value would pass as |v| = 1 (and MarginCheck,
+    which reads abs, would see a position of one lot): only that check refuses it."""
+    w = cheat_sign.witness({"in": value % P})
+    assert w["abs"] == 1
+    w.assert_rejected_only_by("neg")

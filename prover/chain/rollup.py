@@ -1,0 +1,346 @@
+"""Deploy and drive a ``Rollup`` (verifier_contracts/Rollup.sol) through web3.py.
+
+:func:`connect` turns an RPC URL into a client, or a :class:`ChainError` naming the URL;
+:func:`deploy` puts the verifier, the Poseidon contracts and the Rollup on chain;
+:class:`RollupClient` reads the state, submits batches (a revert comes back as a
+:class:`RollupRevert` carrying the contract's ``Rollup__Reason`` and its arguments) and
+reads the ``BatchSubmitted`` / ``ConfigRegistered`` events a verifier rebuilds batches from.
+
+Docs: docs/settlement.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import keccak
+
+from prover.chain.config import RollupConfig
+from prover.chain.contracts import POSEIDON_INPUTS, compile_rollup, poseidon_contract
+from prover.chain.vkey import key_hash
+from prover.errors import ToolError, ZkmatchError
+from prover.toolchain.solc import CompiledContract
+
+RECEIPT_TIMEOUT = 120
+#: Gas limit of a ``submitBatch`` transaction (the pairing precompile needs ~180k; the
+#: estimator is not used, see prover/demo.py).
+SUBMIT_GAS = 1_000_000
+
+
+class ChainError(ToolError):
+    """The chain cannot be reached, or answered something unusable."""
+
+
+class RollupRevert(ZkmatchError):
+    """The Rollup reverted with one of its custom errors."""
+
+    def __init__(self, reason: str, args: Sequence[Any] = ()) -> None:
+        self.reason = reason
+        self.args_ = tuple(args)
+        shown = ", ".join(map(str, self.args_))
+        super().__init__(f"Rollup reverted: {reason}({shown})")
+
+
+def proof_words(proof: Mapping[str, Any]) -> list[int]:
+    """snarkjs's proof as ``submitBatch``'s ``uint256[8]`` (G2 coordinates as (c1, c0))."""
+    a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
+    return [
+        int(a[0]),
+        int(a[1]),
+        int(b[0][1]),
+        int(b[0][0]),
+        int(b[1][1]),
+        int(b[1][0]),
+        int(c[0]),
+        int(c[1]),
+    ]
+
+
+def proof_from_words(words: Sequence[int]) -> dict[str, Any]:
+    """The inverse of :func:`proof_words`: snarkjs's ``proof.json`` shape."""
+    w = [str(int(x)) for x in words]
+    return {
+        "pi_a": [w[0], w[1], "1"],
+        "pi_b": [[w[3], w[2]], [w[5], w[4]], ["1", "0"]],
+        "pi_c": [w[6], w[7], "1"],
+        "protocol": "groth16",
+        "curve": "bn128",
+    }
+
+
+def connect(rpc_url: str, timeout: float = 30) -> Any:
+    """A web3.py client of ``rpc_url``; :class:`ChainError` naming the URL if it is dead."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id  # noqa: B018 (a real round trip)
+    except Exception as exc:  # web3 raises many unrelated types for a dead node
+        raise ChainError(f"the chain at {rpc_url} does not answer: {exc}") from exc
+    return w3
+
+
+def _error_table(abi: Sequence[Mapping[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
+    table = {}
+    for item in abi:
+        if item.get("type") == "error":
+            types = [i["type"] for i in item["inputs"]]
+            selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
+            table[selector] = (item["name"], types)
+    return table
+
+
+def decode_revert(abi: Sequence[Mapping[str, Any]], data: str | bytes) -> RollupRevert | None:
+    """The custom error in revert ``data``, if it is one of ``abi``'s."""
+    raw = (
+        bytes.fromhex(data[2:] if data.startswith("0x") else data)
+        if isinstance(data, str)
+        else data
+    )
+    found = _error_table(abi).get(raw[:4])
+    if found is None:
+        return None
+    name, types = found
+    return RollupRevert(name, abi_decode(types, raw[4:]) if types else ())
+
+
+def _send(
+    w3: Any, call: Any, sender: str, abi: Sequence[Mapping[str, Any]], gas: int | None = None
+) -> Any:
+    """Transact ``call`` from ``sender`` and wait; reverts raise :class:`RollupRevert`.
+
+    The call is simulated first (``eth_call``), so a revert is reported with its reason
+    before anything is sent; a transaction that still fails on chain (the state moved in
+    between) is replayed at its block to name the reason.
+    """
+    params: dict[str, Any] = {"from": sender}
+    if gas is not None:
+        params["gas"] = gas
+    _simulate(call, params, abi)
+    tx_hash = call.transact(params)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
+    if receipt["status"] != 1:
+        _simulate(call, params, abi, block=receipt["blockNumber"] - 1)
+        raise RollupRevert("transaction failed", [tx_hash.hex()])
+    return receipt
+
+
+def _simulate(
+    call: Any, params: Mapping[str, Any], abi: Sequence[Mapping[str, Any]], block: Any = None
+) -> None:
+    from web3.exceptions import ContractCustomError, ContractLogicError
+
+    try:
+        call.call(dict(params), block_identifier=block or "latest")
+    except ContractCustomError as exc:
+        data = exc.data if isinstance(exc.data, str) else str(exc.message)
+        raise decode_revert(abi, data) or RollupRevert("unknown", [data]) from exc
+    except ContractLogicError as exc:
+        raise RollupRevert("revert", [str(exc)]) from exc
+
+
+def _deploy(w3: Any, contract: CompiledContract, sender: str, *args: Any) -> str:
+    factory = w3.eth.contract(abi=contract.abi, bytecode=contract.bytecode)
+    tx_hash = factory.constructor(*args).transact({"from": sender})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
+    if receipt["status"] != 1 or not receipt["contractAddress"]:
+        raise ChainError(f"deploying {contract.name} failed (tx {tx_hash.hex()})")
+    return str(receipt["contractAddress"])
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a rollup lives: addresses, the chain, and the block it was deployed in."""
+
+    chain_id: int
+    rollup: str
+    verifier: str
+    poseidon4: str
+    poseidon6: str
+    operator: str
+    admin: str
+    block: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Deployment:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def deploy(
+    w3: Any,
+    verifier: CompiledContract,
+    vk: Mapping[str, Any],
+    config: RollupConfig,
+    *,
+    genesis_root: int,
+    genesis_timestamp: int,
+    operator: str,
+    admin: str,
+    sender: str | None = None,
+) -> Deployment:
+    """Deploy the verifier, Poseidon(4), Poseidon(6) and a Rollup at the genesis state."""
+    sender = sender or admin
+    verifier_address = _deploy(w3, verifier, sender)
+    p4, p6 = (_deploy(w3, poseidon_contract(n), sender) for n in POSEIDON_INPUTS)
+    rollup = compile_rollup()
+    address = _deploy(
+        w3,
+        rollup,
+        sender,
+        verifier_address,
+        p4,
+        p6,
+        operator,
+        admin,
+        key_hash(vk),
+        genesis_root,
+        genesis_timestamp,
+        *config.as_contract_args(),
+    )
+    return Deployment(
+        int(w3.eth.chain_id),
+        address,
+        verifier_address,
+        p4,
+        p6,
+        operator,
+        admin,
+        int(w3.eth.block_number),
+    )
+
+
+@dataclass(frozen=True)
+class RollupState:
+    root: int
+    batch_number: int
+    last_timestamp: int
+    config_hash: int
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """One ``BatchSubmitted`` event: what a verifier needs for batch ``number``."""
+
+    number: int
+    old_root: int
+    new_root: int
+    previous_timestamp: int
+    timestamp: int
+    config_hash: int
+    proof: tuple[int, ...]
+    tx_hash: str
+    block: int
+    gas_used: int | None = None
+
+
+@dataclass(frozen=True)
+class ConfigEvent:
+    config_hash: int
+    from_batch: int
+    config: RollupConfig
+    block: int
+
+
+class RollupClient:
+    """Calls and events of one deployed Rollup."""
+
+    def __init__(self, w3: Any, address: str) -> None:
+        self.w3 = w3
+        self.abi = compile_rollup().abi
+        self.address = address
+        self.contract = w3.eth.contract(address=address, abi=self.abi)
+
+    def state(self) -> RollupState:
+        f = self.contract.functions
+        return RollupState(
+            int(f.stateRoot().call()),
+            int(f.batchNumber().call()),
+            int(f.lastTimestamp().call()),
+            int(f.configHash().call()),
+        )
+
+    def config(self) -> RollupConfig:
+        f = self.contract.functions
+        return RollupConfig.from_contract(
+            (f.feedKeyX().call(), f.feedKeyY().call()), f.markets().call()
+        )
+
+    def verifier_address(self) -> str:
+        return str(self.contract.functions.verifier().call())
+
+    def verification_key_hash(self) -> bytes:
+        return bytes(self.contract.functions.verificationKeyHash().call())
+
+    def next_public_inputs(self, new_root: int, timestamp: int) -> list[int]:
+        return [
+            int(x) for x in self.contract.functions.nextPublicInputs(new_root, timestamp).call()
+        ]
+
+    def submit_batch(
+        self, new_root: int, timestamp: int, proof: Mapping[str, Any] | Sequence[int], sender: str
+    ) -> Any:
+        """Send ``submitBatch``; returns the receipt, or raises :class:`RollupRevert`."""
+        words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
+        call = self.contract.functions.submitBatch(new_root, timestamp, words)
+        return _send(self.w3, call, sender, self.abi, SUBMIT_GAS)
+
+    def register_markets(self, config: RollupConfig, sender: str) -> Any:
+        call = self.contract.functions.registerMarkets(*config.as_contract_args())
+        return _send(self.w3, call, sender, self.abi)
+
+    def batches(self, from_block: int = 0) -> list[BatchEvent]:
+        """Every accepted batch, in order."""
+        logs = self.contract.events.BatchSubmitted().get_logs(from_block=from_block)
+        out = []
+        for log in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
+            a = log["args"]
+            out.append(
+                BatchEvent(
+                    int(a["batchNumber"]),
+                    int(a["oldRoot"]),
+                    int(a["newRoot"]),
+                    int(a["previousTimestamp"]),
+                    int(a["timestamp"]),
+                    int(a["configHash"]),
+                    tuple(int(x) for x in a["proof"]),
+                    log["transactionHash"].hex(),
+                    int(log["blockNumber"]),
+                )
+            )
+        return out
+
+    def configs(self, from_block: int = 0) -> list[ConfigEvent]:
+        """Every configuration registered (the deployment's first), in order."""
+        logs = self.contract.events.ConfigRegistered().get_logs(from_block=from_block)
+        out = []
+        for log in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
+            a = log["args"]
+            config = RollupConfig.from_contract((a["feedKeyX"], a["feedKeyY"]), a["markets"])
+            out.append(
+                ConfigEvent(
+                    int(a["configHash"]), int(a["fromBatch"]), config, int(log["blockNumber"])
+                )
+            )
+        return out
+
+
+__all__ = [
+    "BatchEvent",
+    "ChainError",
+    "ConfigEvent",
+    "Deployment",
+    "RollupClient",
+    "RollupRevert",
+    "RollupState",
+    "connect",
+    "decode_revert",
+    "deploy",
+    "proof_from_words",
+    "proof_words",
+]

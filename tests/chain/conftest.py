@@ -1,0 +1,104 @@
+"""A Rollup deployed on the session's anvil, with a small stand-in circuit's verifier.
+
+``shape`` builds ``RollupShape`` (the batch circuit's four public inputs, nothing else;
+cached by content hash) and its snarkjs-exported verifier. ``rollup`` deploys verifier,
+Poseidon contracts and Rollup inside the per-test snapshot, so each test starts at genesis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prover.chain.config import RollupConfig
+from prover.chain.rollup import Deployment, RollupClient, deploy
+from prover.circuit import Artifacts, CircuitSpec, build, compile_verifier, prove
+from prover.crypto.eddsa import PrivateKey
+from prover.exchange.domain import Market
+from prover.toolchain.solc import CompiledContract
+
+CIRCUITS = Path(__file__).resolve().parent / "circuits"
+GENESIS_ROOT = 123456789
+MARKETS = (Market(0, 1, 500, 300, 200, 500), Market(1, 5, 1000, 500, 0, 700))
+CONFIG = RollupConfig(MARKETS, (1_000, 2_000), PrivateKey.from_seed("zkmatch-test-feed").public_key)
+
+
+@dataclass
+class Shape:
+    artifacts: Artifacts
+    verifier: CompiledContract
+    vk: dict[str, Any]
+    work: Path
+
+    def prove(self, inputs: list[int]) -> dict[str, Any]:
+        names = ("oldRoot", "newRoot", "batchInfo", "configHash")
+        result = prove(
+            self.artifacts,
+            {n: str(v) for n, v in zip(names, inputs, strict=True)},
+            work_dir=self.work,
+        )
+        assert [int(x) for x in result.public] == inputs
+        return dict(result.proof)
+
+
+@pytest.fixture(scope="session")
+def shape(tmp_path_factory: pytest.TempPathFactory) -> Shape:
+    spec = CircuitSpec(
+        name="rollup_shape",
+        source="RollupShape.circom",
+        template="RollupShape",
+        public=("oldRoot", "newRoot", "batchInfo", "configHash"),
+        circuits_dir=CIRCUITS,
+    )
+    artifacts = build(spec)
+    return Shape(
+        artifacts,
+        compile_verifier(artifacts),
+        dict(artifacts.verification_key()),
+        tmp_path_factory.mktemp("shape"),
+    )
+
+
+@dataclass
+class Deployed:
+    w3: Any
+    client: RollupClient
+    deployment: Deployment
+    operator: str
+    admin: str
+    stranger: str
+    genesis_timestamp: int
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def mine_at(self, timestamp: int) -> None:
+        self.w3.provider.make_request("evm_mine", [timestamp])
+
+
+@pytest.fixture
+def rollup(chain: Any, shape: Shape) -> Deployed:
+    admin, operator, stranger = chain.eth.accounts[:3]
+    genesis = int(chain.eth.get_block("latest")["timestamp"]) - 3600
+    deployment = deploy(
+        chain,
+        shape.verifier,
+        shape.vk,
+        CONFIG,
+        genesis_root=GENESIS_ROOT,
+        genesis_timestamp=genesis,
+        operator=operator,
+        admin=admin,
+    )
+    return Deployed(
+        chain,
+        RollupClient(chain, deployment.rollup),
+        deployment,
+        operator,
+        admin,
+        stranger,
+        genesis,
+    )

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+/// @notice The Groth16 verifier snarkjs exports from the batch circuit's final zkey.
+interface IGroth16Verifier {
+    function verifyProof(
+        uint256[2] calldata pA,
+        uint256[2][2] calldata pB,
+        uint256[2] calldata pC,
+        uint256[4] calldata pubSignals
+    ) external view returns (bool);
+}
+
+/// @notice circomlibjs's generated Poseidon contract of 4 inputs (circomlib's Poseidon(4)).
+interface IPoseidon4 {
+    function poseidon(uint256[4] memory input) external pure returns (uint256);
+}
+
+/// @notice circomlibjs's generated Poseidon contract of 6 inputs (circomlib's Poseidon(6)).
+/// (circomlibjs cannot assemble more than 6 inputs: its EVM code runs out of DUP slots.)
+interface IPoseidon6 {
+    function poseidon(uint256[6] memory input) external pure returns (uint256);
+}
+
+/// @title zkmatch Rollup: the chain's copy of the exchange state, moved only by proven batches
+/// @notice Holds the account tree's root, the batch number, the last batch's timestamp, the
+/// registered markets and price-feed key (through `configHash`) and the verifier of the batch
+/// circuit. `submitBatch` rebuilds the four public inputs of the batch proof from this storage
+/// and the call's new root and timestamp, so a proof can choose none of them:
+///   [0] oldRoot    = stateRoot
+///   [1] newRoot    = the argument
+///   [2] batchInfo  = (batchNumber + 1) * 2^80 + lastTimestamp * 2^40 + timestamp
+///   [3] configHash = the registered configuration's hash:
+///       h_0 = Poseidon(TAG_CONFIG, feedKeyX, feedKeyY, marketCount),
+///       h_{m+1} = Poseidon(TAG_CONFIG, h_m, Poseidon(TAG_CONFIG_MARKET, tickSize, imrBps,
+///                 mmrBps, makerFeePpm, takerFeePpm), fundingRateCap_m)
+/// docs/settlement.md describes the protocol; prover/chain/ mirrors every encoding in Python.
+contract Rollup {
+    /// @notice The BN254 scalar field: every public input must be below it.
+    uint256 public constant SNARK_SCALAR_FIELD =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice The BN254 base field: every proof coordinate must be below it.
+    uint256 public constant BASE_FIELD =
+        21888242871839275222246405745257275088696311157297823662689037894645226208583;
+    /// @notice Timestamps and batch numbers are below 2^40 (the circuit's TIME_BITS).
+    uint256 public constant TIME_LIMIT = 1 << 40;
+    /// @notice Tick sizes are below 2^40 (the circuit's PRICE_BITS).
+    uint256 public constant PRICE_LIMIT = 1 << 40;
+    /// @notice Domain-separation tags of the configuration hash (first Poseidon input).
+    uint256 public constant TAG_CONFIG = 10;
+    uint256 public constant TAG_CONFIG_MARKET = 11;
+    /// @notice Limits shared with the circuit (docs/protocol.md).
+    uint256 public constant MAX_MARKETS = 8;
+    uint256 public constant MARGIN_SCALE = 10_000;
+    uint256 public constant FEE_SCALE = 1_000_000;
+
+    /// @notice One market's registered parameters (docs/protocol.md, section 6).
+    /// @param tickSize price tick, 1 <= tickSize < 2^40
+    /// @param imrBps initial margin ratio, basis points; mmrBps < imrBps <= 10^4
+    /// @param mmrBps maintenance margin ratio, basis points; 0 < mmrBps
+    /// @param makerFeePpm maker fee, parts per million, <= 10^6
+    /// @param takerFeePpm taker fee, parts per million, <= 10^6
+    /// @param fundingRateCap the most the funding index may move per second, in 10^-9 of
+    ///        the mark (the proof bounds |F*new - F*old| * 10^9 <= cap * mark * elapsed)
+    struct Market {
+        uint64 tickSize;
+        uint16 imrBps;
+        uint16 mmrBps;
+        uint32 makerFeePpm;
+        uint32 takerFeePpm;
+        uint64 fundingRateCap;
+    }
+
+    IGroth16Verifier public immutable verifier;
+    IPoseidon4 public immutable poseidon4;
+    IPoseidon6 public immutable poseidon6;
+    /// @notice The only address that may submit batches.
+    address public immutable operator;
+    /// @notice The only address that may change the registered markets or feed key.
+    address public immutable admin;
+    /// @notice keccak256 of the verification key the verifier embeds (prover/chain/vkey.py).
+    bytes32 public immutable verificationKeyHash;
+
+    /// @notice Root of the account tree after the last accepted batch (genesis at first).
+    uint256 public stateRoot;
+    /// @notice Number of batches accepted so far; the next batch is batchNumber + 1.
+    uint64 public batchNumber;
+    /// @notice Timestamp of the last accepted batch (the genesis timestamp at first).
+    uint64 public lastTimestamp;
+    /// @notice Hash of the registered markets and feed key; public input [3] of every batch.
+    uint256 public configHash;
+    /// @notice The price feed's Baby Jubjub public key; its signature on the batch's prices is
+    /// checked in the circuit against the key bound through configHash.
+    uint256 public feedKeyX;
+    uint256 public feedKeyY;
+    Market[] internal _markets;
+
+    /// @notice A new configuration took effect (at deployment, or by `registerMarkets`).
+    event ConfigRegistered(
+        uint256 indexed configHash,
+        uint64 fromBatch,
+        uint256 feedKeyX,
+        uint256 feedKeyY,
+        Market[] markets
+    );
+
+    /// @notice Batch `batchNumber` moved the root; with the configuration in force this is
+    /// everything needed to rebuild its public inputs and re-check its proof.
+    event BatchSubmitted(
+        uint64 indexed batchNumber,
+        uint256 oldRoot,
+        uint256 newRoot,
+        uint64 previousTimestamp,
+        uint64 timestamp,
+        uint256 configHash,
+        uint256[8] proof
+    );
+
+    error Rollup__NotOperator(address caller);
+    error Rollup__NotAdmin(address caller);
+    error Rollup__ZeroAddress();
+    error Rollup__NotInField(uint256 value);
+    error Rollup__TimestampNotAfterLast(uint64 timestamp, uint64 lastTimestamp);
+    error Rollup__TimestampInFuture(uint64 timestamp, uint256 blockTimestamp);
+    error Rollup__TimestampTooLarge(uint64 timestamp);
+    error Rollup__InvalidProof();
+    error Rollup__NoMarkets();
+    error Rollup__TooManyMarkets(uint256 count);
+    error Rollup__BadMarket(uint256 index);
+    error Rollup__BatchNumberExhausted();
+
+    /// @notice Deploys the rollup at its genesis state.
+    /// @param verifier_ the snarkjs-exported Groth16 verifier of the batch circuit
+    /// @param poseidon4_ circomlibjs's Poseidon contract of 4 inputs
+    /// @param poseidon6_ circomlibjs's Poseidon contract of 6 inputs
+    /// @param operator_ the address allowed to submit batches
+    /// @param admin_ the address allowed to change the configuration
+    /// @param verificationKeyHash_ keccak256 of the embedded verification key
+    /// @param genesisRoot the account tree's root before batch 1
+    /// @param genesisTimestamp batch 1 must be later than this
+    /// @param feedKeyX_ the price feed's public key, x
+    /// @param feedKeyY_ the price feed's public key, y
+    /// @param markets_ the markets, in market-id order
+    constructor(
+        IGroth16Verifier verifier_,
+        IPoseidon4 poseidon4_,
+        IPoseidon6 poseidon6_,
+        address operator_,
+        address admin_,
+        bytes32 verificationKeyHash_,
+        uint256 genesisRoot,
+        uint64 genesisTimestamp,
+        uint256 feedKeyX_,
+        uint256 feedKeyY_,
+        Market[] memory markets_
+    ) {
+        if (
+            address(verifier_) == address(0) || address(poseidon4_) == address(0)
+                || address(poseidon6_) == address(0) || operator_ == address(0)
+                || admin_ == address(0)
+        ) revert Rollup__ZeroAddress();
+        if (genesisRoot >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(genesisRoot);
+        if (genesisTimestamp >= TIME_LIMIT) revert Rollup__TimestampTooLarge(genesisTimestamp);
+        verifier = verifier_;
+        poseidon4 = poseidon4_;
+        poseidon6 = poseidon6_;
+        operator = operator_;
+        admin = admin_;
+        verificationKeyHash = verificationKeyHash_;
+        stateRoot = genesisRoot;
+        lastTimestamp = genesisTimestamp;
+        _register(feedKeyX_, feedKeyY_, markets_);
+    }
+
+    /// @notice Accepts batch `batchNumber + 1` if `proof` proves it from the current root.
+    /// @dev Public inputs are rebuilt here (see the contract's notice); the proof is
+    /// snarkjs's (pA, pB, pC) flattened: a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y.
+    /// @param newRoot the account tree's root after the batch
+    /// @param timestamp the batch's time: after the last batch's, not after this block's
+    /// @param proof the Groth16 proof
+    function submitBatch(uint256 newRoot, uint64 timestamp, uint256[8] calldata proof) external {
+        if (msg.sender != operator) revert Rollup__NotOperator(msg.sender);
+        if (newRoot >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(newRoot);
+        uint64 previous = lastTimestamp;
+        if (timestamp <= previous) revert Rollup__TimestampNotAfterLast(timestamp, previous);
+        if (timestamp > block.timestamp) {
+            revert Rollup__TimestampInFuture(timestamp, block.timestamp);
+        }
+        if (timestamp >= TIME_LIMIT) revert Rollup__TimestampTooLarge(timestamp);
+        uint64 number = batchNumber + 1;
+        if (number >= TIME_LIMIT) revert Rollup__BatchNumberExhausted();
+
+        uint256 oldRoot = stateRoot;
+        uint256 config = configHash;
+        uint256[4] memory inputs = [
+            oldRoot,
+            newRoot,
+            (uint256(number) << 80) | (uint256(previous) << 40) | uint256(timestamp),
+            config
+        ];
+        for (uint256 i = 0; i < 8; i++) {
+            if (proof[i] >= BASE_FIELD) revert Rollup__NotInField(proof[i]);
+        }
+        bool ok = verifier.verifyProof(
+            [proof[0], proof[1]],
+            [[proof[2], proof[3]], [proof[4], proof[5]]],
+            [proof[6], proof[7]],
+            inputs
+        );
+        if (!ok) revert Rollup__InvalidProof();
+
+        stateRoot = newRoot;
+        batchNumber = number;
+        lastTimestamp = timestamp;
+        emit BatchSubmitted(number, oldRoot, newRoot, previous, timestamp, config, proof);
+    }
+
+    /// @notice Replaces the markets and feed key from the next batch on; event-logged.
+    /// @param feedKeyX_ the price feed's public key, x
+    /// @param feedKeyY_ the price feed's public key, y
+    /// @param markets_ the markets, in market-id order (as many as the circuit has)
+    function registerMarkets(uint256 feedKeyX_, uint256 feedKeyY_, Market[] calldata markets_)
+        external
+    {
+        if (msg.sender != admin) revert Rollup__NotAdmin(msg.sender);
+        _register(feedKeyX_, feedKeyY_, markets_);
+    }
+
+    /// @notice The registered markets, in market-id order.
+    /// @return markets_ every market's parameters
+    function markets() external view returns (Market[] memory markets_) {
+        return _markets;
+    }
+
+    /// @notice The public inputs the next batch's proof must have, for a given new root and
+    /// timestamp (what `submitBatch` builds; for operators and verifiers).
+    /// @param newRoot the root after the batch
+    /// @param timestamp the batch's time
+    /// @return inputs oldRoot, newRoot, batchInfo, configHash
+    function nextPublicInputs(uint256 newRoot, uint64 timestamp)
+        external
+        view
+        returns (uint256[4] memory inputs)
+    {
+        inputs = [
+            stateRoot,
+            newRoot,
+            (uint256(batchNumber + 1) << 80) | (uint256(lastTimestamp) << 40) | uint256(timestamp),
+            configHash
+        ];
+    }
+
+    function _register(uint256 keyX, uint256 keyY, Market[] memory markets_) private {
+        uint256 count = markets_.length;
+        if (count == 0) revert Rollup__NoMarkets();
+        if (count > MAX_MARKETS) revert Rollup__TooManyMarkets(count);
+        if (keyX >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyX);
+        if (keyY >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyY);
+        delete _markets;
+        uint256 hash = poseidon4.poseidon([TAG_CONFIG, keyX, keyY, count]);
+        for (uint256 m = 0; m < count; m++) {
+            Market memory market = markets_[m];
+            if (
+                market.tickSize == 0 || market.tickSize >= PRICE_LIMIT || market.mmrBps == 0
+                    || market.mmrBps >= market.imrBps || market.imrBps > MARGIN_SCALE
+                    || market.makerFeePpm > FEE_SCALE || market.takerFeePpm > FEE_SCALE
+            ) revert Rollup__BadMarket(m);
+            uint256 marketHash = poseidon6.poseidon(
+                [
+                    TAG_CONFIG_MARKET,
+                    uint256(market.tickSize),
+                    uint256(market.imrBps),
+                    uint256(market.mmrBps),
+                    uint256(market.makerFeePpm),
+                    uint256(market.takerFeePpm)
+                ]
+            );
+            hash = poseidon4.poseidon([TAG_CONFIG, hash, marketHash, uint256(market.fundingRateCap)]);
+            _markets.push(market);
+        }
+        configHash = hash;
+        feedKeyX = keyX;
+        feedKeyY = keyY;
+        emit ConfigRegistered(hash, batchNumber + 1, keyX, keyY, markets_);
+    }
+}

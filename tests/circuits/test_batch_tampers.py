@@ -26,6 +26,7 @@ import pytest
 from prover.crypto.eddsa import PrivateKey
 from prover.exchange.batch import BatchBuilder, BatchResult
 from prover.exchange.constants import (
+    FEE_ACCOUNT,
     INSURANCE_ACCOUNT,
     SIDE_BUY,
     SIDE_SELL,
@@ -353,6 +354,23 @@ def test_slot_1_is_not_the_insurance_fund(batch0):
     x = _take(10)
     x["accIndex"][1] = "0"
     _witness(batch0, x).assert_rejected_only_by("accIndex[1]")
+
+
+def test_insurance_fund_slot_unused_drops_the_funding_it_owes(batch0):
+    """The fee account (the operator's; forged pre-state: long 5 lots with F = 3 where
+    F* = 0) receives 15 of funding from the insurance fund; with the fund's slot marked
+    unused its leaf is written back unchanged, so the 15 come from nowhere (and every other
+    slot must then be unused too). Only ``accUsed[1] === 1`` refuses it."""
+    pre = pre_state().copy()
+    fee = pre.account(FEE_ACCOUNT)
+    pre.set_account(FEE_ACCOUNT, replace(fee, positions=(Position(5, 3), Position(0, 0))))
+    x = inputs_of(_batch([], pre=pre))
+    assert x["accUsed"] == ["1", "1", "0", "0"]
+    x["accUsed"][1] = "0"
+    w = batch0.witness(repair(batch0, pre, x))
+    w.assert_rejected_only_by("accUsed[1]")
+    assert w["payment[0]"] == P - 15  # the fee account is credited 15
+    assert w["written[1]"] == w["leafBefore[1].leaf"]  # the fund pays nothing
 
 
 def test_used_account_slot_after_an_unused_one(batch0):

@@ -80,6 +80,10 @@ contract Rollup {
     address public immutable admin;
     /// @notice keccak256 of the verification key the verifier embeds (prover/chain/vkey.py).
     bytes32 public immutable verificationKeyHash;
+    /// @notice The account tree's root before batch 1 (where a verifier starts).
+    uint256 public immutable genesisRoot;
+    /// @notice The time before batch 1; batch 1's timestamp is later.
+    uint64 public immutable genesisTimestamp;
 
     /// @notice Root of the account tree after the last accepted batch (genesis at first).
     uint256 public stateRoot;
@@ -136,8 +140,8 @@ contract Rollup {
     /// @param operator_ the address allowed to submit batches
     /// @param admin_ the address allowed to change the configuration
     /// @param verificationKeyHash_ keccak256 of the embedded verification key
-    /// @param genesisRoot the account tree's root before batch 1
-    /// @param genesisTimestamp batch 1 must be later than this
+    /// @param genesisRoot_ the account tree's root before batch 1
+    /// @param genesisTimestamp_ batch 1 must be later than this
     /// @param feedKeyX_ the price feed's public key, x
     /// @param feedKeyY_ the price feed's public key, y
     /// @param markets_ the markets, in market-id order
@@ -148,8 +152,8 @@ contract Rollup {
         address operator_,
         address admin_,
         bytes32 verificationKeyHash_,
-        uint256 genesisRoot,
-        uint64 genesisTimestamp,
+        uint256 genesisRoot_,
+        uint64 genesisTimestamp_,
         uint256 feedKeyX_,
         uint256 feedKeyY_,
         Market[] memory markets_
@@ -159,16 +163,18 @@ contract Rollup {
                 || address(poseidon6_) == address(0) || operator_ == address(0)
                 || admin_ == address(0)
         ) revert Rollup__ZeroAddress();
-        if (genesisRoot >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(genesisRoot);
-        if (genesisTimestamp >= TIME_LIMIT) revert Rollup__TimestampTooLarge(genesisTimestamp);
+        if (genesisRoot_ >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(genesisRoot_);
+        if (genesisTimestamp_ >= TIME_LIMIT) revert Rollup__TimestampTooLarge(genesisTimestamp_);
         verifier = verifier_;
         poseidon4 = poseidon4_;
         poseidon6 = poseidon6_;
         operator = operator_;
         admin = admin_;
         verificationKeyHash = verificationKeyHash_;
-        stateRoot = genesisRoot;
-        lastTimestamp = genesisTimestamp;
+        genesisRoot = genesisRoot_;
+        genesisTimestamp = genesisTimestamp_;
+        stateRoot = genesisRoot_;
+        lastTimestamp = genesisTimestamp_;
         _register(feedKeyX_, feedKeyY_, markets_);
     }
 

@@ -271,6 +271,11 @@ class RollupClient:
             (f.feedKeyX().call(), f.feedKeyY().call()), f.markets().call()
         )
 
+    def genesis(self) -> tuple[int, int]:
+        """``(genesisRoot, genesisTimestamp)``: where the chain of batches starts."""
+        f = self.contract.functions
+        return int(f.genesisRoot().call()), int(f.genesisTimestamp().call())
+
     def verifier_address(self) -> str:
         return str(self.contract.functions.verifier().call())
 

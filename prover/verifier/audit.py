@@ -1,0 +1,172 @@
+"""Audit a rollup from chain data alone: every accepted batch, re-verified in Python.
+
+:func:`audit_chain` reads a Rollup's ``ConfigRegistered`` and ``BatchSubmitted`` events and,
+for each batch in order from genesis:
+
+1. checks the batch numbers run 1, 2, 3, ... and that batch n's old root and previous
+   timestamp are batch n-1's new root and timestamp (the genesis root and time for batch 1),
+   and that its timestamp moves forward;
+2. recomputes the configuration hash in force for that batch from the registered markets
+   and feed key in the events (:meth:`prover.chain.config.RollupConfig.hash`) and compares
+   it with the batch's;
+3. rebuilds the four public inputs from those values alone (nothing from the operator) and
+   verifies the proof with :mod:`prover.verifier.groth16` (py_ecc; no snarkjs, no node);
+
+after checking that the verification key file is the one the chain uses: its keccak equals
+``Rollup.verificationKeyHash`` and the deployed verifier's code pushes every coordinate of
+it. Finally the Rollup's current root and batch number must be the last batch's.
+
+The first failure stops the audit and names the batch and the reason
+(:class:`AuditReport.failure`). Docs: docs/settlement.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prover.chain.config import batch_info
+from prover.chain.rollup import RollupClient, proof_from_words
+from prover.chain.vkey import key_hash, missing_from_code
+from prover.errors import ZkmatchError
+from prover.toolchain.common import Progress
+from prover.verifier.groth16 import Proof, VerificationKey, VerifierError, verify
+
+
+class AuditError(ZkmatchError):
+    """The audit could not start (bad key file, unreadable chain)."""
+
+
+@dataclass
+class BatchCheck:
+    number: int
+    old_root: int
+    new_root: int
+    timestamp: int
+    tx_hash: str
+    ok: bool
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch": self.number,
+            "old_root": str(self.old_root),
+            "new_root": str(self.new_root),
+            "timestamp": self.timestamp,
+            "tx": self.tx_hash,
+            "ok": self.ok,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class AuditReport:
+    rollup: str
+    genesis_root: int
+    batches: list[BatchCheck] = field(default_factory=list)
+    failure: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failure
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rollup": self.rollup,
+            "genesis_root": str(self.genesis_root),
+            "ok": self.ok,
+            "failure": self.failure,
+            "batches": [b.to_json() for b in self.batches],
+        }
+
+
+def load_key(path: Path) -> tuple[dict[str, Any], VerificationKey]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise AuditError(f"cannot read the verification key {path}: {exc.strerror}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AuditError(f"the verification key {path} is not valid JSON: {exc}") from exc
+    try:
+        return data, VerificationKey.from_json(data)
+    except VerifierError as exc:
+        raise AuditError(f"the verification key {path} is malformed: {exc}") from exc
+
+
+def audit_chain(
+    client: RollupClient,
+    vk_path: Path,
+    progress: Progress | None = None,
+    from_block: int = 0,
+) -> AuditReport:
+    """Audit every batch of ``client``'s Rollup with the key in ``vk_path`` (see module)."""
+    say = progress or (lambda _m: None)
+    vk_json, vk = load_key(vk_path)
+    genesis_root, genesis_time = client.genesis()
+    report = AuditReport(client.address, genesis_root)
+    if key_hash(vk_json) != client.verification_key_hash():
+        report.failure = (
+            f"the verification key {vk_path} is not the one the Rollup registered "
+            f"(keccak {key_hash(vk_json).hex()} != {client.verification_key_hash().hex()})"
+        )
+        return report
+    code = bytes(client.w3.eth.get_code(client.verifier_address()))
+    missing = missing_from_code(vk_json, code)
+    if missing:
+        report.failure = (
+            f"the Rollup's verifier at {client.verifier_address()} does not embed the key "
+            f"{vk_path} ({len(missing)} coordinates missing)"
+        )
+        return report
+    configs = client.configs(from_block)
+    batches = client.batches(from_block)
+    say(f"verify: {len(batches)} batches, {len(configs)} configurations, key {vk_path}")
+    root, last_time = genesis_root, genesis_time
+    for expected, event in enumerate(batches, start=1):
+        check = BatchCheck(event.number, event.old_root, event.new_root, event.timestamp,
+                           event.tx_hash, False)
+        report.batches.append(check)
+        in_force = [c for c in configs if c.from_batch <= event.number]
+        reason = ""
+        if event.number != expected:
+            reason = f"batch number {event.number}, expected {expected}"
+        elif event.old_root != root:
+            reason = f"old root {event.old_root} is not batch {expected - 1}'s new root {root}"
+        elif event.previous_timestamp != last_time or event.timestamp <= last_time:
+            reason = f"timestamp {event.timestamp} does not follow {last_time}"
+        elif not in_force:
+            reason = "no configuration registered for this batch"
+        elif in_force[-1].config.hash() != event.config_hash:
+            reason = "the configuration hash is not that of the registered markets and feed"
+        else:
+            inputs = [
+                root,
+                event.new_root,
+                batch_info(event.number, last_time, event.timestamp),
+                in_force[-1].config.hash(),
+            ]
+            try:
+                valid = verify(vk, Proof.from_json(proof_from_words(event.proof)), inputs)
+            except VerifierError as exc:
+                valid, reason = False, f"malformed proof: {exc}"
+            if not valid and not reason:
+                reason = "the proof does not verify for the public inputs rebuilt from the chain"
+        check.ok = not reason
+        check.reason = reason
+        say(f"verify: batch {event.number}: {'ok' if check.ok else 'FAILED: ' + reason}")
+        if reason:
+            report.failure = f"batch {event.number}: {reason}"
+            return report
+        root, last_time = event.new_root, event.timestamp
+    state = client.state()
+    if (state.root, state.batch_number) != (root, len(batches)):
+        report.failure = (
+            f"the Rollup holds root {state.root} after {state.batch_number} batches, but its "
+            f"events end at root {root} after {len(batches)}"
+        )
+    return report
+
+
+__all__ = ["AuditError", "AuditReport", "BatchCheck", "audit_chain"]

@@ -52,6 +52,7 @@ bench: setup
 	$(PY) scripts/bench_crypto.py
 	$(PY) scripts/bench_matching.py
 	$(PY) scripts/bench_batch.py
+	$(PY) scripts/bench_verify.py
 	$(VENV)/bin/zkmatch bench
 
 # Every mutant of circuits/lib and Batch against the tests; MUTATE_ARGS="--jobs 2", "--file

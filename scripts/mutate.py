@@ -147,6 +147,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--file", action="append", help="a file under circuits/ (repeatable)")
     parser.add_argument("--operator", action="append", choices=mutants.OPERATORS)
+    parser.add_argument("--id", action="append", help="only this mutant id (repeatable)")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--check-hints", action="store_true", help="check <-- comments only")
     parser.add_argument("--limit", type=int, help="at most this many mutants (a sample)")
@@ -171,6 +172,8 @@ def main() -> int:
     todo = mutants.all_sites(args.file)
     if args.operator:
         todo = [m for m in todo if m.operator in args.operator]
+    if args.id:
+        todo = [m for m in todo if m.id in args.id]
     if args.limit:
         todo = todo[: args.limit]
     if args.list:

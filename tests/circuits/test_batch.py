@@ -78,3 +78,52 @@ def test_batch_with_unused_account_slot_and_padding(batch):
     w = batch.witness(inputs)
     assert w.ok, w.failing()
     assert w.values[1:3] == [result.old_root, result.new_root]
+
+
+def test_the_circuit_computes_what_the_model_does(batch0):
+    """In honest witnesses, every value the model records for a fill (both sides'
+    collateral and position before and after it, both fees, the fee account's collateral
+    after the fee credit) and every account slot's funding payment and funded collateral
+    are the circuit's own signals, and so is the value each range and margin check of the
+    fill reads. The roots alone would not show a value that only feeds a check (a margin
+    or a range check) being off: a prover free to choose it would pass the check with a
+    made-up number (mutation testing found two such: the maker's position after the fill,
+    read only by its margin check, and the taker's collateral as its range check reads it).
+    """
+    checked = 0
+    for result in two_trader_batches().batches:
+        bw = result.witness
+        w = batch0.witness(circuit_inputs(bw.as_circuit_inputs()))
+        assert w.ok, w.failing()
+        for f, fw in enumerate(bw.fills):
+            if not fw.used:
+                continue
+            m = fw.fill.market
+            want = {
+                f"fill[{f}].takerFee": fw.taker_fee,
+                f"fill[{f}].makerFee": fw.maker_fee,
+                f"coll[{f + 1}][0]": fw.fee_collateral_after,
+                f"feeCollRange[{f}].in": fw.fee_collateral_after,
+            }
+            for side, name in ((fw.taker, "taker"), (fw.maker, "maker")):
+                want |= {
+                    f"{name}CollAfter[{f}]": side.collateral_after,
+                    f"{name}CollRange[{f}].in": side.collateral_after,
+                    f"{name}PosAfter[{f}][{m}]": side.position_after,
+                    f"{name}Margin[{f}].collBefore": side.collateral_before,
+                    f"{name}Margin[{f}].collAfter": side.collateral_after,
+                    f"{name}Margin[{f}].posBefore[{m}]": side.position_before,
+                    f"{name}Margin[{f}].posAfter[{m}]": side.position_after,
+                    f"coll[{f + 1}][{side.account_slot}]": side.collateral_after
+                    + (fw.taker_fee + fw.maker_fee if side.account_slot == 0 else 0),
+                    f"pos[{f + 1}][{side.account_slot}][{m}]": side.position_after,
+                }
+            for name, value in want.items():
+                assert w[name] == value % P, (f, name, w[name], value)
+            checked += 1
+        for k, a in enumerate(bw.accounts):
+            if a.used:
+                assert w[f"payment[{k}]"] == a.funding_payment % P, k
+                assert w[f"collFunded[{k}]"] == a.funded_collateral % P, k
+                assert w[f"collFundedRange[{k}].in"] == a.funded_collateral % P, k
+    assert checked >= 2

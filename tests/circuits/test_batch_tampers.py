@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from prover.crypto.eddsa import PrivateKey
+from prover.errors import ProtocolError
 from prover.exchange.batch import BatchBuilder, BatchResult
 from prover.exchange.constants import (
     FEE_ACCOUNT,
@@ -418,3 +419,48 @@ def test_funding_out_of_range_then_back(batch0):
     w = batch0.witness(repair(batch0, pre, x))
     assert w[f"collFunded[{k}]"] == 2**63 + 89
     w.assert_rejected_only_by(f"collFundedRange[{k}]")
+
+
+# --- a collateral above 2^63 after one fill, back under after the next ---------------------
+
+
+def _rest(pre: ExchangeState, order: Order) -> None:
+    """Forge a resting order of batch 0 into ``pre`` (its slot and body)."""
+    pre.set_slot(order.account, order.slot(S), OrderSlot(order.order_id, order.hash(), 0,
+                                                         make_seq(0, 0)), order)
+
+
+@pytest.mark.parametrize("side", ["taker", "maker"])
+def test_collateral_above_the_bound_between_two_fills(batch0, side):
+    """A's collateral is 2^63 right after fill 0 (A receives 10 x 1000 less its fee) and
+    back under after fill 1 (A pays 10 x 990 as the maker of its own resting bid), so the
+    leaf written at the end is in range. The model refuses it; the circuit refuses it at
+    A's range check after fill 0 alone (as the taker of fill 0, or as its maker)."""
+    pre = pre_state().copy()
+    bid_a = Order(A, 0, SIDE_BUY, 990, 20, 2, 10**6, 1000, TIF_GTC)
+    _rest(pre, bid_a)
+    sell_b = Order(B, 0, SIDE_SELL, 990, 10, 5, 10**6, 1000, TIF_IOC)
+    if side == "taker":  # fill 0: A's sell takes B's resting bid
+        bid_b = Order(B, 0, SIDE_BUY, 1000, 20, 2, 10**6, 1000, TIF_GTC)
+        _rest(pre, bid_b)
+        first = Order(A, 0, SIDE_SELL, 1000, 10, 5, 10**6, 1000, TIF_IOC)
+        fills = [(first, bid_b, 10), (sell_b, bid_a, 10)]
+    else:  # fill 0: B's buy takes A's resting ask
+        first = _buy(B, 1000, 10, 6)
+        fills = [(first, ASK_A, 10), (sell_b, bid_a, 10)]
+    honest = _batch([_sign(first), _sign(sell_b)], fills, pre=pre)
+    fill0 = honest.witness.fills[0]
+    a0 = fill0.taker if side == "taker" else fill0.maker
+    assert a0.account_slot == 2  # A
+    received = a0.collateral_after - a0.collateral_before
+    big = 2**63 - received  # A's collateral after fill 0: exactly 2^63
+    forged = pre.copy()
+    forged.set_account(A, replace(pre.account(A), collateral=big))
+    with pytest.raises(ProtocolError, match="collateral"):
+        _batch([_sign(first), _sign(sell_b)], fills, pre=forged)
+    x = inputs_of(honest)
+    x["accCollateral"][2] = str(big)
+    w = batch0.witness(repair(batch0, forged, x))
+    assert w[f"{side}CollAfter[0]"] == 2**63
+    assert w["coll[2][2]"] < 2**63  # back in range after fill 1, and so the final leaf
+    w.assert_rejected_only_by(f"{side}CollRange[0]")

@@ -28,18 +28,26 @@ from prover.exchange.constants import (
 )
 
 #: Public inputs, in the order snarkjs lists them in public.json (declaration order).
-PUBLIC_INPUTS: tuple[str, ...] = ("oldRoot", "newRoot", "batchNumber", "paramsHash")
+PUBLIC_INPUTS: tuple[str, ...] = ("oldRoot", "newRoot", "batchInfo", "configHash")
 
 #: Every input signal of ``Batch``, in declaration order (tests/circuits/test_batch.py
 #: checks this against the circom source).
 BATCH_INPUTS: tuple[str, ...] = (
     *PUBLIC_INPUTS,
+    "batchNumber",
+    "prevTimestamp",
     "timestamp",
     "marketTickSize",
     "marketImrBps",
     "marketMmrBps",
     "marketMakerFeePpm",
     "marketTakerFeePpm",
+    "marketFundingCap",
+    "feedKeyX",
+    "feedKeyY",
+    "feedSigR8x",
+    "feedSigR8y",
+    "feedSigS",
     "mark",
     "fundingIndex",
     "accUsed",
@@ -120,7 +128,7 @@ def batch_spec(
     S: int = 2,
     M: int = 2,  # noqa: N803
 ) -> CircuitSpec:
-    """``Batch(K, E, B, D, S, M)`` with public ``oldRoot, newRoot, batchNumber, paramsHash``."""
+    """``Batch(K, E, B, D, S, M)`` with public ``oldRoot, newRoot, batchInfo, configHash``."""
     check_params(K, E, B, D, S, M)
     return CircuitSpec(
         name=f"batch_k{K}_e{E}_b{B}_d{D}_s{S}_m{M}",

@@ -46,6 +46,7 @@ from prover.exchange.batch import BatchBuilder, BatchResult
 from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
 from prover.exchange.domain import BatchConfig, Market, Order, OrderRef, PriceSet, SignedOrder
 from prover.exchange.state import ExchangeState
+from prover.exchange.venue import development_venue
 from prover.toolchain.common import Progress, tool_command
 
 #: Bytes of ``verifyProof``'s proof arguments: pA (2), pB (4), pC (2) field elements of 32.
@@ -132,7 +133,8 @@ def full_batch(cfg: BenchConfig, seed: int | None = None) -> BatchResult:
             f"{cfg.fills} orders; raise --slot-bits or --accounts"
         )
     markets = bench_markets(cfg.markets)
-    state = ExchangeState(markets, cfg.account_bits, cfg.slot_bits)
+    venue, feed = development_venue(markets)
+    state = ExchangeState(markets, cfg.account_bits, cfg.slot_bits, venue=venue)
     indices = rng.sample(range(2, min(1 << cfg.account_bits, 1 << 40)), takers_n + makers_n)
     takers, makers = indices[:takers_n], indices[takers_n:]
     for index in indices:
@@ -155,7 +157,8 @@ def full_batch(cfg: BenchConfig, seed: int | None = None) -> BatchResult:
     setup_cfg = BatchConfig(cfg.account_bits, cfg.slot_bits, cfg.markets, 2 + makers_n,
                             max(1, cfg.fills), 1)
     marks = tuple(MARK for _ in markets)
-    builder = BatchBuilder(state, setup_cfg, PriceSet(0, BASE_TIME, marks, (0,) * cfg.markets))
+    opening = PriceSet(0, BASE_TIME, marks, (0,) * cfg.markets).signed(feed)
+    builder = BatchBuilder(state, setup_cfg, opening)
     for taker, maker, order_id, price, qty in plan:
         m = market_of(taker)
         size = qty + rng.randrange(0, 3)
@@ -166,7 +169,7 @@ def full_batch(cfg: BenchConfig, seed: int | None = None) -> BatchResult:
 
     # Batch 1 (measured): takers cross; spare entry slots rest buys below the asks.
     funding = tuple(rng.randrange(-1000, 1000) for _ in markets)
-    builder = BatchBuilder(state, config, PriceSet(1, BASE_TIME + 60, marks, funding))
+    builder = BatchBuilder(state, config, PriceSet(1, BASE_TIME + 60, marks, funding).signed(feed))
     taker_ids: dict[int, int] = {}
     for taker in takers:
         mine = [p for p in plan if p[0] == taker]
@@ -265,8 +268,8 @@ def run_bench(
                 peaks.append(peak)
         proof_bytes = (folder / "proof.json").stat().st_size
     end_to_end, raw_s = min(ends), min(raws)
-    expected = [str(v) for v in (result.old_root, result.new_root, result.batch_number,
-                                 result.params_hash)]
+    expected = [str(v) for v in (result.old_root, result.new_root, result.batch_info,
+                                 result.config_hash)]
     if proof.public != expected:
         raise ZkmatchError(f"bench: public signals {proof.public} differ from the model's")
     start = time.monotonic()

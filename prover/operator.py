@@ -9,7 +9,7 @@ finds in the cache) the batch circuit ``Batch(K, E, B, D, S, M)`` for the scenar
 2. :func:`prover.circuit.prove` (witness: wasm, or circom's C++ generator with
    ``witness="cpp"``/``"auto"`` or ``ZKMATCH_WITNESS``; then ``snarkjs groth16 prove``);
 3. checks that the public signals are exactly the model's
-   ``(oldRoot, newRoot, batchNumber, paramsHash)``;
+   ``(oldRoot, newRoot, batchInfo, configHash)``;
 4. :func:`prover.circuit.verify` (``snarkjs groth16 verify``).
 
 With ``out_dir`` each batch gets ``<out_dir>/batch-<n>/{input,proof,public}.json`` (snarkjs's
@@ -67,7 +67,8 @@ class BatchProof:
     batch_number: int
     old_root: int
     new_root: int
-    params_hash: int
+    batch_info: int
+    config_hash: int
     entries: int
     fills: int
     circuit: str
@@ -80,9 +81,9 @@ class BatchProof:
     witness_generator: str = "wasm"
 
     def expected_public(self) -> list[str]:
-        """What the public signals must be: ``oldRoot, newRoot, batchNumber, paramsHash``."""
-        return [str(v) for v in (self.old_root, self.new_root, self.batch_number,
-                                 self.params_hash)]
+        """What the public signals must be: ``oldRoot, newRoot, batchInfo, configHash``."""
+        return [str(v) for v in (self.old_root, self.new_root, self.batch_info,
+                                 self.config_hash)]
 
     def to_json(self) -> dict[str, Any]:
         """A summary as plain JSON (roots as decimal strings; the proof itself is in
@@ -91,7 +92,8 @@ class BatchProof:
             "batch_number": self.batch_number,
             "old_root": str(self.old_root),
             "new_root": str(self.new_root),
-            "params_hash": str(self.params_hash),
+            "batch_info": str(self.batch_info),
+            "config_hash": str(self.config_hash),
             "entries": self.entries,
             "fills": self.fills,
             "circuit": self.circuit,
@@ -109,8 +111,8 @@ class BatchProof:
 
 def expected_public(result: BatchResult) -> list[str]:
     """The public signals a proof of ``result`` must carry, in ``public.json`` order."""
-    return [str(v) for v in (result.old_root, result.new_root, result.batch_number,
-                             result.params_hash)]
+    return [str(v) for v in (result.old_root, result.new_root, result.batch_info,
+                             result.config_hash)]
 
 
 def config_spec(config: BatchConfig) -> CircuitSpec:
@@ -174,7 +176,7 @@ def prove_batch(
     if list(proof.public) != want:
         raise ProvingError(
             f"batch {n}: the proof's public signals {proof.public} are not the model's "
-            f"(oldRoot, newRoot, batchNumber, paramsHash) = {want}"
+            f"(oldRoot, newRoot, batchInfo, configHash) = {want}"
         )
     start = time.monotonic()
     ok = verify(artifacts, proof.proof, proof.public)
@@ -196,7 +198,8 @@ def prove_batch(
         batch_number=n,
         old_root=result.old_root,
         new_root=result.new_root,
-        params_hash=result.params_hash,
+        batch_info=result.batch_info,
+        config_hash=result.config_hash,
         entries=len(result.entries),
         fills=len(result.fills),
         circuit=artifacts.spec.name,

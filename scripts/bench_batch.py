@@ -51,9 +51,11 @@ from prover.exchange.domain import (  # noqa: E402
     SignedOrder,
 )
 from prover.exchange.state import ExchangeState  # noqa: E402
+from prover.exchange.venue import development_venue  # noqa: E402
 
 MARKETS = (Market(0, 1, 1000, 500, 200, 500), Market(1, 1, 2000, 1000, 0, 1000))
-PARAMS = PriceSet(7, 1_700_000_000, (100, 50), (3, -2))
+VENUE, FEED = development_venue(MARKETS)
+PARAMS = PriceSet(7, 1_700_000_000, (100, 50), (3, -2)).signed(FEED)
 EXPIRY = 1_800_000_000
 
 
@@ -102,7 +104,7 @@ def _index(i: int, account_bits: int) -> int:
 
 def setup(scenario: str, fills: int, account_bits: int, slot_bits: int) -> tuple[Any, ...]:
     keys = [eddsa.PrivateKey.from_seed(f"bench-batch-{i}") for i in range(2)]
-    state = ExchangeState(MARKETS, account_bits, slot_bits)
+    state = ExchangeState(MARKETS, account_bits, slot_bits, venue=VENUE)
     entries: list[SignedOrder] = []
     pairs: list[tuple[Any, Any, int]] = []
     used: set[int] = {0, 1}

@@ -52,6 +52,7 @@ from prover.exchange.domain import (  # noqa: E402
 )
 from prover.exchange.engine import Engine  # noqa: E402
 from prover.exchange.state import ExchangeState  # noqa: E402
+from prover.exchange.venue import development_venue  # noqa: E402
 
 MID = 10_000
 
@@ -106,7 +107,8 @@ def bench_engine(resting: int, orders: int, seed: int) -> dict[str, Any]:
     per_account = (1 << slot_bits) - 8  # leave a few slots free for the stream
     traders = max(2, -(-resting // per_account))
     account_bits = max(4, (traders + 2 + 1).bit_length() + 1) // 2 * 2
-    state = ExchangeState((market,), account_bits, slot_bits)
+    venue, feed = development_venue((market,))
+    state = ExchangeState((market,), account_bits, slot_bits, venue=venue)
     keys = {}
     setup = time.perf_counter()
     for t in range(traders):
@@ -114,7 +116,9 @@ def bench_engine(resting: int, orders: int, seed: int) -> dict[str, Any]:
         keys[index] = eddsa.derive_private_key(f"bench:{index}")
         state.create_account(index, eddsa.public_key(keys[index]), 10**15)
     config = BatchConfig(account_bits, slot_bits, 1, min(32, 1 << account_bits), 64, 128)
-    engine = Engine(state, None, config, lambda n: PriceSet(n, 1_000 + n, (MID,), (0,)))
+    engine = Engine(
+        state, None, config, lambda n: PriceSet(n, 1_000 + n, (MID,), (0,)).signed(feed)
+    )
     # Preload: each order is open in its slot (filled 0, entered before batch 0) and rests.
     preload: list[Order] = []
     next_id = {index: 1 for index in keys}

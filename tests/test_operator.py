@@ -74,11 +74,13 @@ def test_config_spec_and_expected_public() -> None:
     scenario = parse_scenario(TINY)
     spec = config_spec(scenario.config)
     assert spec.params == (4, 2, 2, 4, 2, 2)  # Batch(K, E, B, D, S, M)
-    assert spec.public == ("oldRoot", "newRoot", "batchNumber", "paramsHash")
+    assert spec.public == ("oldRoot", "newRoot", "batchInfo", "configHash")
     result = simulate(scenario).reports[0].result
     assert expected_public(result) == [
-        str(result.old_root), str(result.new_root), "0", str(result.params_hash)
+        str(result.old_root), str(result.new_root), str(result.batch_info),
+        str(result.config_hash),
     ]
+    assert result.batch_info == (0 << 80) + (0 << 40) + result.timestamp
     assert len(result.fills) == 1 and len(result.entries) == 2
 
 

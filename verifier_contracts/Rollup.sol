@@ -11,15 +11,9 @@ interface IGroth16Verifier {
     ) external view returns (bool);
 }
 
-/// @notice circomlibjs's generated Poseidon contract of 4 inputs (circomlib's Poseidon(4)).
-interface IPoseidon4 {
-    function poseidon(uint256[4] memory input) external pure returns (uint256);
-}
-
-/// @notice circomlibjs's generated Poseidon contract of 6 inputs (circomlib's Poseidon(6)).
-/// (circomlibjs cannot assemble more than 6 inputs: its EVM code runs out of DUP slots.)
-interface IPoseidon6 {
-    function poseidon(uint256[6] memory input) external pure returns (uint256);
+/// @notice circomlibjs's generated Poseidon contract of 3 inputs (circomlib's Poseidon(3)).
+interface IPoseidon3 {
+    function poseidon(uint256[3] memory input) external pure returns (uint256);
 }
 
 /// @title zkmatch Rollup: the chain's copy of the exchange state, moved only by proven batches
@@ -29,11 +23,13 @@ interface IPoseidon6 {
 /// and the call's new root and timestamp, so a proof can choose none of them:
 ///   [0] oldRoot    = stateRoot
 ///   [1] newRoot    = the argument
-///   [2] batchInfo  = (batchNumber + 1) * 2^80 + lastTimestamp * 2^40 + timestamp
+///   [2] batchInfo  = batchNumber * 2^80 + lastTimestamp * 2^40 + timestamp
+/// Batches are numbered from 0, as the exchange model numbers them.
 ///   [3] configHash = the registered configuration's hash:
-///       h_0 = Poseidon(TAG_CONFIG, feedKeyX, feedKeyY, marketCount),
-///       h_{m+1} = Poseidon(TAG_CONFIG, h_m, Poseidon(TAG_CONFIG_MARKET, tickSize, imrBps,
-///                 mmrBps, makerFeePpm, takerFeePpm), fundingRateCap_m)
+///       h_0 = Poseidon(TAG_CONFIG, feedKeyX, feedKeyY),
+///       h_{m+1} = Poseidon(TAG_CONFIG_MARKET, h_m, tickSize + imrBps * 2^40
+///                 + mmrBps * 2^54 + makerFeePpm * 2^68 + takerFeePpm * 2^88
+///                 + fundingRateCap * 2^108)
 /// docs/settlement.md describes the protocol; prover/chain/ mirrors every encoding in Python.
 contract Rollup {
     /// @notice The BN254 scalar field: every public input must be below it.
@@ -72,22 +68,21 @@ contract Rollup {
     }
 
     IGroth16Verifier public immutable verifier;
-    IPoseidon4 public immutable poseidon4;
-    IPoseidon6 public immutable poseidon6;
+    IPoseidon3 public immutable poseidon3;
     /// @notice The only address that may submit batches.
     address public immutable operator;
     /// @notice The only address that may change the registered markets or feed key.
     address public immutable admin;
     /// @notice keccak256 of the verification key the verifier embeds (prover/chain/vkey.py).
     bytes32 public immutable verificationKeyHash;
-    /// @notice The account tree's root before batch 1 (where a verifier starts).
+    /// @notice The account tree's root before batch 0 (where a verifier starts).
     uint256 public immutable genesisRoot;
-    /// @notice The time before batch 1; batch 1's timestamp is later.
+    /// @notice The time before batch 0; batch 0's timestamp is later.
     uint64 public immutable genesisTimestamp;
 
     /// @notice Root of the account tree after the last accepted batch (genesis at first).
     uint256 public stateRoot;
-    /// @notice Number of batches accepted so far; the next batch is batchNumber + 1.
+    /// @notice Number of batches accepted so far, which is the next batch's number.
     uint64 public batchNumber;
     /// @notice Timestamp of the last accepted batch (the genesis timestamp at first).
     uint64 public lastTimestamp;
@@ -135,20 +130,18 @@ contract Rollup {
 
     /// @notice Deploys the rollup at its genesis state.
     /// @param verifier_ the snarkjs-exported Groth16 verifier of the batch circuit
-    /// @param poseidon4_ circomlibjs's Poseidon contract of 4 inputs
-    /// @param poseidon6_ circomlibjs's Poseidon contract of 6 inputs
+    /// @param poseidon3_ circomlibjs's Poseidon contract of 3 inputs
     /// @param operator_ the address allowed to submit batches
     /// @param admin_ the address allowed to change the configuration
     /// @param verificationKeyHash_ keccak256 of the embedded verification key
-    /// @param genesisRoot_ the account tree's root before batch 1
-    /// @param genesisTimestamp_ batch 1 must be later than this
+    /// @param genesisRoot_ the account tree's root before batch 0
+    /// @param genesisTimestamp_ batch 0 must be later than this
     /// @param feedKeyX_ the price feed's public key, x
     /// @param feedKeyY_ the price feed's public key, y
     /// @param markets_ the markets, in market-id order
     constructor(
         IGroth16Verifier verifier_,
-        IPoseidon4 poseidon4_,
-        IPoseidon6 poseidon6_,
+        IPoseidon3 poseidon3_,
         address operator_,
         address admin_,
         bytes32 verificationKeyHash_,
@@ -159,15 +152,13 @@ contract Rollup {
         Market[] memory markets_
     ) {
         if (
-            address(verifier_) == address(0) || address(poseidon4_) == address(0)
-                || address(poseidon6_) == address(0) || operator_ == address(0)
-                || admin_ == address(0)
+            address(verifier_) == address(0) || address(poseidon3_) == address(0)
+                || operator_ == address(0) || admin_ == address(0)
         ) revert Rollup__ZeroAddress();
         if (genesisRoot_ >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(genesisRoot_);
         if (genesisTimestamp_ >= TIME_LIMIT) revert Rollup__TimestampTooLarge(genesisTimestamp_);
         verifier = verifier_;
-        poseidon4 = poseidon4_;
-        poseidon6 = poseidon6_;
+        poseidon3 = poseidon3_;
         operator = operator_;
         admin = admin_;
         verificationKeyHash = verificationKeyHash_;
@@ -178,7 +169,7 @@ contract Rollup {
         _register(feedKeyX_, feedKeyY_, markets_);
     }
 
-    /// @notice Accepts batch `batchNumber + 1` if `proof` proves it from the current root.
+    /// @notice Accepts batch `batchNumber` if `proof` proves it from the current root.
     /// @dev Public inputs are rebuilt here (see the contract's notice); the proof is
     /// snarkjs's (pA, pB, pC) flattened: a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y.
     /// @param newRoot the account tree's root after the batch
@@ -193,8 +184,8 @@ contract Rollup {
             revert Rollup__TimestampInFuture(timestamp, block.timestamp);
         }
         if (timestamp >= TIME_LIMIT) revert Rollup__TimestampTooLarge(timestamp);
-        uint64 number = batchNumber + 1;
-        if (number >= TIME_LIMIT) revert Rollup__BatchNumberExhausted();
+        uint64 number = batchNumber;
+        if (number + 1 >= TIME_LIMIT) revert Rollup__BatchNumberExhausted();
 
         uint256 oldRoot = stateRoot;
         uint256 config = configHash;
@@ -216,7 +207,7 @@ contract Rollup {
         if (!ok) revert Rollup__InvalidProof();
 
         stateRoot = newRoot;
-        batchNumber = number;
+        batchNumber = number + 1;
         lastTimestamp = timestamp;
         emit BatchSubmitted(number, oldRoot, newRoot, previous, timestamp, config, proof);
     }
@@ -251,7 +242,7 @@ contract Rollup {
         inputs = [
             stateRoot,
             newRoot,
-            (uint256(batchNumber + 1) << 80) | (uint256(lastTimestamp) << 40) | uint256(timestamp),
+            (uint256(batchNumber) << 80) | (uint256(lastTimestamp) << 40) | uint256(timestamp),
             configHash
         ];
     }
@@ -263,7 +254,7 @@ contract Rollup {
         if (keyX >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyX);
         if (keyY >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyY);
         delete _markets;
-        uint256 hash = poseidon4.poseidon([TAG_CONFIG, keyX, keyY, count]);
+        uint256 hash = poseidon3.poseidon([TAG_CONFIG, keyX, keyY]);
         for (uint256 m = 0; m < count; m++) {
             Market memory market = markets_[m];
             if (
@@ -271,22 +262,15 @@ contract Rollup {
                     || market.mmrBps >= market.imrBps || market.imrBps > MARGIN_SCALE
                     || market.makerFeePpm > FEE_SCALE || market.takerFeePpm > FEE_SCALE
             ) revert Rollup__BadMarket(m);
-            uint256 marketHash = poseidon6.poseidon(
-                [
-                    TAG_CONFIG_MARKET,
-                    uint256(market.tickSize),
-                    uint256(market.imrBps),
-                    uint256(market.mmrBps),
-                    uint256(market.makerFeePpm),
-                    uint256(market.takerFeePpm)
-                ]
-            );
-            hash = poseidon4.poseidon([TAG_CONFIG, hash, marketHash, uint256(market.fundingRateCap)]);
+            uint256 packed = uint256(market.tickSize) | (uint256(market.imrBps) << 40)
+                | (uint256(market.mmrBps) << 54) | (uint256(market.makerFeePpm) << 68)
+                | (uint256(market.takerFeePpm) << 88) | (uint256(market.fundingRateCap) << 108);
+            hash = poseidon3.poseidon([TAG_CONFIG_MARKET, hash, packed]);
             _markets.push(market);
         }
         configHash = hash;
         feedKeyX = keyX;
         feedKeyY = keyY;
-        emit ConfigRegistered(hash, batchNumber + 1, keyX, keyY, markets_);
+        emit ConfigRegistered(hash, batchNumber, keyX, keyY, markets_);
     }
 }

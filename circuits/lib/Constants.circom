@@ -19,6 +19,12 @@ function TAG_CANCEL() { return 6; }
 function TAG_MESSAGE() { return 7; }
 function TAG_PARAMS() { return 8; }
 function TAG_MARKET() { return 9; }
+// Tags of the Rollup's configuration hash: the first Poseidon *input* (the contract's
+// Poseidon has a zero capacity; docs/settlement.md).
+function TAG_CONFIG() { return 10; }
+function TAG_CONFIG_MARKET() { return 11; }
+// The price feed's signed message (a capacity tag, as the others).
+function TAG_PRICES() { return 12; }
 
 // Tree shape (protocol section 3).
 function ARITY() { return 4; }
@@ -40,6 +46,8 @@ function COLLATERAL_BITS() { return 63; }
 function FUNDING_BITS() { return 63; }
 function ORDER_ID_BITS() { return 64; }
 function TIME_BITS() { return 40; }
+function FUNDING_CAP_BITS() { return 64; }
+function FUNDING_RATE_SCALE() { return 1000000000; }
 function SEQ_ENTRY_BITS() { return 16; }
 
 // Scales (protocol section 2).

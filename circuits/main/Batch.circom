@@ -16,8 +16,11 @@ include "../lib/BatchParams.circom";
 
 /// One batch of the exchange (docs/protocol.md, section 7; inputs: docs/batch-witness.md).
 ///
-/// Proves: given the public `oldRoot`, `newRoot`, `batchNumber`, `paramsHash`, there are
-/// batch parameters hashing to `paramsHash` (BatchParams, all range-checked), and
+/// Proves: given the public `oldRoot`, `newRoot`, `batchInfo`, `configHash` (as the Rollup
+/// builds them), there are batch parameters (BatchParams, all range-checked) with
+/// `batchInfo = n * 2^80 + tPrev * 2^40 + t`, `tPrev < t`, markets, funding caps and feed
+/// key hashing to `configHash`, marks and funding indices signed by that feed for time t,
+/// each index within its cap of the insurance fund's (the last batch's) index, and
 ///  Phase 1 (open): K account slots; used slots form a prefix with strictly increasing
 ///    indices, slot 0 = fee account (index 0), slot 1 = insurance fund (index 1); each
 ///    slot's leaf (AccountLeaf) is opened in the running root;
@@ -49,7 +52,7 @@ include "../lib/BatchParams.circom";
 /// @param  D  account tree bits, even, 2..32
 /// @param  S  order-slot tree bits, even, 2..16
 /// @param  M  markets, 1..8
-/// @input  oldRoot, newRoot, batchNumber, paramsHash   public (in this order)
+/// @input  oldRoot, newRoot, batchInfo, configHash   public (in this order)
 /// @input  everything else as named in docs/batch-witness.md (hints it does not list
 ///         there, such as accRoot or the fill's before/after values, are not inputs:
 ///         the circuit computes them; prover/batch_circuit.py drops them)
@@ -58,7 +61,7 @@ include "../lib/BatchParams.circom";
 /// empty leaf, so its C, P_m, F_m and its order slots are in range (this circuit
 /// range-checks everything it writes). The inbox (decryption, message hash chain),
 /// deposits and withdrawals are not part of this version.
-/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 33,756
+/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 38,452
 /// (tests/circuits/test_batch.py asserts it); at D=32, S=8, M=8 see docs/circuits.md,
 /// "Budget".
 template Batch(K, E, B, D, S, M) {
@@ -71,19 +74,27 @@ template Batch(K, E, B, D, S, M) {
     var L = D \ 2;
     var LS = S \ 2;
 
-    // ---- public inputs (section 10) ----
+    // ---- public inputs (section 10; the Rollup builds them, docs/settlement.md) ----
     signal input oldRoot;
     signal input newRoot;
-    signal input batchNumber;
-    signal input paramsHash;
+    signal input batchInfo;
+    signal input configHash;
 
     // ---- batch parameters ----
+    signal input batchNumber;
+    signal input prevTimestamp;
     signal input timestamp;
     signal input marketTickSize[M];
     signal input marketImrBps[M];
     signal input marketMmrBps[M];
     signal input marketMakerFeePpm[M];
     signal input marketTakerFeePpm[M];
+    signal input marketFundingCap[M];
+    signal input feedKeyX;
+    signal input feedKeyY;
+    signal input feedSigR8x;
+    signal input feedSigR8y;
+    signal input feedSigS;
     signal input mark[M];
     signal input fundingIndex[M];
 
@@ -142,18 +153,30 @@ template Batch(K, E, B, D, S, M) {
     signal input fillPrice[B];
 
     // ================= batch parameters =================
-    // Check (1): the private parameters are the ones hashed into paramsHash, in range.
+    // Check (1): n, tPrev and t are the ones packed in batchInfo; the market parameters,
+    // funding caps and feed key are the registered ones (configHash); the marks and funding
+    // indices are signed by that feed for time t, and each index moved at most by its cap
+    // since the last batch, whose index the insurance fund's leaf holds (BatchParams).
     component params = BatchParams(M);
     params.batchNumber <== batchNumber;
+    params.prevTimestamp <== prevTimestamp;
     params.timestamp <== timestamp;
     params.tickSize <== marketTickSize;
     params.imrBps <== marketImrBps;
     params.mmrBps <== marketMmrBps;
     params.makerFeePpm <== marketMakerFeePpm;
     params.takerFeePpm <== marketTakerFeePpm;
+    params.fundingCap <== marketFundingCap;
+    params.feedKeyX <== feedKeyX;
+    params.feedKeyY <== feedKeyY;
+    params.feedSigR8x <== feedSigR8x;
+    params.feedSigR8y <== feedSigR8y;
+    params.feedSigS <== feedSigS;
     params.mark <== mark;
     params.fundingIndex <== fundingIndex;
-    params.paramsHash === paramsHash;
+    params.prevFunding <== accPosFunding[INSURANCE_ACCOUNT()];
+    params.batchInfo === batchInfo;
+    params.configHash === configHash;
 
     // ================= phase 1: open =================
     // Check (2): used slots are a prefix, slots 0 and 1 are the fee account and the

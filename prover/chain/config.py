@@ -1,126 +1,15 @@
-"""The configuration a Rollup registers, and its hash (public input [3] of every batch).
+"""The Rollup's view of the venue configuration, and the packing of public input [2].
 
-Pure. ``Rollup._register`` computes the same value on chain with circomlibjs's Poseidon
-contracts, which are circomlib's ``Poseidon(n)`` with a zero capacity; so the domain tag is
-the first *input* here (the rest of zkmatch puts its tags in the capacity)::
-
-    h_0       = Poseidon(TAG_CONFIG, feedKeyX, feedKeyY, M)
-    market_m  = Poseidon(TAG_CONFIG_MARKET, tickSize, imrBps, mmrBps, makerFeePpm,
-                         takerFeePpm)
-    h_{m+1}   = Poseidon(TAG_CONFIG, h_m, market_m, fundingRateCap_m)
-    configHash = h_M
-
-(circomlibjs assembles Poseidon contracts of at most 6 inputs, hence the funding cap in
-the fold rather than in the market's hash.)
-
-A test checks the contract and this module agree (tests/chain/test_rollup.py).
+:class:`RollupConfig` is :class:`prover.exchange.venue.VenueConfig` (markets, funding caps,
+feed key, and the ``configHash`` the contract computes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from prover.crypto.poseidon_hash import poseidon
 from prover.errors import ProtocolError
-from prover.exchange.constants import MAX_MARKETS
-from prover.exchange.domain import Market
-from prover.field import SNARK_FIELD
+from prover.exchange.venue import TAG_CONFIG, TAG_CONFIG_MARKET, VenueConfig
 
-TAG_CONFIG = 10
-TAG_CONFIG_MARKET = 11
-#: ``Rollup.Market``'s fields, in order.
-MARKET_FIELDS = ("tickSize", "imrBps", "mmrBps", "makerFeePpm", "takerFeePpm", "fundingRateCap")
-#: ``fundingRateCap`` is a ``uint64`` on chain.
-FUNDING_CAP_LIMIT = 1 << 64
-
-
-@dataclass(frozen=True)
-class RollupConfig:
-    """Markets (in id order), each one's funding-rate cap, and the price feed's key.
-
-    ``funding_caps[m]``: the most market ``m``'s funding index may move per second, in
-    ``10^-9`` of the mark.
-    """
-
-    markets: tuple[Market, ...]
-    funding_caps: tuple[int, ...]
-    feed_key: tuple[int, int]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "markets", tuple(self.markets))
-        object.__setattr__(self, "funding_caps", tuple(self.funding_caps))
-        object.__setattr__(self, "feed_key", tuple(self.feed_key))
-        if not 1 <= len(self.markets) <= MAX_MARKETS:
-            raise ProtocolError(f"a rollup registers 1 to {MAX_MARKETS} markets")
-        if [m.id for m in self.markets] != list(range(len(self.markets))):
-            raise ProtocolError("markets must be registered in id order 0, 1, ...")
-        if len(self.funding_caps) != len(self.markets):
-            raise ProtocolError(
-                f"{len(self.markets)} markets but {len(self.funding_caps)} funding caps"
-            )
-        for m, cap in enumerate(self.funding_caps):
-            if (
-                isinstance(cap, bool)
-                or not isinstance(cap, int)
-                or not 0 <= cap < FUNDING_CAP_LIMIT
-            ):
-                raise ProtocolError(f"funding cap of market {m} must be in [0, 2^64)")
-        if len(self.feed_key) != 2 or not all(0 <= c < SNARK_FIELD for c in self.feed_key):
-            raise ProtocolError("the feed key is two field elements (x, y)")
-
-    def market_hash(self, m: int) -> int:
-        market = self.markets[m]
-        return poseidon([TAG_CONFIG_MARKET, *market.fields()])
-
-    def hash(self) -> int:
-        h = poseidon([TAG_CONFIG, *self.feed_key, len(self.markets)])
-        for m in range(len(self.markets)):
-            h = poseidon([TAG_CONFIG, h, self.market_hash(m), self.funding_caps[m]])
-        return int(h)
-
-    def as_contract_args(self) -> tuple[int, int, list[tuple[int, ...]]]:
-        """``(feedKeyX, feedKeyY, Market[])`` as ``Rollup`` takes them."""
-        return (
-            self.feed_key[0],
-            self.feed_key[1],
-            [(*m.fields(), cap) for m, cap in zip(self.markets, self.funding_caps, strict=True)],
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "markets": [m.to_json() for m in self.markets],
-            "funding_caps": [str(c) for c in self.funding_caps],
-            "feed_key": [str(c) for c in self.feed_key],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RollupConfig:
-        try:
-            return cls(
-                tuple(Market.from_json(m) for m in data["markets"]),
-                tuple(int(c) for c in data["funding_caps"]),
-                (int(data["feed_key"][0]), int(data["feed_key"][1])),
-            )
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ProtocolError(f"malformed rollup configuration: {exc}") from exc
-
-    @classmethod
-    def from_contract(
-        cls, feed_key: Sequence[int], markets: Sequence[Any]
-    ) -> RollupConfig:
-        """From ``Rollup.feedKeyX/Y`` and ``Rollup.markets()`` (or a ConfigRegistered event,
-        whose structs web3.py decodes as mappings)."""
-        markets = [
-            [row[name] for name in MARKET_FIELDS] if isinstance(row, Mapping) else row
-            for row in markets
-        ]
-        return cls(
-            tuple(Market(m, *map(int, row[:5])) for m, row in enumerate(markets)),
-            tuple(int(row[5]) for row in markets),
-            (int(feed_key[0]), int(feed_key[1])),
-        )
+RollupConfig = VenueConfig
 
 
 def batch_info(batch_number: int, previous_timestamp: int, timestamp: int) -> int:

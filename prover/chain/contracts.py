@@ -25,7 +25,7 @@ CONTRACTS_DIR = REPO_ROOT / "verifier_contracts"
 ROLLUP_SOURCE = CONTRACTS_DIR / "Rollup.sol"
 POSEIDON_SCRIPT = Path(__file__).resolve().parents[1] / "toolchain" / "poseidon_contract.mjs"
 #: Poseidon widths the Rollup uses (inputs): the configuration hash (prover/chain/config.py).
-POSEIDON_INPUTS = (4, 6)
+POSEIDON_INPUTS = (3,)
 
 
 def poseidon_command(n_inputs: int, node: str = "node") -> list[str]:

@@ -158,8 +158,7 @@ class Deployment:
     chain_id: int
     rollup: str
     verifier: str
-    poseidon4: str
-    poseidon6: str
+    poseidon3: str
     operator: str
     admin: str
     block: int
@@ -184,18 +183,17 @@ def deploy(
     admin: str,
     sender: str | None = None,
 ) -> Deployment:
-    """Deploy the verifier, Poseidon(4), Poseidon(6) and a Rollup at the genesis state."""
+    """Deploy the verifier, circomlibjs's Poseidon(3) and a Rollup at the genesis state."""
     sender = sender or admin
     verifier_address = _deploy(w3, verifier, sender)
-    p4, p6 = (_deploy(w3, poseidon_contract(n), sender) for n in POSEIDON_INPUTS)
+    (p3,) = (_deploy(w3, poseidon_contract(n), sender) for n in POSEIDON_INPUTS)
     rollup = compile_rollup()
     address = _deploy(
         w3,
         rollup,
         sender,
         verifier_address,
-        p4,
-        p6,
+        p3,
         operator,
         admin,
         key_hash(vk),
@@ -207,8 +205,7 @@ def deploy(
         int(w3.eth.chain_id),
         address,
         verifier_address,
-        p4,
-        p6,
+        p3,
         operator,
         admin,
         int(w3.eth.block_number),

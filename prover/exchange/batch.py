@@ -21,9 +21,10 @@ slots, collateral conserved). The result is the new state and a fixed-size, padd
 ``circuits/main/Batch.circom``. The signal names, shapes and the padding of no-op
 slots are specified in docs/batch-witness.md; in short:
 
-- public: ``oldRoot newRoot batchNumber paramsHash``;
-- parameters: ``timestamp market{TickSize,ImrBps,MmrBps,MakerFeePpm,TakerFeePpm}[M]
-  mark[M] fundingIndex[M]``;
+- public: ``oldRoot newRoot batchInfo configHash`` (as the Rollup builds them);
+- parameters: ``batchNumber prevTimestamp timestamp
+  market{TickSize,ImrBps,MmrBps,MakerFeePpm,TakerFeePpm,FundingCap}[M] feedKey{X,Y}
+  feedSig{R8x,R8y,S} mark[M] fundingIndex[M]``;
 - accounts ``[K]``: ``accUsed accIndex accPubX accPubY accNonce accCollateral
   accPosSize[M] accPosFunding[M] accOrdersRoot accSiblings[L][3] accRoot[K+1]
   accCollateralAfter accPosSizeAfter[M] accPosFundingAfter[M] accOrdersRootAfter
@@ -86,6 +87,7 @@ from prover.exchange.domain import (
 )
 from prover.exchange.margin import legal_transition, margin, pretrade_check
 from prover.exchange.state import ExchangeState
+from prover.exchange.venue import VenueConfig
 from prover.field import encode_signed
 
 Siblings = tuple[tuple[int, int, int], ...]
@@ -213,7 +215,8 @@ class BatchWitness:
     config: BatchConfig
     markets: tuple[Market, ...]
     params: PriceSet
-    params_hash: int
+    venue: VenueConfig
+    previous_timestamp: int
     old_root: int
     new_root: int
     accounts: tuple[AccountSlotWitness, ...]
@@ -225,19 +228,52 @@ class BatchWitness:
         """``accRoot[0..K]``."""
         return [self.accounts[0].root_before] + [a.root_after for a in self.accounts]
 
+    @property
+    def batch_info(self) -> int:
+        """Public input [2]: ``n * 2^80 + tPrev * 2^40 + t``."""
+        p = self.params
+        return (p.batch_number << 80) | (self.previous_timestamp << 40) | p.timestamp
+
+    @property
+    def config_hash(self) -> int:
+        return self.venue.hash()
+
     def public_inputs(self) -> dict[str, str]:
-        """Section 10: ``oldRoot, newRoot, batchNumber, paramsHash``."""
+        """Section 10: ``oldRoot, newRoot, batchInfo, configHash``."""
         return {
             "oldRoot": str(self.old_root),
             "newRoot": str(self.new_root),
-            "batchNumber": str(self.params.batch_number),
-            "paramsHash": str(self.params_hash),
+            "batchInfo": str(self.batch_info),
+            "configHash": str(self.config_hash),
+        }
+
+    def _param_inputs(self) -> dict[str, Any]:
+        p, markets, signature = self.params, self.markets, self.params.signature
+        if signature is None:
+            raise ProtocolError("the batch's prices carry no feed signature")
+        return {
+            "batchNumber": str(p.batch_number),
+            "prevTimestamp": str(self.previous_timestamp),
+            "timestamp": str(p.timestamp),
+            "marketTickSize": [str(m.tick_size) for m in markets],
+            "marketImrBps": [str(m.imr_bps) for m in markets],
+            "marketMmrBps": [str(m.mmr_bps) for m in markets],
+            "marketMakerFeePpm": [str(m.maker_fee_ppm) for m in markets],
+            "marketTakerFeePpm": [str(m.taker_fee_ppm) for m in markets],
+            "marketFundingCap": [str(c) for c in self.venue.funding_caps],
+            "feedKeyX": str(self.venue.feed_key[0]),
+            "feedKeyY": str(self.venue.feed_key[1]),
+            "feedSigR8x": str(signature.r8[0]),
+            "feedSigR8y": str(signature.r8[1]),
+            "feedSigS": str(signature.s),
+            "mark": [str(x) for x in p.marks],
+            "fundingIndex": [_s(f) for f in p.funding],
         }
 
     def as_circuit_inputs(self) -> dict[str, Any]:
         """The input JSON of ``circuits/main/Batch.circom`` (docs/batch-witness.md)."""
         out: dict[str, Any] = dict(self.public_inputs())
-        out.update(self.params.as_circuit_inputs(self.markets))
+        out.update(self._param_inputs())
         out.update(self._account_inputs())
         out.update(self._entry_inputs())
         out.update(self._fill_inputs())
@@ -345,15 +381,56 @@ class BatchResult:
     entries: tuple[Entry, ...]
     old_root: int
     new_root: int
-    params_hash: int
     funding: Mapping[int, int]
 
     @property
     def batch_number(self) -> int:
         return self.witness.params.batch_number
 
+    @property
+    def timestamp(self) -> int:
+        return self.witness.params.timestamp
+
+    @property
+    def config_hash(self) -> int:
+        return self.witness.config_hash
+
+    @property
+    def batch_info(self) -> int:
+        return self.witness.batch_info
+
 
 # --- pure rules ---------------------------------------------------------------------
+
+
+def _check_prices(state: ExchangeState, params: PriceSet) -> VenueConfig:
+    """The batch's prices against the venue (docs/settlement.md): signed by its feed for
+    a time after the last batch, each funding index within its cap of the last one (the
+    insurance fund's). Returns the venue; raises :class:`ProtocolError` otherwise."""
+    venue = state.venue
+    if venue is None:
+        raise ProtocolError(
+            "the state has no registered venue (funding caps and price feed): "
+            "a batch needs one"
+        )
+    if not params.signed_by(venue.feed_key):
+        raise ProtocolError("the batch's prices are not signed by the registered price feed")
+    elapsed = params.timestamp - state.last_timestamp
+    if elapsed <= 0:
+        raise ProtocolError(
+            f"batch time {params.timestamp} is not after the last batch's "
+            f"{state.last_timestamp}"
+        )
+    previous = state.account(INSURANCE_ACCOUNT).positions
+    for m, index in enumerate(params.funding):
+        if not venue.check_funding(m, previous[m].funding_index, index, params.marks[m],
+                                   elapsed):
+            raise ProtocolError(
+                f"market {m}: funding index moves from {previous[m].funding_index} to "
+                f"{index} in {elapsed} s, above its cap of {venue.funding_caps[m]} "
+                f"(10^-9 of the mark {params.marks[m]} per second)"
+            )
+    return venue
 
 
 def fund(account: Account, funding: Sequence[int]) -> tuple[Account, int]:
@@ -474,7 +551,7 @@ class BatchBuilder:
     """Builds one batch on a copy of ``state`` (the input state is never mutated).
 
     ``markets`` defaults to the state's; it must equal them (the markets are part of
-    ``paramsHash``). ``config`` must agree with the state (``D``, ``S``, ``M``).
+    ``configHash``). ``config`` must agree with the state (``D``, ``S``, ``M``).
     """
 
     def __init__(
@@ -499,6 +576,7 @@ class BatchBuilder:
             )
         if len(params.marks) != len(self.markets):
             raise ProtocolError(f"{len(params.marks)} marks for {len(self.markets)} markets")
+        self.venue = _check_prices(state, params)
         self.config = config
         self.params = params
         self._base = state.copy()
@@ -898,6 +976,7 @@ class BatchBuilder:
         n = self.params.batch_number
         base = self._base
         new = base.copy()
+        new.last_timestamp = self.params.timestamp
         old_root = new.root
         order = sorted(self._accounts)
         if order[:2] != [FEE_ACCOUNT, INSURANCE_ACCOUNT] or len(order) > cfg.accounts:
@@ -1113,12 +1192,12 @@ class BatchBuilder:
                 f"collateral not conserved: {total_before} before, {total_after} after"
             )
 
-        params_hash = self.params.params_hash(self.markets)
         witness = BatchWitness(
             cfg,
             self.markets,
             self.params,
-            params_hash,
+            self.venue,
+            self._base.last_timestamp,
             old_root,
             new_root,
             tuple(acc_w),
@@ -1132,7 +1211,6 @@ class BatchBuilder:
             self.entries,
             old_root,
             new_root,
-            params_hash,
             dict(payments),
         )
         return self._result

@@ -17,6 +17,11 @@ TAG_CANCEL: Final = 6
 TAG_MESSAGE: Final = 7
 TAG_PARAMS: Final = 8
 TAG_MARKET: Final = 9
+# The Rollup's configuration hash puts its tags first among the inputs (its on-chain
+# Poseidon has a zero capacity): prover/exchange/venue.py, docs/settlement.md.
+TAG_CONFIG: Final = 10
+TAG_CONFIG_MARKET: Final = 11
+TAG_PRICES: Final = 12
 
 # Tree arity and limits.
 ARITY: Final = 4
@@ -38,6 +43,8 @@ COLLATERAL_BITS: Final = 63
 FUNDING_BITS: Final = 63
 ORDER_ID_BITS: Final = 64
 TIME_BITS: Final = 40
+FUNDING_CAP_BITS: Final = 64
+FUNDING_RATE_SCALE: Final = 1_000_000_000
 
 FEE_SCALE: Final = 1_000_000
 MARGIN_SCALE: Final = 10_000

@@ -50,8 +50,8 @@ from prover.exchange.constants import (
     TAG_CANCEL,
     TAG_MARKET,
     TAG_ORDER,
-    TAG_PARAMS,
     TAG_POSITIONS,
+    TAG_PRICES,
     TAG_SLOT,
     TIF_GTC,
     TIF_IOC,
@@ -674,7 +674,8 @@ class Fill:
 
 @dataclass(frozen=True)
 class PriceSet:
-    """Per-batch parameters (section 6): number ``n``, time ``t``, marks, funding indices.
+    """Per-batch parameters (section 6): number ``n``, time ``t``, marks, funding indices,
+    and the price feed's signature on ``(t, marks, funding)``.
 
     Rules: ``0 <= n < 2^40``, ``0 <= t < 2^40``, ``1 <= mark_m < 2^40``,
     ``|F*_m| < 2^63``, one mark and one index per market.
@@ -684,6 +685,8 @@ class PriceSet:
     timestamp: int
     marks: tuple[int, ...]
     funding: tuple[int, ...]
+    #: The price feed's signature on :meth:`prices_hash` (docs/settlement.md).
+    signature: Signature | None = None
 
     def __post_init__(self) -> None:
         _require_range(self.batch_number, 0, 1 << BATCH_NUMBER_BITS, "batch number")
@@ -699,53 +702,45 @@ class PriceSet:
         for m, index in enumerate(self.funding):
             _require_signed(index, FUNDING_BITS, f"funding[{m}]")
 
-    def _check(self, markets: Sequence[Market]) -> None:
-        if len(markets) != len(self.marks):
-            raise ProtocolError(f"{len(markets)} markets but {len(self.marks)} marks")
+    def prices_hash(self) -> int:
+        """What the price feed signs: ``H_PRICES(t, H_PRICES(mark_*), H_PRICES(F*_*))``.
 
-    def params_hash(self, markets: Sequence[Market]) -> int:
-        """``H_PARAMS(n, t, H_PARAMS(marketHash_*), H_PARAMS(mark_*), H_PARAMS(F*_*))``."""
-        self._check(markets)
-        markets_hash = poseidon([m.hash() for m in markets], init_state=TAG_PARAMS)
-        marks_hash = poseidon(list(self.marks), init_state=TAG_PARAMS)
-        funding_hash = poseidon([encode_signed(f) for f in self.funding], init_state=TAG_PARAMS)
-        return poseidon(
-            [self.batch_number, self.timestamp, markets_hash, marks_hash, funding_hash],
-            init_state=TAG_PARAMS,
-        )
+        The batch number is not in it: a feed signs prices for a time, not for a batch."""
+        marks_hash = poseidon(list(self.marks), init_state=TAG_PRICES)
+        funding_hash = poseidon([encode_signed(f) for f in self.funding], init_state=TAG_PRICES)
+        return poseidon([self.timestamp, marks_hash, funding_hash], init_state=TAG_PRICES)
+
+    def signed(self, feed: PrivateKey) -> PriceSet:
+        """This price set with ``feed``'s signature on :meth:`prices_hash`."""
+        return replace(self, signature=feed.sign(self.prices_hash()))
+
+    def signed_by(self, feed_key: Sequence[int]) -> bool:
+        """Whether :attr:`signature` is ``feed_key``'s on :meth:`prices_hash`."""
+        if self.signature is None:
+            return False
+        return eddsa.verify((feed_key[0], feed_key[1]), self.prices_hash(), self.signature)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "batch_number": str(self.batch_number),
             "timestamp": str(self.timestamp),
             "marks": [str(x) for x in self.marks],
             "funding": [str(x) for x in self.funding],
         }
+        if self.signature is not None:
+            out["signature"] = self.signature.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PriceSet:
+        signature = data.get("signature")
         return cls(
             _get(data, "batch_number"),
             _get(data, "timestamp"),
             tuple(parse_int(x, "mark") for x in data.get("marks", ())),
             tuple(parse_int(x, "funding") for x in data.get("funding", ())),
+            Signature.from_json(signature) if signature is not None else None,
         )
-
-    def as_circuit_inputs(self, markets: Sequence[Market]) -> dict[str, Any]:
-        """The batch parameters as the circuit takes them (``paramsHash`` is public)."""
-        self._check(markets)
-        return {
-            "batchNumber": str(self.batch_number),
-            "timestamp": str(self.timestamp),
-            "paramsHash": str(self.params_hash(markets)),
-            "marketTickSize": [str(m.tick_size) for m in markets],
-            "marketImrBps": [str(m.imr_bps) for m in markets],
-            "marketMmrBps": [str(m.mmr_bps) for m in markets],
-            "marketMakerFeePpm": [str(m.maker_fee_ppm) for m in markets],
-            "marketTakerFeePpm": [str(m.taker_fee_ppm) for m in markets],
-            "mark": [str(x) for x in self.marks],
-            "fundingIndex": [str(encode_signed(f)) for f in self.funding],
-        }
 
 
 # --- accounts and slots -------------------------------------------------------------

@@ -156,7 +156,7 @@ class BatchReport:
             "timestamp": params.timestamp,
             "old_root": str(self.old_root),
             "new_root": str(self.new_root),
-            "params_hash": str(self.result.params_hash),
+            "config_hash": str(self.result.config_hash),
             "entries": len(self.result.entries),
             "fills": [f.to_json() for f in self.fills],
             "rejections": [r.to_json() for r in self.rejections],

@@ -15,9 +15,16 @@ The format is specified, with a complete example, in docs/scenario.md. In short:
 Each element of ``batches`` is an explicit batch boundary: its messages are processed
 in order and the batch is sealed at its end. If the batch capacity (``accounts``,
 ``entries``, ``fills``) splits one, the engine seals early and the extra batch uses the
-same timestamp, marks and funding. Traders get account indices 2, 3, ... in the order
-listed; each trader's key is ``derive_private_key("zkmatch-sim:" + name)`` and every
-message is signed with it automatically.
+same marks and funding one second later (batch times strictly increase).
+
+An optional ``"venue": {"funding_caps": {"BTC": 1000000}, "feed_seed": "..."}`` sets each
+market's funding-rate cap (10^-9 of the mark per second; default
+:data:`DEFAULT_FUNDING_CAP`) and the price feed whose key signs every batch's prices
+(default seed :data:`DEMO_FEED_SEED`: a development feed anyone can sign for).
+
+Traders get account indices 2, 3, ... in the order listed; each trader's key is
+``derive_private_key("zkmatch-sim:" + name)`` and every message is signed with it
+automatically.
 
 Pure: :func:`parse_scenario` takes the decoded JSON, :func:`run_scenario` returns a
 :class:`SimResult`; reading the file and printing are the CLI's job.
@@ -30,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prover.crypto import eddsa
+from prover.crypto.eddsa import PrivateKey
 from prover.errors import ProtocolError
 from prover.exchange.constants import (
     FEE_ACCOUNT,
@@ -54,9 +62,12 @@ from prover.exchange.domain import (
 )
 from prover.exchange.engine import BatchReport, Engine, Outcome, Rejection
 from prover.exchange.state import ExchangeState
+from prover.exchange.venue import DEFAULT_FUNDING_CAP, DEV_FEED_SEED, VenueConfig
 
 #: Prefix of the seed a trader's key is derived from.
 KEY_SEED_PREFIX = "zkmatch-sim:"
+#: The scenarios' price feed unless one names its own (prover/exchange/venue.py).
+DEMO_FEED_SEED = DEV_FEED_SEED
 #: Expiry of an order that gives none: the largest protocol time (never expires).
 NO_EXPIRY = (1 << TIME_BITS) - 1
 
@@ -123,6 +134,18 @@ class Scenario:
     traders: tuple[Trader, ...]
     rounds: tuple[Round, ...]
     first_batch: int = 0
+    funding_caps: tuple[int, ...] = ()
+    feed_seed: str = DEMO_FEED_SEED
+
+    @property
+    def feed(self) -> PrivateKey:
+        """The key that signs the scenario's prices."""
+        return PrivateKey.from_seed(self.feed_seed)
+
+    @property
+    def venue(self) -> VenueConfig:
+        caps = self.funding_caps or (DEFAULT_FUNDING_CAP,) * len(self.markets)
+        return VenueConfig(self.markets, caps, self.feed.public_key)
 
     def trader(self, name: str) -> Trader:
         for t in self.traders:
@@ -210,7 +233,9 @@ def parse_scenario(data: Any) -> Scenario:
     field at fault."""
     root = _obj(data, "top level")
     _unknown(
-        root, {"description", "config", "markets", "traders", "batches", "first_batch"}, "top level"
+        root,
+        {"description", "config", "markets", "traders", "batches", "first_batch", "venue"},
+        "top level",
     )
 
     # Markets.
@@ -309,8 +334,26 @@ def parse_scenario(data: Any) -> Scenario:
         rounds.append(Round(timestamp, marks, funding, tuple(messages)))
 
     first_batch = _int(root.get("first_batch", 0), "first_batch", lo=0)
+
+    # Venue: funding caps and the price feed.
+    raw_venue = _obj(root.get("venue", {}), "venue")
+    _unknown(raw_venue, {"funding_caps", "feed_seed"}, "venue")
+    raw_caps = _obj(raw_venue.get("funding_caps", {}), "venue.funding_caps")
+    _unknown(raw_caps, set(market_names), "venue.funding_caps")
+    caps = tuple(
+        _int(raw_caps.get(name, DEFAULT_FUNDING_CAP), f"venue.funding_caps.{name}", lo=0)
+        for name in market_names
+    )
+    feed_seed = raw_venue.get("feed_seed", DEMO_FEED_SEED)
+    if not isinstance(feed_seed, str) or not feed_seed:
+        raise _fail("venue.feed_seed", f"expected a non-empty string, got {feed_seed!r}")
+    try:
+        VenueConfig(tuple(markets), caps, (0, 0))
+    except ProtocolError as exc:
+        raise _fail("venue", str(exc)) from exc
     return Scenario(
-        config, tuple(markets), market_names, tuple(traders), tuple(rounds), first_batch
+        config, tuple(markets), market_names, tuple(traders), tuple(rounds), first_batch,
+        caps, feed_seed,
     )
 
 
@@ -450,7 +493,7 @@ class SimResult:
                     "entries": len(report.result.entries),
                     "old_root": str(report.old_root),
                     "new_root": str(report.new_root),
-                    "params_hash": str(report.result.params_hash),
+                    "config_hash": str(report.result.config_hash),
                     "fills": [self.fill_json(f) for f in report.fills],
                     "rejections": [self.rejection_json(r) for r in report.rejections],
                 }
@@ -519,7 +562,9 @@ class _Ids:
 def genesis(scenario: Scenario) -> ExchangeState:
     """The state before the first batch: the traders' accounts with their deposits."""
     cfg = scenario.config
-    state = ExchangeState(scenario.markets, cfg.account_bits, cfg.slot_bits)
+    state = ExchangeState(
+        scenario.markets, cfg.account_bits, cfg.slot_bits, venue=scenario.venue
+    )
     for t in scenario.traders:
         state.create_account(t.account, eddsa.public_key(trader_key(t.name)), t.deposit)
     return state
@@ -539,10 +584,14 @@ def run_scenario(
     cfg = scenario.config
     state = state if state is not None else genesis(scenario)
     current: list[Round] = []
+    feed = scenario.feed
+    last_time = [state.last_timestamp]
 
     def prices(n: int) -> PriceSet:
         r = current[-1]
-        return PriceSet(n, r.timestamp, r.marks, r.funding)
+        t = max(r.timestamp, last_time[0] + 1)  # a split batch: one second later
+        last_time[0] = t
+        return PriceSet(n, t, r.marks, r.funding).signed(feed)
 
     engine = Engine(
         state, scenario.markets, cfg, prices, first_batch=scenario.first_batch, on_seal=on_seal

@@ -33,6 +33,7 @@ from prover.exchange.constants import (
     MAX_SLOT_BITS,
     MIN_ACCOUNT_BITS,
     MIN_SLOT_BITS,
+    TIME_BITS,
 )
 from prover.exchange.domain import (
     EMPTY_SLOT,
@@ -48,6 +49,7 @@ from prover.exchange.domain import (
     parse_int,
     pubkey_of,
 )
+from prover.exchange.venue import VenueConfig
 from prover.merkle import MerkleProof, QuadTree
 
 
@@ -89,8 +91,18 @@ class ExchangeState:
         *,
         fee_pubkey: Any = ZERO_PUBKEY,
         insurance_pubkey: Any = ZERO_PUBKEY,
+        venue: VenueConfig | None = None,
+        last_timestamp: int = 0,
     ) -> None:
         self.markets: tuple[Market, ...] = check_markets(markets)
+        if venue is not None and venue.markets != self.markets:
+            raise ProtocolError("the venue's registered markets are not the state's markets")
+        #: The registered configuration (funding caps, price feed); a batch needs one.
+        self.venue = venue
+        if not isinstance(last_timestamp, int) or not 0 <= last_timestamp < 1 << TIME_BITS:
+            raise ProtocolError(f"last_timestamp must be in [0, 2^40), got {last_timestamp!r}")
+        #: The time of the last batch (the genesis time before the first).
+        self.last_timestamp = last_timestamp
         if not (
             isinstance(account_bits, int)
             and MIN_ACCOUNT_BITS <= account_bits <= MAX_ACCOUNT_BITS
@@ -393,6 +405,8 @@ class ExchangeState:
             "account_bits": str(self.account_bits),
             "slot_bits": str(self.slot_bits),
             "markets": [m.to_json() for m in self.markets],
+            "venue": self.venue.to_json() if self.venue is not None else None,
+            "last_timestamp": str(self.last_timestamp),
             "accounts": accounts,
             "root": str(self.root),
         }
@@ -417,6 +431,8 @@ class ExchangeState:
             parse_int(data.get("slot_bits"), "slot_bits"),
             fee_pubkey=fee.pubkey,
             insurance_pubkey=insurance.pubkey,
+            venue=VenueConfig.from_json(data["venue"]) if data.get("venue") else None,
+            last_timestamp=parse_int(data.get("last_timestamp", "0"), "last_timestamp"),
         )
         for index, record in sorted(by_index.items()):
             account = Account.from_json(record)

@@ -11,7 +11,7 @@ Tables (schema version 1):
   of an open slot.
 - ``book(account, order_id, market, arrival, filled, seq, body)``: resting orders in
   book priority (``arrival`` orders each price level).
-- ``batches(number, old_root, new_root, params_hash, params, fills, rejections,
+- ``batches(number, old_root, new_root, config_hash, params, fills, rejections,
   witness)``: the journal. ``witness`` is the circuit input JSON of the batch
   (``BatchWitness.as_circuit_inputs``), enough to prove it later.
 
@@ -38,7 +38,7 @@ from prover.exchange.engine import BatchReport, Engine, Prices
 from prover.exchange.state import ExchangeState
 
 FORMAT = "zkmatch-store"
-VERSION = 1
+VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,7 +65,7 @@ CREATE TABLE batches (
     number INTEGER PRIMARY KEY,
     old_root TEXT NOT NULL,
     new_root TEXT NOT NULL,
-    params_hash TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
     params TEXT NOT NULL,
     fills TEXT NOT NULL,
     rejections TEXT NOT NULL,
@@ -126,6 +126,8 @@ class Store:
                 "slot_bits": str(state.slot_bits),
                 "next_batch": str(first_batch),
                 "root": str(state.root),
+                "venue": _dumps(state.venue.to_json() if state.venue is not None else None),
+                "last_timestamp": str(state.last_timestamp),
             }
             conn.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
             conn.executemany(
@@ -258,6 +260,8 @@ class Store:
                 "account_bits": self._meta("account_bits"),
                 "slot_bits": self._meta("slot_bits"),
                 "markets": [m.to_json() for m in self.markets()],
+                "venue": json.loads(self._meta("venue")),
+                "last_timestamp": self._meta("last_timestamp"),
                 "accounts": accounts,
                 "root": self._meta("root"),
             }
@@ -303,8 +307,8 @@ class Store:
     def batches(self) -> list[dict[str, Any]]:
         """The journal, oldest first, without the witnesses."""
         out = []
-        for number, old_root, new_root, params_hash, params, fills, rejections in self._rows(
-            "SELECT number, old_root, new_root, params_hash, params, fills, rejections "
+        for number, old_root, new_root, config_hash, params, fills, rejections in self._rows(
+            "SELECT number, old_root, new_root, config_hash, params, fills, rejections "
             "FROM batches ORDER BY number"
         ):
             out.append(
@@ -312,7 +316,7 @@ class Store:
                     "batch_number": number,
                     "old_root": old_root,
                     "new_root": new_root,
-                    "params_hash": params_hash,
+                    "config_hash": config_hash,
                     "params": json.loads(params),
                     "fills": json.loads(fills),
                     "rejections": json.loads(rejections),
@@ -395,7 +399,7 @@ class Store:
                     number,
                     str(result.old_root),
                     str(result.new_root),
-                    str(result.params_hash),
+                    str(result.config_hash),
                     _dumps(params.to_json()),
                     _dumps([f.to_json() for f in result.fills]),
                     _dumps([r.to_json() for r in report.rejections]),
@@ -406,6 +410,10 @@ class Store:
             self._write_book(engine)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'next_batch'", (str(number + 1),))
             conn.execute("UPDATE meta SET value = ? WHERE key = 'root'", (str(result.new_root),))
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'last_timestamp'",
+                (str(state.last_timestamp),),
+            )
 
 
 def params_from_journal(row: dict[str, Any]) -> PriceSet:

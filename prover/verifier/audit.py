@@ -3,8 +3,8 @@
 :func:`audit_chain` reads a Rollup's ``ConfigRegistered`` and ``BatchSubmitted`` events and,
 for each batch in order from genesis:
 
-1. checks the batch numbers run 1, 2, 3, ... and that batch n's old root and previous
-   timestamp are batch n-1's new root and timestamp (the genesis root and time for batch 1),
+1. checks the batch numbers run 0, 1, 2, ... and that batch n's old root and previous
+   timestamp are batch n-1's new root and timestamp (the genesis root and time for batch 0),
    and that its timestamp moves forward;
 2. recomputes the configuration hash in force for that batch from the registered markets
    and feed key in the events (:meth:`prover.chain.config.RollupConfig.hash`) and compares
@@ -124,7 +124,7 @@ def audit_chain(
     batches = client.batches(from_block)
     say(f"verify: {len(batches)} batches, {len(configs)} configurations, key {vk_path}")
     root, last_time = genesis_root, genesis_time
-    for expected, event in enumerate(batches, start=1):
+    for expected, event in enumerate(batches):
         check = BatchCheck(event.number, event.old_root, event.new_root, event.timestamp,
                            event.tx_hash, False)
         report.batches.append(check)
@@ -133,7 +133,9 @@ def audit_chain(
         if event.number != expected:
             reason = f"batch number {event.number}, expected {expected}"
         elif event.old_root != root:
-            reason = f"old root {event.old_root} is not batch {expected - 1}'s new root {root}"
+            reason = (
+                f"old root {event.old_root} is not the previous batch's new root {root}"
+            )
         elif event.previous_timestamp != last_time or event.timestamp <= last_time:
             reason = f"timestamp {event.timestamp} does not follow {last_time}"
         elif not in_force:

@@ -19,10 +19,11 @@ BASE_FIELD = 2188824287183927522224640574525727508869631115729782366268903789464
 def _three_batches(rollup, shape) -> list[int]:
     t = rollup.now() - 300
     roots = [101, 202, 303]
-    for n, root in enumerate(roots, start=1):
+    for n, root in enumerate(roots):
         state = rollup.client.state()
-        inputs = [state.root, root, batch_info(n, state.last_timestamp, t + n), state.config_hash]
-        rollup.client.submit_batch(root, t + n, shape.prove(inputs), rollup.operator)
+        inputs = [state.root, root, batch_info(n, state.last_timestamp, t + n + 1),
+                  state.config_hash]
+        rollup.client.submit_batch(root, t + n + 1, shape.prove(inputs), rollup.operator)
     return roots
 
 
@@ -30,7 +31,7 @@ def test_every_batch_verifies_from_genesis(rollup, shape):
     roots = _three_batches(rollup, shape)
     report = audit_chain(rollup.client, shape.artifacts.vkey)
     assert report.ok, report.failure
-    assert [b.number for b in report.batches] == [1, 2, 3]
+    assert [b.number for b in report.batches] == [0, 1, 2]
     assert [b.old_root for b in report.batches] == [GENESIS_ROOT, *roots[:2]]
     assert all(b.ok for b in report.batches)
 
@@ -45,7 +46,7 @@ def test_the_command_prints_a_table_or_json_and_exits_zero(rollup, shape, anvil_
     as_json = CliRunner().invoke(main, [*args, "--json"])
     assert as_json.exit_code == 0, as_json.output
     data = json.loads(as_json.output)
-    assert data["ok"] and [b["batch"] for b in data["batches"]] == [1, 2, 3]
+    assert data["ok"] and [b["batch"] for b in data["batches"]] == [0, 1, 2]
 
 
 def test_a_key_that_is_not_the_registered_one_fails(rollup, shape, tmp_path):

@@ -35,7 +35,7 @@ def _inputs(
         state.root if old_root is None else old_root,
         new_root,
         batch_info(
-            state.batch_number + 1 if number is None else number,
+            state.batch_number if number is None else number,
             state.last_timestamp if previous is None else previous,
             timestamp,
         ),
@@ -59,7 +59,7 @@ def test_an_honest_batch_moves_the_root_and_is_logged(rollup, shape):
     state = rollup.client.state()
     assert (state.root, state.batch_number, state.last_timestamp) == (777, 1, t)
     (event,) = rollup.client.batches()
-    assert (event.number, event.old_root, event.new_root) == (1, GENESIS_ROOT, 777)
+    assert (event.number, event.old_root, event.new_root) == (0, GENESIS_ROOT, 777)
     assert (event.previous_timestamp, event.timestamp) == (rollup.genesis_timestamp, t)
     assert event.config_hash == CONFIG.hash()
     assert list(event.proof) == proof_words(proof)
@@ -70,12 +70,12 @@ def test_an_honest_batch_moves_the_root_and_is_logged(rollup, shape):
 
 def test_three_batches_chain_their_roots(rollup, shape):
     t = rollup.now() - 300
-    for n, root in enumerate((11, 22, 33), start=1):
+    for n, root in enumerate((11, 22, 33), start=1):  # n: a time offset
         rollup.client.submit_batch(
             root, t + n, shape.prove(_inputs(rollup, root, t + n)), rollup.operator
         )
     events = rollup.client.batches()
-    assert [e.number for e in events] == [1, 2, 3]
+    assert [e.number for e in events] == [0, 1, 2]
     assert [e.old_root for e in events] == [GENESIS_ROOT, 11, 22]
 
 
@@ -169,7 +169,7 @@ def test_the_contract_hashes_the_configuration_as_python_does(rollup):
     assert rollup.client.state().config_hash == CONFIG.hash()
     assert rollup.client.config() == CONFIG
     (registered,) = rollup.client.configs()
-    assert (registered.config_hash, registered.from_batch) == (CONFIG.hash(), 1)
+    assert (registered.config_hash, registered.from_batch) == (CONFIG.hash(), 0)
     assert registered.config == CONFIG
 
 

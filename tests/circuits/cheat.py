@@ -15,7 +15,7 @@ nothing but the rule under test breaks:
 - the account tree: the leaves the circuit opens are put into the pre-batch tree (so a
   forged pre-state gets the ``oldRoot`` it implies), then each phase-5 write's siblings
   (``accSiblings``) and the public ``newRoot`` from the leaves the circuit writes;
-- the public ``paramsHash`` of the parameters in ``inputs``.
+- the public ``batchInfo`` and ``configHash`` of the parameters in ``inputs``.
 
 Order-slot trees are kept per account index, so an account opened twice must not enter
 orders or make fills through both slots (no tamper here needs that).
@@ -166,8 +166,9 @@ def repair(
         x["accSiblings"][k] = _siblings(accounts, index[k])
         accounts.set(index[k], third[f"written[{k}]"])
     x["newRoot"] = str(accounts.root)
-    # The parameters' hash the prover publishes for the (possibly changed) parameters.
-    x["paramsHash"] = str(third["params.paramsHash"])
+    # The public inputs the prover publishes for the (possibly changed) parameters.
+    x["batchInfo"] = str(third["params.batchInfo"])
+    x["configHash"] = str(third["params.configHash"])
     return x
 
 

@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 BATCH = ("main/Batch.circom", f"Batch({K}, {E}, {B}, {D}, {S}, {M})")
-PUBLIC = ("oldRoot", "newRoot", "batchNumber", "paramsHash")
+PUBLIC = ("oldRoot", "newRoot", "batchInfo", "configHash")
 
 
 @pytest.fixture(scope="session")

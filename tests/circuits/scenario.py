@@ -19,11 +19,10 @@ from prover.exchange.domain import (
     Cancel,
     Market,
     Order,
-    PriceSet,
     SignedCancel,
     SignedOrder,
 )
-from prover.exchange.state import ExchangeState
+from tests.venue import dev_state, prices
 
 D, S, M, K, E, B = 4, 2, 2, 4, 2, 2
 CONFIG = BatchConfig(account_bits=D, slot_bits=S, markets=M, accounts=K, entries=E, fills=B)
@@ -64,7 +63,7 @@ def sign(o: Order) -> SignedOrder:
 
 @lru_cache(maxsize=1)
 def two_trader_batches() -> Scenario:
-    state = ExchangeState(MARKETS, D, S)
+    state = dev_state(MARKETS, D, S)
     state.create_account(A, KEY_A.public_key, 10_000_000)
     state.create_account(B_ACC, KEY_B.public_key, 10_000_000)
 
@@ -73,7 +72,7 @@ def two_trader_batches() -> Scenario:
     first = build_batch(
         state,
         CONFIG,
-        PriceSet(0, 1000, (1000, 500), (0, 0)),
+        prices(0, 1000, (1000, 500), (0, 0)),
         [sign(sell), sign(buy)],
         [(buy.ref, sell.ref, 30)],
     )
@@ -83,7 +82,7 @@ def two_trader_batches() -> Scenario:
     second = build_batch(
         first.state,
         CONFIG,
-        PriceSet(1, 2000, (1000, 500), (3, -2)),
+        prices(1, 2000, (1000, 500), (3, -2)),
         [sign(bid), sign(hit)],
         [(hit.ref, bid.ref, 10)],
     )
@@ -176,5 +175,5 @@ def one_order_batch() -> BatchResult:
     rest = order(A, SIDE_SELL, 1100, 5, 10)  # slot 2
     cancel = SignedCancel.sign(Cancel.for_order(A, 5, S), KEY_A)  # id 9, slot 1
     return build_batch(
-        state, CONFIG, PriceSet(2, 3000, (1000, 500), (3, -2)), [sign(rest), cancel], []
+        state, CONFIG, prices(2, 3000, (1000, 500), (3, -2)), [sign(rest), cancel], []
     )

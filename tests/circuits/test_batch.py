@@ -18,7 +18,7 @@ from tests.circuits.harness import expect_count
 from tests.circuits.scenario import B, D, E, K, M, S, one_order_batch, two_trader_batches
 
 P = SNARK_FIELD
-BATCH_CONSTRAINTS = 33756  # documented in docs/circuits.md and Batch.circom
+BATCH_CONSTRAINTS = 38452  # documented in docs/circuits.md and Batch.circom
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,12 @@ def test_honest_batches_satisfy_the_constraints(honest):
         assert w.values[1:5] == [
             result.old_root,
             result.new_root,
-            result.batch_number,
-            result.params_hash,
+            result.batch_info,
+            result.config_hash,
         ]
 
 
-@pytest.mark.parametrize("name", ["oldRoot", "newRoot", "batchNumber", "paramsHash"])
+@pytest.mark.parametrize("name", ["oldRoot", "newRoot", "batchInfo", "configHash"])
 def test_changed_public_input_is_rejected(honest, name):
     _, w = honest[1]
     assert not w.tamper({name: w[name] + 1}).ok

@@ -24,7 +24,7 @@ import pytest
 from prover.crypto.eddsa import PrivateKey
 from prover.exchange.batch import BatchBuilder, BatchResult
 from prover.exchange.constants import FEE_ACCOUNT, SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
-from prover.exchange.domain import Market, Order, OrderRejected, PriceSet, Reject, SignedOrder
+from prover.exchange.domain import Market, Order, OrderRejected, Reject, SignedOrder
 from prover.exchange.margin import legal_transition, margin, margin_of
 from prover.exchange.state import ExchangeState
 from tests.circuits import mutants
@@ -32,6 +32,7 @@ from tests.circuits.cheat import inputs_of, repair, swap_entries, swap_fills
 from tests.circuits.conftest import BATCH, PUBLIC
 from tests.circuits.harness import Circuit, compile_main
 from tests.circuits.scenario import CONFIG, MARKETS, D, S
+from tests.venue import dev_state, prices
 
 KEY_F = PrivateKey.from_seed("gap-fee-operator")
 KEYS = {FEE_ACCOUNT: KEY_F, **{i: PrivateKey.from_seed(f"gap-trader-{i}") for i in (2, 3)}}
@@ -47,7 +48,7 @@ def _sign(order: Order) -> SignedOrder:
 
 
 def _batch(state: ExchangeState, n: int, orders, fills=()) -> BatchResult:
-    builder = BatchBuilder(state, CONFIG, PriceSet(n, 1000 * (n + 1), (MARK, MARK), (0, 0)))
+    builder = BatchBuilder(state, CONFIG, prices(n, 1000 * (n + 1), (MARK, MARK), (0, 0)))
     for o in orders:
         builder.add_entry(_sign(o))
     for taker, maker, qty in fills:
@@ -76,7 +77,7 @@ def _fee_case() -> tuple[ExchangeState, BatchResult]:
     trader 3 sells 2 lots into both with an IOC, paying a 10 % taker fee (100 per fill).
     Filling the fee account's bid first (it pays 1,000, then collects 100 and 100) keeps
     its collateral below 2^63 all the way: 2^63 - 950, then 2^63 - 850."""
-    state = ExchangeState(FEE_MARKETS, D, S, fee_pubkey=KEY_F.public_key)
+    state = dev_state(FEE_MARKETS, D, S, fee_pubkey=KEY_F.public_key)
     state.deposit(FEE_ACCOUNT, FEE_START)
     for index in (2, 3):
         state.create_account(index, KEYS[index].public_key, 10**9)
@@ -88,7 +89,7 @@ def test_fee_account_overflow_between_fills_is_refused_by_the_model():
     """The other order of the same two fills takes the fee account to 2^63 + 50 after the
     first (100 of fees, before it pays for its own bid): the model refuses it."""
     pre, _ = _fee_case()
-    builder = BatchBuilder(pre, CONFIG, PriceSet(1, 2000, (MARK, MARK), (0, 0)))
+    builder = BatchBuilder(pre, CONFIG, prices(1, 2000, (MARK, MARK), (0, 0)))
     builder.add_entry(_sign(T_SELL))
     with pytest.raises(OrderRejected, match="fee account: collateral would reach 2"):
         builder.add_fill(T_SELL.ref, X_BID.ref, 1)
@@ -134,14 +135,14 @@ def _order_case() -> tuple[ExchangeState, BatchResult]:
     """A is long 100 (value 15,000 against an initial requirement of 10,000); both A and B
     rest a 100-lot ask. In the batch, B's buy takes A's ask (A is flat) and then A's buy
     takes B's ask (A is long 100 again): legal in this order, entries in this order."""
-    state = ExchangeState(MARKETS, D, S)
+    state = dev_state(MARKETS, D, S)
     state.create_account(A, KEYS[A].public_key, 15_050)
     state.create_account(B_, KEYS[B_].public_key, 10**9)
     w0 = _order(B_, SIDE_SELL, 100, 1, TIF_GTC, 1000)
     a0 = _order(A, SIDE_BUY, 100, 1, TIF_IOC, 1000)
     state = _batch(state, 0, [w0, a0], [(a0, w0, 100)]).state
     pre = _batch(state, 1, [A_ASK, B_ASK]).state
-    builder = BatchBuilder(pre, CONFIG, PriceSet(2, 3000, (MARK, MARK), (0, 0)))
+    builder = BatchBuilder(pre, CONFIG, prices(2, 3000, (MARK, MARK), (0, 0)))
     builder.add_entry(_sign(B_BUY))
     builder.add_fill(B_BUY.ref, A_ASK.ref, 100)
     builder.add_entry(_sign(A_BUY))
@@ -156,7 +157,7 @@ def test_the_takers_fill_alone_breaks_the_margin_rule():
     a = pre.account(A)
     after = margin_of(a.collateral - 100_000 - 50, [200, 0], MARKETS, (MARK, MARK))
     assert not legal_transition(margin(a, MARKETS, (MARK, MARK)), after)
-    builder = BatchBuilder(pre, CONFIG, PriceSet(2, 3000, (MARK, MARK), (0, 0)))
+    builder = BatchBuilder(pre, CONFIG, prices(2, 3000, (MARK, MARK), (0, 0)))
     with pytest.raises(OrderRejected) as refused:
         builder.add_entry(_sign(A_BUY))
     assert refused.value.reason == Reject.INSUFFICIENT_MARGIN
@@ -167,7 +168,7 @@ def test_fills_out_of_entry_order_are_refused_by_the_model():
     0's is refused (each fill alone is legal)."""
     pre, _ = _order_case()
     later = _order(B_, SIDE_BUY, 1, 4, TIF_IOC, 1000)
-    builder = BatchBuilder(pre, CONFIG, PriceSet(2, 3000, (MARK, MARK), (0, 0)))
+    builder = BatchBuilder(pre, CONFIG, prices(2, 3000, (MARK, MARK), (0, 0)))
     builder.add_entry(_sign(B_BUY))
     builder.add_entry(_sign(later))
     builder.add_fill(later.ref, A_ASK.ref, 1)
@@ -206,7 +207,7 @@ def test_used_fill_after_padding_is_rejected(batch0):
     """The used fills come first: a real fill moved behind a padding slot (the model's
     padding fill names entry 0, so the entry order itself still holds)."""
     pre, _ = _fee_case()
-    single = BatchBuilder(pre, CONFIG, PriceSet(1, 2000, (MARK, MARK), (0, 0)))
+    single = BatchBuilder(pre, CONFIG, prices(1, 2000, (MARK, MARK), (0, 0)))
     single.add_entry(_sign(T_SELL))
     single.add_fill(T_SELL.ref, F_BID.ref, 1)
     inputs = swap_fills(inputs_of(single.seal()), 0, 1)

@@ -33,8 +33,8 @@ def test_honest_batch_proof_verifies():
         assert [int(x) for x in proof.public] == [
             result.old_root,
             result.new_root,
-            result.batch_number,
-            result.params_hash,
+            result.batch_info,
+            result.config_hash,
         ]
         assert verify(artifacts, proof.proof, proof.public)
         # A changed public input does not verify.

@@ -16,7 +16,7 @@ For every sealed batch:
 
 (a) the witness of ``circuit_inputs(witness.as_circuit_inputs())`` satisfies every R1CS
     constraint (:mod:`prover.r1cs`);
-(b) the public inputs ``oldRoot, newRoot, batchNumber, paramsHash`` are the model's, the
+(b) the public inputs ``oldRoot, newRoot, batchInfo, configHash`` are the model's, the
     circuit's own running root after the last account write is ``newRoot``, and the
     batches chain (``oldRoot`` of one is ``newRoot`` of the one before);
 (d) no wire of the witness can change alone except those the reviewed allowlist of
@@ -69,7 +69,6 @@ from prover.exchange.domain import (
     Market,
     Order,
     OrderRejected,
-    PriceSet,
     Reject,
     SignedCancel,
     SignedOrder,
@@ -81,6 +80,7 @@ from tests.circuits.cheat import inputs_of, repair
 from tests.circuits.harness import Circuit
 from tests.circuits.scenario import CONFIG, B, D, M, S
 from tests.circuits.test_freedom import check_freedom
+from tests.venue import dev_state, prices
 
 pytestmark = pytest.mark.circuit
 
@@ -204,7 +204,7 @@ class Flow:
                 label=f"funding step {m}",
             )
             self.funding[m] += step
-        params = PriceSet(self.batch_number, self.timestamp, tuple(marks), tuple(self.funding))
+        params = prices(self.batch_number, self.timestamp, tuple(marks), tuple(self.funding))
         self.log.append(f"batch {params}")
         try:
             self.builder = BatchBuilder(self.state, CONFIG, params)
@@ -464,7 +464,7 @@ def make_flow(draw: st.DrawFn) -> Flow:
         label="traders",
     )
     fee_trades = draw(st.booleans(), label="fee account trades")
-    state = ExchangeState(mkts, D, S, **({"fee_pubkey": pubkey(FEE_ACCOUNT)} if fee_trades else {}))
+    state = dev_state(mkts, D, S, **({"fee_pubkey": pubkey(FEE_ACCOUNT)} if fee_trades else {}))
     batches = draw(st.sampled_from([2, 3, 1]), label="batches")
     flow = Flow(draw, mkts, traders, state, max_batches=batches, fee_trades=fee_trades)
     flow.batch_number = draw(
@@ -524,8 +524,8 @@ def check_flow(batch: Circuit, batch0: Circuit, data: st.DataObject) -> None:
         assert [w[name] for name in PUBLIC_INPUTS] == [
             result.old_root,
             result.new_root,
-            result.batch_number,
-            result.params_hash,
+            result.batch_info,
+            result.config_hash,
         ]
         assert result.new_root == result.state.root
         if previous_root is not None:
@@ -638,14 +638,14 @@ def test_fee_account_margin_excludes_fee_income(batch: Circuit) -> None:
     both now judge the fee account before this fill's fee income, so the model refuses it,
     and a batch of the same flow without that fill is proven."""
     mkts = (Market(0, 1, 1000, 500, 0, 20_000), Market(1, 1, 1000, 500, 0, 0))
-    state = ExchangeState(mkts, D, S, fee_pubkey=pubkey(FEE_ACCOUNT))
+    state = dev_state(mkts, D, S, fee_pubkey=pubkey(FEE_ACCOUNT))
     state.deposit(FEE_ACCOUNT, 10_000)
     state.create_account(2, pubkey(2), 10**9)
-    b0 = BatchBuilder(state, CONFIG, PriceSet(0, 100, (1000, 1000), (0, 0)))
+    b0 = BatchBuilder(state, CONFIG, prices(0, 100, (1000, 1000), (0, 0)))
     sell = Order(FEE_ACCOUNT, 0, SIDE_SELL, 1000, 100, 1, 10**6, 0, TIF_POST_ONLY)
     b0.add_entry(SignedOrder.sign(sell, key(FEE_ACCOUNT)))
     first = b0.seal()
-    b1 = BatchBuilder(first.state, CONFIG, PriceSet(1, 200, (1010, 1000), (0, 0)))
+    b1 = BatchBuilder(first.state, CONFIG, prices(1, 200, (1010, 1000), (0, 0)))
     buy = Order(2, 0, SIDE_BUY, 1000, 100, 1, 10**6, 20_000, TIF_IOC)
     b1.add_entry(SignedOrder.sign(buy, key(2)))
     assert fee_income_decides(b1, buy, sell, 100), "the case must sit on the fee income"
@@ -663,10 +663,10 @@ def test_taker_sweeps_two_resting_makers(batch: Circuit, batch0: Circuit) -> Non
     funding indices moving between the batches; then the same (a)-(c) checks. (K = 4 leaves two
     trader slots, so both makers are one account: two orders in two slots.)"""
     mkts = (Market(0, 5, 1000, 500, 200, 500), Market(1, 1, 2000, 1000, 0, 1000))
-    state = ExchangeState(mkts, D, S)
+    state = dev_state(mkts, D, S)
     for index in (2, 5):
         state.create_account(index, pubkey(index), 10**9)
-    b0 = BatchBuilder(state, CONFIG, PriceSet(7, 1_000, (1_000, 50), (-40, 3)))
+    b0 = BatchBuilder(state, CONFIG, prices(7, 1_000, (1_000, 50), (-40, 3)))
     asks = [
         Order(2, 0, SIDE_SELL, 1_000, 30, 1, 5_000, 500, TIF_GTC),
         Order(2, 0, SIDE_SELL, 1_005, 50, 2, 5_000, 200, TIF_POST_ONLY),
@@ -674,7 +674,7 @@ def test_taker_sweeps_two_resting_makers(batch: Circuit, batch0: Circuit) -> Non
     for o in asks:
         b0.add_entry(SignedOrder.sign(o, key(o.account)))
     first = b0.seal()
-    b1 = BatchBuilder(first.state, CONFIG, PriceSet(8, 1_100, (1_010, 50), (-55, 3)))
+    b1 = BatchBuilder(first.state, CONFIG, prices(8, 1_100, (1_010, 50), (-55, 3)))
     bid = Order(5, 0, SIDE_BUY, 1_010, 60, 1, 5_000, 500, TIF_IOC)
     b1.add_entry(SignedOrder.sign(bid, key(5)))
     b1.add_fill(bid.ref, asks[0].ref, 30)
@@ -686,8 +686,8 @@ def test_taker_sweeps_two_resting_makers(batch: Circuit, batch0: Circuit) -> Non
         assert [w[name] for name in PUBLIC_INPUTS] == [
             result.old_root,
             result.new_root,
-            result.batch_number,
-            result.params_hash,
+            result.batch_info,
+            result.config_hash,
         ]
     assert second.old_root == first.new_root
     for f in range(2):  # (c) on both fills: each overfills by one lot, by the size alone

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from prover.crypto import poseidon
 from prover.crypto.eddsa import PrivateKey
 from prover.errors import ProtocolError
 from prover.exchange.batch import BatchBuilder, BatchResult
@@ -31,6 +32,7 @@ from prover.exchange.constants import (
     INSURANCE_ACCOUNT,
     SIDE_BUY,
     SIDE_SELL,
+    TAG_PRICES,
     TIF_GTC,
     TIF_IOC,
 )
@@ -39,7 +41,6 @@ from prover.exchange.domain import (
     Order,
     OrderSlot,
     Position,
-    PriceSet,
     SignedCancel,
     SignedOrder,
     make_seq,
@@ -51,12 +52,13 @@ from tests.circuits.cheat import inputs_of, repair, swap_entries, swap_fills
 from tests.circuits.harness import Circuit
 from tests.circuits.scenario import CONFIG, KEY_A, KEY_B, MARKETS, A, D, S
 from tests.circuits.test_batch_gaps import _order_case
+from tests.venue import FEED, dev_state, prices
 
 P = SNARK_FIELD
 B = 3  # trader B's account (scenario.B_ACC)
 KEY_I = PrivateKey.from_seed("tamper-insurance")
 KEYS = {A: KEY_A, B: KEY_B, INSURANCE_ACCOUNT: KEY_I}
-PARAMS = PriceSet(1, 2000, (1000, 500), (0, 0))
+PARAMS = prices(1, 2000, (1000, 500), (0, 0))
 
 # Batch 0 rests A's ask (sell 1000 x 20, id 1, slot 1) and B's ask (sell 1010 x 20, id 3).
 ASK_A = Order(A, 0, SIDE_SELL, 1000, 20, 1, 10**6, 1000, TIF_GTC)
@@ -74,10 +76,10 @@ def _buy(account: int, price: int, size: int, order_id: int, tif: int = TIF_IOC)
 @lru_cache(maxsize=1)
 def rest_batch() -> BatchResult:
     """Batch 0: both asks rest, no fill (both fill slots padding)."""
-    state = ExchangeState(MARKETS, D, S, insurance_pubkey=KEY_I.public_key)
+    state = dev_state(MARKETS, D, S, insurance_pubkey=KEY_I.public_key)
     for index, key in ((A, KEY_A), (B, KEY_B)):
         state.create_account(index, key.public_key, 10_000_000)
-    builder = BatchBuilder(state, CONFIG, PriceSet(0, 1000, (1000, 500), (0, 0)))
+    builder = BatchBuilder(state, CONFIG, prices(0, 1000, (1000, 500), (0, 0)))
     builder.add_entry(_sign(ASK_A))
     builder.add_entry(_sign(ASK_B))
     return builder.seal()
@@ -87,8 +89,8 @@ def pre_state() -> ExchangeState:
     return rest_batch().state
 
 
-def _batch(entries, fills=(), pre: ExchangeState | None = None) -> BatchResult:
-    builder = BatchBuilder(pre or pre_state(), CONFIG, PARAMS)
+def _batch(entries, fills=(), pre: ExchangeState | None = None, params=None) -> BatchResult:
+    builder = BatchBuilder(pre or pre_state(), CONFIG, params or PARAMS)
     for entry in entries:
         builder.add_entry(entry)
     for taker, maker, qty in fills:
@@ -464,3 +466,56 @@ def test_collateral_above_the_bound_between_two_fills(batch0, side):
     assert w[f"{side}CollAfter[0]"] == 2**63
     assert w["coll[2][2]"] < 2**63  # back in range after fill 1, and so the final leaf
     w.assert_rejected_only_by(f"{side}CollRange[0]")
+
+
+# --- the batch parameters against the Rollup (docs/settlement.md) ------------------------
+
+
+def _resign(x: dict[str, Any], key: PrivateKey = FEED) -> None:
+    """Sign ``x``'s (timestamp, marks, funding indices) as the feed's message."""
+    marks = poseidon([int(v) for v in x["mark"]], init_state=TAG_PRICES)
+    funding = poseidon([int(v) for v in x["fundingIndex"]], init_state=TAG_PRICES)
+    sig = key.sign(poseidon([int(x["timestamp"]), marks, funding], init_state=TAG_PRICES))
+    x["feedSigR8x"], x["feedSigR8y"], x["feedSigS"] = map(str, (*sig.r8, sig.s))
+
+
+def test_funding_moved_above_its_cap(batch0):
+    """The feed signs F* = 1001 for market 0, 1000 s after the last batch at mark 1000: the
+    cap (10^6, 0.1 % of the mark per second) allows 1000. The model refuses to build it;
+    the circuit refuses it at market 0's cap bound alone (every leaf repaired, the fund's
+    new index included)."""
+    assert pre_state().last_timestamp == 1000 and PARAMS.timestamp == 2000
+    pre = pre_state().copy()
+    with pytest.raises(ProtocolError, match="above its cap"):
+        BatchBuilder(pre, CONFIG, prices(1, 2000, (1000, 500), (1001, 0)))
+    x = inputs_of(_batch([], pre=pre, params=prices(1, 2000, (1000, 500), (1000, 0))))
+    x["fundingIndex"][0] = "1001"
+    _resign(x)
+    batch0.witness(repair(batch0, pre, x)).assert_rejected_only_by("params.capBound[0]")
+
+
+def test_prices_the_feed_did_not_sign(batch0):
+    """The operator signs the marks itself."""
+    x = _a_rests()
+    _resign(x, PrivateKey.from_seed("the operator"))
+    _witness(batch0, x).assert_rejected_only_by("params.signature")
+
+
+def test_batch_info_other_than_the_rollups(batch0):
+    """A proof whose public batchInfo says batch 2 while the circuit's entries are sequenced
+    as batch 1 (or any other n, tPrev or t than the ones it used)."""
+    x = repair(batch0, pre_state(), _a_rests())
+    x["batchInfo"] = str(int(x["batchInfo"]) + (1 << 80))
+    batch0.witness(x).assert_rejected_only_by("batchInfo")
+
+
+def test_market_parameters_other_than_the_registered_ones(batch0):
+    """The operator charges B's taker fee at 0 instead of the registered 500 ppm but
+    publishes the registered configHash."""
+    x = _take(10)
+    registered = x["configHash"]
+    x["marketTakerFeePpm"] = ["0", x["marketTakerFeePpm"][1]]
+    x = repair(batch0, pre_state(), x)
+    assert x["configHash"] != registered
+    x["configHash"] = registered
+    batch0.witness(x).assert_rejected_only_by("configHash")

@@ -25,7 +25,6 @@ from prover.exchange.domain import (
     Cancel,
     Order,
     OrderRejected,
-    PriceSet,
     Reject,
     SignedCancel,
     SignedOrder,
@@ -43,6 +42,7 @@ from tests.circuits.scenario import (
     D,
     S,
 )
+from tests.venue import dev_state, prices
 
 KEY_F = PrivateKey.from_seed("fee-operator")
 KEYS = {FEE_ACCOUNT: KEY_F, A: KEY_A, B_ACC: KEY_B}
@@ -62,15 +62,15 @@ W = _order(B_ACC, SIDE_BUY, 990, 10, 1)  # B's resting bid, slot 1
 
 @lru_cache(maxsize=1)
 def _after_batch0() -> ExchangeState:
-    state = ExchangeState(MARKETS, D, S, fee_pubkey=KEY_F.public_key)
+    state = dev_state(MARKETS, D, S, fee_pubkey=KEY_F.public_key)
     state.set_account(FEE_ACCOUNT, state.account(FEE_ACCOUNT).with_collateral(10_000_000))
     state.create_account(A, KEY_A.public_key, 10_000_000)
     state.create_account(B_ACC, KEY_B.public_key, 10_000_000)
-    return build_batch(state, CONFIG, PriceSet(0, 1000, (1000, 500), (0, 0)), [_sign(W)], []).state
+    return build_batch(state, CONFIG, prices(0, 1000, (1000, 500), (0, 0)), [_sign(W)], []).state
 
 
 def _build(entries, fills):
-    return build_batch(_after_batch0(), CONFIG, PriceSet(*PRICES), entries, fills)
+    return build_batch(_after_batch0(), CONFIG, prices(*PRICES), entries, fills)
 
 
 def _inputs(result) -> dict:
@@ -98,7 +98,7 @@ def test_taker_that_then_makes_in_the_same_batch_is_accepted(batch0):
     assert inputs["fillMakerSlotFilled"][f] == "2"  # X's own taker fills already there
     w = batch0.witness(inputs)
     assert w.ok, w.failing()
-    assert _public(w) == [result.old_root, result.new_root, 1, result.params_hash]
+    assert _public(w) == [result.old_root, result.new_root, result.batch_info, result.config_hash]
     assert result.state.slot(A, 2).filled == 5
 
 
@@ -106,7 +106,7 @@ def test_maker_fill_before_the_orders_own_taker_fill_is_rejected(batch0):
     """The same fills in the other order: X makes for Y (entry 1) before X takes at its
     own entry 0, which no order of arrivals produces. The model refuses it; the circuit
     rejects the consistent witness at the order of fills (check (6a)) and nowhere else."""
-    builder = BatchBuilder(_after_batch0(), CONFIG, PriceSet(*PRICES))
+    builder = BatchBuilder(_after_batch0(), CONFIG, prices(*PRICES))
     builder.add_entry(_sign(X))
     builder.add_entry(_sign(Y))
     builder.add_fill(Y.ref, X.ref, 3)
@@ -193,7 +193,7 @@ def test_later_entry_may_replace_a_takers_slot(batch0, kind):
     model allows this and the circuit proves it with the model's root. A hand-made
     witness of the same events (entry 1 of another batch rewritten, the close repaired)
     reaches the same root: the circuit's semantics are the model's."""
-    builder = BatchBuilder(_after_batch0(), CONFIG, PriceSet(*PRICES))
+    builder = BatchBuilder(_after_batch0(), CONFIG, prices(*PRICES))
     builder.add_entry(_sign(XI))
     builder.add_fill(XI.ref, W.ref, 2)
     builder.add_entry(_later_entry(kind))
@@ -214,7 +214,7 @@ def test_later_entry_may_replace_a_takers_slot(batch0, kind):
 def test_makers_slot_cannot_be_replaced_later_in_the_batch():
     """W (B's resting bid) is the maker of XI's fill; B's cancel of W in the same batch
     would be ordered before the fill in the circuit, so the builder seals first."""
-    builder = BatchBuilder(_after_batch0(), CONFIG, PriceSet(*PRICES))
+    builder = BatchBuilder(_after_batch0(), CONFIG, prices(*PRICES))
     builder.add_entry(_sign(XI))
     builder.add_fill(XI.ref, W.ref, 2)
     with pytest.raises(BatchFull):
@@ -237,7 +237,7 @@ def test_fee_account_as_taker_is_accepted_with_the_models_root(batch0):
     assert inputs["entryAccountSlot"][0] == "0" and inputs["entryFilled"] == ["2", "0"]
     w = batch0.witness(inputs)
     assert w.ok, w.failing()
-    assert _public(w) == [result.old_root, result.new_root, 1, result.params_hash]
+    assert _public(w) == [result.old_root, result.new_root, result.batch_info, result.config_hash]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -43,6 +44,7 @@ from prover.exchange.margin import legal_transition, margin
 from prover.exchange.state import ExchangeState
 from prover.field import SNARK_FIELD, decode_signed
 from prover.merkle import compute_root
+from tests.venue import dev_state, prices
 
 # Market 0: tick 1, IMR 10 %, MMR 5 %, maker 200 ppm, taker 500 ppm.
 # Market 1: tick 5, IMR 20 %, MMR 10 %, maker 0, taker 1000 ppm.
@@ -51,12 +53,12 @@ D, S = 4, 2
 KEYS = {i: eddsa.PrivateKey.from_seed(f"zkmatch-batch-test-{i}") for i in range(8)}
 CFG = BatchConfig(D, S, 2, accounts=6, entries=6, fills=4)
 T = 1_000
-PARAMS = PriceSet(1, T, (100, 50), (0, 0))
+PARAMS = prices(1, T, (100, 50), (0, 0))
 RICH = 10**9
 
 
 def make_state(collateral: dict[int, int] | None = None) -> ExchangeState:
-    state = ExchangeState(
+    state = dev_state(
         MARKETS, D, S, fee_pubkey=KEYS[0].public_key, insurance_pubkey=KEYS[1].public_key
     )
     for index, c in (collateral or {2: RICH, 3: RICH, 4: RICH, 5: RICH}).items():
@@ -306,13 +308,13 @@ def test_fill_moves_collateral_positions_and_fees() -> None:
     assert state.slot(2, 1).order_id == 0
     assert result.old_root == old_root and result.fills == (fill,)
     assert result.entries == (maker, taker)
-    assert result.params_hash == PARAMS.params_hash(MARKETS)
+    assert result.config_hash == state.venue.hash()
     public = result.witness.public_inputs()
     assert public == {
         "oldRoot": str(old_root),
         "newRoot": str(result.new_root),
-        "batchNumber": "1",
-        "paramsHash": str(result.params_hash),
+        "batchInfo": str((1 << 80) + (state.last_timestamp << 40) + PARAMS.timestamp),
+        "configHash": str(state.venue.hash()),
     }
     assert b.seal() is result
     with pytest.raises(ProtocolError):
@@ -411,7 +413,7 @@ def test_stale_and_replayed_order_ids() -> None:
     b.add_entry(signed(3, SIDE_BUY, 100, 1, 9))  # larger id in slot 1 replaces 5
     assert b.order(3, 5) is None and b.order(3, 9) is not None
     state = seal_and_check(b).state
-    params2 = PriceSet(2, T + 1, (100, 50), (0, 0))
+    params2 = prices(2, T + 1, (100, 50), (0, 0))
     b2 = BatchBuilder(state, CFG, params2)
     assert reason(b2.add_entry, first) is Reject.STALE_ORDER_ID  # replay next batch
 
@@ -594,7 +596,7 @@ def test_risk_reducing_fill_below_initial_margin() -> None:
     state2 = seal_and_check(b).state
     assert state2.account(3).collateral == -4_500
     # Batch 2: the mark falls to 99, V = 450 < IR / 10^4 = 495.
-    params = PriceSet(2, T + 1, (99, 50), (0, 0))
+    params = prices(2, T + 1, (99, 50), (0, 0))
     _rest(state2, Order(4, 0, SIDE_BUY, 99, 10, 1, 2 * T, 1000, TIF_GTC), seq=2 * 65536 - 1)
     b2 = BatchBuilder(state2, CFG, params)
     assert not margin(b2.account(3), MARKETS, params.marks).meets_initial
@@ -644,7 +646,7 @@ def test_position_range_is_enforced() -> None:
     big = Account(KEYS[2].public_key, 0, RICH, (Position(2**40 - 1, 0), Position()))
     state.set_account(2, big)
     _rest(state, Order(3, 0, SIDE_SELL, 1, 5, 1, 2 * T, 1000, TIF_GTC))
-    b = builder(state, params=PriceSet(1, T, (1, 50), (0, 0)))
+    b = builder(state, params=prices(1, T, (1, 50), (0, 0)))
     taker = signed(2, SIDE_SELL, 1, 5, 1)  # reduces: allowed
     b.add_entry(taker)
     taker2 = signed(2, SIDE_BUY, 1, 5, 2)
@@ -655,7 +657,7 @@ def test_position_range_is_enforced() -> None:
     # The maker side overflowing is named too.
     state.set_account(4, Account(KEYS[4].public_key, 0, RICH, (Position(1 - 2**40), Position())))
     _rest(state, Order(4, 0, SIDE_SELL, 1, 5, 1, 2 * T, 1000, TIF_GTC))
-    b = builder(state, params=PriceSet(1, T, (1, 50), (0, 0)))
+    b = builder(state, params=prices(1, T, (1, 50), (0, 0)))
     taker3 = signed(5, SIDE_BUY, 1, 5, 1)
     b.add_entry(taker3)
     with pytest.raises(OrderRejected) as info:
@@ -739,7 +741,7 @@ def test_slot_conflict_seals_the_batch() -> None:
     assert result.state.slot(3, 1) == OrderSlot(5, replacement.order.hash(), 0, 65536 + 2)
     assert result.state.account(3).positions[0].size == 2
     # In the next batch the cancel goes through.
-    b2 = BatchBuilder(result.state, CFG, PriceSet(2, T, (100, 50), (0, 0)))
+    b2 = BatchBuilder(result.state, CFG, prices(2, T + 1, (100, 50), (0, 0)))
     b2.add_entry(SignedCancel.sign(Cancel.for_order(2, 1, S), KEYS[2]))
     seal_and_check(b2)
 
@@ -755,7 +757,7 @@ def test_funding_flows_to_and_from_the_insurance_fund() -> None:
     state.set_account(3, Account(KEYS[3].public_key, 0, 1_000_000, (Position(-3, 7), Position())))
     state.set_account(5, Account(KEYS[5].public_key, 0, 1_000_000, (Position(8, 0), Position())))
     state.deposit(1, 500)
-    params = PriceSet(1, T, (100, 50), (12, -3))
+    params = prices(1, T, (100, 50), (12, -3))
     b = BatchBuilder(state, CFG, params)
     # Account 2: pays 10*(12-5) + (-4)*(-3-0) = 70 + 12 = 82.  Account 3: -3*(12-7) = -15.
     b.add_entry(signed(2, SIDE_BUY, 100, 1, 1))
@@ -778,7 +780,7 @@ def test_maker_opened_by_a_fill_gets_funding_first() -> None:
     state = make_state()
     state.set_account(2, Account(KEYS[2].public_key, 0, RICH, (Position(-10, 0), Position())))
     _rest(state, Order(2, 0, SIDE_SELL, 100, 5, 1, 2 * T, 1000, TIF_GTC))
-    params = PriceSet(1, T, (100, 50), (-4, 0))  # shorts pay when the index falls
+    params = prices(1, T, (100, 50), (-4, 0))  # shorts pay when the index falls
     b = BatchBuilder(state, CFG, params)
     taker = signed(3, SIDE_BUY, 100, 5, 1)
     b.add_entry(taker)
@@ -798,7 +800,7 @@ def test_maker_rests_across_batches() -> None:
     maker = signed(2, SIDE_SELL, 100, 10, 1)
     b1.add_entry(maker)
     r1 = seal_and_check(b1)
-    b2 = BatchBuilder(r1.state, CFG, PriceSet(2, T + 10, (100, 50), (0, 0)))
+    b2 = BatchBuilder(r1.state, CFG, prices(2, T + 10, (100, 50), (0, 0)))
     taker = signed(3, SIDE_BUY, 100, 4, 1, expiry=2 * T)
     b2.add_entry(taker)
     b2.add_fill(ref(taker), ref(maker), 4)
@@ -920,13 +922,73 @@ def test_bench_script_hash_counts() -> None:
     d, s, fills = 6, 4, 3
     dense = bench.bench("dense", fills, d, s, 1)
     account = 2 + d // 2  # positions hash, leaf, D/2 nodes
-    params = 2 + 4  # M market hashes, three inner hashes, the outer one
+    params = 0  # the prices' hash and signature are checked when the builder starts
     entry_seal = 1 + s // 2
     fill = 1 + s // 2  # the maker's slot leaf and path (the taker's is written at entry)
-    assert dense["hashes"]["entries"]["total"] == 2  # order hash + signature challenge
+    # The builder's start (prices hash: 3, the feed's signature challenge: 1), then the
+    # entry (order hash + signature challenge).
+    assert dense["hashes"]["entries"]["total"] == 4 + 2
     assert dense["hashes"]["fills"]["total"] == 0
     assert dense["hashes"]["seal"]["total"] == entry_seal + fills * fill + 4 * account + params
     spread = bench.bench("spread", fills, d, s, 1)
     assert spread["hashes"]["seal"]["total"] == (
         fills * (entry_seal + fill) + (2 + 2 * fills) * account + params
     )
+
+
+# --- prices and the venue (docs/settlement.md) ------------------------------------------
+
+
+def test_a_batch_needs_a_registered_venue() -> None:
+    bare = ExchangeState(MARKETS, D, S)
+    with pytest.raises(ProtocolError, match="no registered venue"):
+        BatchBuilder(bare, CFG, PARAMS)
+
+
+def test_prices_must_be_signed_by_the_registered_feed() -> None:
+    state = make_state()
+    with pytest.raises(ProtocolError, match="not signed by the registered price feed"):
+        BatchBuilder(state, CFG, PriceSet(1, T, (100, 50), (0, 0)))
+    stranger = eddsa.PrivateKey.from_seed("not the feed")
+    forged = PriceSet(1, T, (100, 50), (0, 0)).signed(stranger)
+    with pytest.raises(ProtocolError, match="not signed by the registered price feed"):
+        BatchBuilder(state, CFG, forged)
+    # The feed's signature on other prices does not carry over.
+    moved = replace(PARAMS, marks=(101, 50))
+    with pytest.raises(ProtocolError, match="not signed by the registered price feed"):
+        BatchBuilder(state, CFG, moved)
+
+
+def test_the_batch_time_moves_forward() -> None:
+    state = make_state()
+    state.last_timestamp = T
+    with pytest.raises(ProtocolError, match="is not after the last batch"):
+        BatchBuilder(state, CFG, PARAMS)
+    result = builder().seal()
+    assert result.state.last_timestamp == T
+    with pytest.raises(ProtocolError, match="is not after the last batch"):
+        BatchBuilder(result.state, CFG, prices(2, T, (100, 50), (0, 0)))
+
+
+def test_funding_moves_at_most_by_its_cap() -> None:
+    # Cap 10^6 (10^-9 of the mark per second) at mark 100 over 10 s: |dF| * 10^9 <= 10^9.
+    state = make_state()
+    state.last_timestamp = T - 10
+    assert state.venue.funding_caps == (1_000_000, 1_000_000)
+    BatchBuilder(state, CFG, prices(1, T, (100, 50), (1, 0)))  # exactly the cap
+    with pytest.raises(ProtocolError, match="market 0: funding index moves from 0 to 2"):
+        BatchBuilder(state, CFG, prices(1, T, (100, 50), (2, 0)))
+    with pytest.raises(ProtocolError, match="market 1: funding index moves from 0 to -2"):
+        BatchBuilder(state, CFG, prices(1, T, (100, 20), (0, -2)))  # mark 20: cap 0.2
+    # The bound is from the insurance fund's index, the last batch's F*.
+    fund = state.account(1)
+    state.set_account(1, replace(fund, positions=(Position(0, 5), Position(0, 0))))
+    BatchBuilder(state, CFG, prices(1, T, (100, 50), (6, 0)))
+    with pytest.raises(ProtocolError, match="from 5 to 7"):
+        BatchBuilder(state, CFG, prices(1, T, (100, 50), (7, 0)))
+
+
+def test_the_venue_and_the_last_time_survive_json() -> None:
+    result = builder().seal()
+    again = ExchangeState.from_json(result.state.to_json())
+    assert again.venue == result.state.venue and again.last_timestamp == T

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,8 +15,8 @@ from prover.exchange.constants import (
     TAG_CANCEL,
     TAG_MARKET,
     TAG_ORDER,
-    TAG_PARAMS,
     TAG_POSITIONS,
+    TAG_PRICES,
     TAG_SLOT,
     TIF_GTC,
     TIF_IOC,
@@ -98,18 +100,19 @@ def test_account_hash_layout_with_signed_values() -> None:
     assert acct.hash(777) == poseidon([11, 22, 3, P - 5, positions, 777], init_state=TAG_ACCOUNT)
 
 
-def test_params_hash_layout() -> None:
+def test_prices_hash_layout_and_the_feeds_signature() -> None:
     ps = PriceSet(3, 1_700_000_000, (100, 7), (-5, 12))
-    inner_m = poseidon([MARKETS[0].hash(), MARKETS[1].hash()], init_state=TAG_PARAMS)
-    inner_p = poseidon([100, 7], init_state=TAG_PARAMS)
-    inner_f = poseidon([P - 5, 12], init_state=TAG_PARAMS)
-    expected = poseidon([3, 1_700_000_000, inner_m, inner_p, inner_f], init_state=TAG_PARAMS)
-    assert ps.params_hash(MARKETS) == expected
-    inputs = ps.as_circuit_inputs(MARKETS)
-    assert inputs["fundingIndex"] == [str(P - 5), "12"]
-    assert inputs["paramsHash"] == str(expected)
-    with pytest.raises(ProtocolError):
-        ps.params_hash(MARKETS[:1])
+    inner_p = poseidon([100, 7], init_state=TAG_PRICES)
+    inner_f = poseidon([P - 5, 12], init_state=TAG_PRICES)
+    expected = poseidon([1_700_000_000, inner_p, inner_f], init_state=TAG_PRICES)
+    assert ps.prices_hash() == expected
+    assert replace(ps, batch_number=4).prices_hash() == expected  # a time, not a batch
+    feed, other = eddsa.PrivateKey.from_seed("feed"), eddsa.PrivateKey.from_seed("other")
+    signed = ps.signed(feed)
+    assert signed.signed_by(feed.public_key) and not signed.signed_by(other.public_key)
+    assert not ps.signed_by(feed.public_key)  # unsigned
+    assert not replace(signed, marks=(101, 7)).signed_by(feed.public_key)
+    assert PriceSet.from_json(signed.to_json()) == signed
 
 
 # --- markets ------------------------------------------------------------------------

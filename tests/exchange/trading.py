@@ -18,6 +18,8 @@ from prover.exchange.domain import (
 )
 from prover.exchange.engine import Engine
 from prover.exchange.state import ExchangeState
+from tests.venue import dev_state
+from tests.venue import prices as signed_prices
 
 # Market 0: tick 1, IMR 10 %, MMR 5 %, maker 200 ppm, taker 500 ppm.
 # Market 1: tick 10, IMR 20 %, MMR 10 %, maker 0, taker 1000 ppm.
@@ -62,14 +64,14 @@ class Trader:
 
 
 def make_state(deposits: dict[int, int]) -> ExchangeState:
-    state = ExchangeState(MARKETS, ACCOUNT_BITS, SLOT_BITS)
+    state = dev_state(MARKETS, ACCOUNT_BITS, SLOT_BITS)
     for index, amount in sorted(deposits.items()):
         state.create_account(index, eddsa.public_key(key_of(index)), amount)
     return state
 
 
 def prices(n: int, marks: tuple[int, ...] = MARKS) -> PriceSet:
-    return PriceSet(n, 1000 + n, marks, (0,) * len(marks))
+    return signed_prices(n, 1000 + n, marks, (0,) * len(marks))
 
 
 def config(accounts: int = 8, entries: int = 16, fills: int = 16) -> BatchConfig:

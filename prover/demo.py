@@ -4,7 +4,10 @@ The default demo (:func:`run_batch_demo`) runs a small shipped scenario
 (``docs/examples/demo.json``) through the matching engine, proves every batch it seals
 with the batch circuit ``Batch(K, E, B, D, S, M)`` (:mod:`prover.operator`), verifies each
 proof with snarkjs (and shows that a proof with a changed ``newRoot`` is rejected), then
-deploys the exported Groth16 verifier on a chain and checks every proof there.
+settles on a chain: deploys a ``Rollup`` at the scenario's genesis (its markets, funding
+caps and the development price feed registered), submits every batch (a changed new root
+first, which the contract refuses), and finally audits the chain the way ``zkmatch
+verify`` does: every batch re-verified in Python from chain events alone.
 
 The membership demo (:func:`run_demo`, ``zkmatch demo --membership``):
 
@@ -274,6 +277,21 @@ def run_demo(
 # --------------------------------------------------------------------------- batch demo
 
 
+class RollupReport(TypedDict):
+    """The batch demo's settlement: the Rollup, each submission's gas, the audit."""
+
+    rpc_url: str
+    started_anvil: bool
+    rollup_address: str
+    verifier_address: str
+    honest_accepted: bool
+    tampered_rejected: bool
+    submit_gas: list[int]
+    audit_ok: bool
+    audit_failure: str
+    audited_batches: int
+
+
 class BatchDemoBatch(TypedDict):
     """One proven batch of the demo: roots, sizes, timings and every check's answer."""
 
@@ -305,8 +323,70 @@ class BatchDemoReport(TypedDict):
     proofs_dir: str | None
     snarkjs_valid: bool
     snarkjs_tampered_rejected: bool
-    chain: ChainReport | None
+    chain: RollupReport | None
     ok: bool
+
+
+def settle_on_chain(
+    artifacts: Artifacts,
+    results: list[Any],
+    proofs: list[Any],
+    genesis_state: Any,
+    rpc_url: str,
+    progress: Progress | None = None,
+) -> tuple[RollupReport, list[tuple[bool, bool]]]:
+    """Deploy a Rollup at ``genesis_state``, submit every proven batch (a changed new root
+    first), audit the chain; returns the report and (accepted, tampered refused) per batch."""
+    from prover.chain.rollup import RollupClient, RollupRevert, connect, deploy
+    from prover.verifier.audit import audit_chain
+
+    w3 = connect(rpc_url)
+    accounts = w3.eth.accounts
+    if len(accounts) < 2:
+        raise ToolError(
+            f"the node at {rpc_url} has fewer than two unlocked accounts (admin, operator); "
+            "use a development node such as anvil"
+        )
+    admin, operator = accounts[0], accounts[1]
+    venue = genesis_state.venue
+    deployment = deploy(
+        w3, compile_verifier(artifacts, progress), artifacts.verification_key(), venue,
+        genesis_root=genesis_state.root, genesis_timestamp=genesis_state.last_timestamp,
+        operator=operator, admin=admin,
+    )
+    if progress:
+        progress(f"chain: Rollup at {deployment.rollup} (verifier {deployment.verifier}), "
+                 f"config hash {str(venue.hash())[:12]}...")
+    client = RollupClient(w3, deployment.rollup)
+    outcomes, gas = [], []
+    for result, proof in zip(results, proofs, strict=True):
+        try:
+            client.submit_batch((result.new_root + 1) % SNARK_FIELD, result.timestamp,
+                                proof.proof, operator)
+            refused = False
+        except RollupRevert:
+            refused = True
+        receipt = client.submit_batch(result.new_root, result.timestamp, proof.proof, operator)
+        gas.append(int(receipt["gasUsed"]))
+        outcomes.append((receipt["status"] == 1, refused))
+        if progress:
+            progress(f"chain: batch {result.batch_number} accepted (gas {gas[-1]}), "
+                     f"changed new root {'refused' if refused else 'ACCEPTED'}")
+    audit = audit_chain(client, artifacts.vkey, progress=progress,
+                        from_block=deployment.block)
+    report: RollupReport = {
+        "rpc_url": rpc_url,
+        "started_anvil": False,
+        "rollup_address": deployment.rollup,
+        "verifier_address": deployment.verifier,
+        "honest_accepted": all(a for a, _ in outcomes),
+        "tampered_rejected": all(r for _, r in outcomes),
+        "submit_gas": gas,
+        "audit_ok": audit.ok,
+        "audit_failure": audit.failure,
+        "audited_batches": len(audit.batches),
+    }
+    return report, outcomes
 
 
 def tampered_new_root(public: list[str]) -> list[str]:
@@ -370,27 +450,18 @@ def run_batch_demo(
             }
         )
 
-    chain_report: ChainReport | None = None
+    chain_report: RollupReport | None = None
     if chain:
-        contract = compile_verifier(artifacts, progress)
-        calls: list[Any] = []
-        for proof in proofs:
-            calls.append(solidity_calldata(proof.proof, proof.public))
-            calls.append(solidity_calldata(proof.proof, tampered_new_root(proof.public)))
+        from prover.exchange.scenario import genesis
+
         with _chain(rpc_url, build_root() / "logs", progress) as url:
-            address, answers, deploy_gas, gas = check_on_chain(contract, url, calls, progress)
-        for i, entry in enumerate(batches):
-            entry["chain_accepted"] = answers[2 * i]
-            entry["chain_tampered_rejected"] = not answers[2 * i + 1]
-        chain_report = {
-            "rpc_url": url,
-            "started_anvil": rpc_url is None,
-            "verifier_address": address,
-            "honest_accepted": all(b["chain_accepted"] for b in batches),
-            "tampered_rejected": all(b["chain_tampered_rejected"] for b in batches),
-            "verify_gas": gas,
-            "deploy_gas": deploy_gas,
-        }
+            chain_report, outcomes = settle_on_chain(
+                artifacts, results, [p for p in proofs], genesis(parsed), url, progress
+            )
+        chain_report["started_anvil"] = rpc_url is None
+        for entry, (accepted, refused) in zip(batches, outcomes, strict=True):
+            entry["chain_accepted"] = accepted
+            entry["chain_tampered_rejected"] = refused
     valid = all(b["snarkjs_valid"] for b in batches)
     rejected_all = all(b["snarkjs_tampered_rejected"] for b in batches)
     ok = (
@@ -399,7 +470,11 @@ def run_batch_demo(
         and proofs[-1].new_root == sim.state.root
         and (
             chain_report is None
-            or (chain_report["honest_accepted"] and chain_report["tampered_rejected"])
+            or (
+                chain_report["honest_accepted"]
+                and chain_report["tampered_rejected"]
+                and chain_report["audit_ok"]
+            )
         )
     )
     return {

@@ -41,6 +41,22 @@ def _chain_lines(chain: Any) -> list[str]:
     ]
 
 
+def _rollup_lines(chain: Any) -> list[str]:
+    if chain is None:
+        return ["chain        skipped (--no-chain)"]
+    audit = (
+        f"audit (zkmatch verify): {chain['audited_batches']} batches verified from chain data"
+        if chain["audit_ok"]
+        else f"audit FAILED: {chain['audit_failure']}"
+    )
+    return [
+        f"chain        {chain['rpc_url']}: Rollup {chain['rollup_address']}; every batch "
+        f"accepted: {chain['honest_accepted']}, changed new roots refused: "
+        f"{chain['tampered_rejected']}; submitBatch gas {chain['submit_gas']}",
+        f"             {audit}",
+    ]
+
+
 def _human_batches(report: Any) -> str:
     t = report["build_timings"]
     lines = [
@@ -65,7 +81,7 @@ def _human_batches(report: Any) -> str:
             f"prove {bt['prove']:.2f} s; snarkjs valid {b['snarkjs_valid']} / changed newRoot "
             f"rejected {b['snarkjs_tampered_rejected']}{chain}"
         )
-    lines.extend(_chain_lines(report["chain"]))
+    lines.extend(_rollup_lines(report["chain"]))
     if report["proofs_dir"]:
         lines.append(f"proofs       {report['proofs_dir']}")
     lines.append("demo OK" if report["ok"] else "demo FAILED")

@@ -169,16 +169,16 @@ template BatchParams(M) {
     // Check (8): |F* - prevFunding| * 10^9 <= cap * mark * (t - tPrev). Both sides are
     // below 2^144 (|dF| < 2^64 times 10^9 < 2^30; cap < 2^64, mark < 2^40, dt < 2^40), so
     // the difference is in [0, 2^144) exactly when the bound holds.
-    component move[M];
+    component moveRange[M];
     component capBound[M];
     signal capMark[M];
     signal allowance[M];
     for (var m = 0; m < M; m++) {
-        move[m] = SignedRange(FUNDING_BITS() + 1);
-        move[m].in <== fundingIndex[m] - prevFunding[m];
+        moveRange[m] = SignedRange(FUNDING_BITS() + 1);
+        moveRange[m].in <== fundingIndex[m] - prevFunding[m];
         capMark[m] <== fundingCap[m] * mark[m];
         allowance[m] <== capMark[m] * (timestamp - prevTimestamp);
         capBound[m] = UnsignedRange(FUNDING_CAP_BITS() + PRICE_BITS() + TIME_BITS());
-        capBound[m].in <== allowance[m] - move[m].abs * FUNDING_RATE_SCALE();
+        capBound[m].in <== allowance[m] - moveRange[m].abs * FUNDING_RATE_SCALE();
     }
 }

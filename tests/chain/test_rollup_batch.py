@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from prover.chain.rollup import RollupRevert, RollupClient, deploy
+from prover.chain.rollup import RollupClient, RollupRevert, deploy
 from prover.circuit import build, compile_verifier
 from prover.exchange.scenario import genesis
 from prover.operator import config_spec, load_scenario, prove_batch, simulate

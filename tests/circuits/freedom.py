@@ -86,8 +86,9 @@ class Allowed:
 #: is not here fails the test.
 BATCH_ALLOWLIST: tuple[Allowed, ...] = (
     Allowed(
-        r"^main\.entry\[\d+\]\.sig\.(.*\.)?(isz|isZero|zeropoint)\.inv$",
-        "an IsZero inverse inside circomlib's EdDSA verifier (its final ForceEqualIfEnabled, "
+        r"^main\.(entry\[\d+\]\.sig|params\.signature)\.(.*\.)?(isz|isZero|zeropoint)\.inv$",
+        "an IsZero inverse inside circomlib's EdDSA verifier (an entry's, or the feed's in "
+        "BatchParams: its final ForceEqualIfEnabled, "
         "the A != 0 check, EscalarMulAny's zero-point test): the constraint out = 1 - in * inv "
         "gives inv the coefficient `in`, so it is free exactly when in = 0 (two coordinates "
         "compared are equal; a padding entry's zero key), and out is 1 whatever inv is",

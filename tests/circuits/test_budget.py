@@ -44,7 +44,7 @@ def test_production_budget_matches_the_docs(capsys):
 
     report = json.loads(capsys.readouterr().out)
     assert report["terms"] == {
-        "c0": 6863,
+        "c0": 12675,
         "a": 11876,
         "e": 8496,
         "f": 6503,

@@ -15,7 +15,7 @@ COUNTS = [
     ("lib/PositionsHash.circom", "PositionsHash(8)", 609),
     ("lib/AccountLeaf.circom", "AccountLeaf(8)", 963),
     ("lib/MarginCheck.circom", "MarginCheck(8)", 1115),
-    ("lib/BatchParams.circom", "BatchParams(8)", 6951),
+    ("lib/BatchParams.circom", "BatchParams(8)", 12763),
     ("lib/OrderEntry.circom", "OrderEntry(8, 8)", 8502),
     ("lib/FillCheck.circom", "FillCheck(8, 8)", 4074),
 ]

@@ -125,7 +125,7 @@ def test_corrupt_rows_are_reported(tmp_path: Path) -> None:
     with Store.open(path) as store, pytest.raises(StoreError, match="does not rebuild"):
         store.load_state()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+    conn.execute("UPDATE meta SET value = '3' WHERE key = 'version'")
     conn.commit()
     conn.close()
     with pytest.raises(StoreError, match="version"):

@@ -201,3 +201,15 @@ def test_edge_values_in_range_are_accepted(params):
         inputs["tickSize"] = ["1", str(2**40 - 1)]
         assert params.accepts(inputs)
     assert params.accepts(_inputs(prev_t=0, t=1))
+
+
+def test_the_cap_bound_reads_the_products_it_should(params0):
+    """The allowance the cap bound compares with is cap * mark * (t - tPrev), computed by the
+    circuit itself (a prover free to choose `capMark` or `allowance` would allow any move;
+    mutation testing found that the boundary tests alone do not notice a product off by a
+    little)."""
+    w = params0.witness(_capped(7, 3000, 21))
+    assert w.ok
+    assert w["capMark[0]"] == 10**6 * 3000
+    assert w["allowance[0]"] == 10**6 * 3000 * 7
+    assert w["moveRange[0].abs"] == 21

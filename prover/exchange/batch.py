@@ -87,7 +87,7 @@ from prover.exchange.domain import (
 )
 from prover.exchange.margin import legal_transition, margin, pretrade_check
 from prover.exchange.state import ExchangeState
-from prover.exchange.venue import VenueConfig
+from prover.exchange.venue import VenueConfig, batch_info
 from prover.field import encode_signed
 
 Siblings = tuple[tuple[int, int, int], ...]
@@ -232,7 +232,7 @@ class BatchWitness:
     def batch_info(self) -> int:
         """Public input [2]: ``n * 2^80 + tPrev * 2^40 + t``."""
         p = self.params
-        return (p.batch_number << 80) | (self.previous_timestamp << 40) | p.timestamp
+        return batch_info(p.batch_number, self.previous_timestamp, p.timestamp)
 
     @property
     def config_hash(self) -> int:

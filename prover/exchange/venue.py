@@ -154,6 +154,18 @@ class VenueConfig:
         )
 
 
+def batch_info(batch_number: int, previous_timestamp: int, timestamp: int) -> int:
+    """Public input [2]: ``n * 2^80 + tPrev * 2^40 + t`` (each below 2^40)."""
+    for value, what in (
+        (batch_number, "batch number"),
+        (previous_timestamp, "previous time"),
+        (timestamp, "timestamp"),
+    ):
+        if not 0 <= value < 1 << 40:
+            raise ProtocolError(f"{what} {value} is not below 2^40")
+    return (batch_number << 80) | (previous_timestamp << 40) | timestamp
+
+
 def development_venue(
     markets: Sequence[Market], cap: int = DEFAULT_FUNDING_CAP, seed: str = DEV_FEED_SEED
 ) -> tuple[VenueConfig, PrivateKey]:
@@ -170,5 +182,6 @@ __all__ = [
     "TAG_CONFIG",
     "TAG_CONFIG_MARKET",
     "VenueConfig",
+    "batch_info",
     "development_venue",
 ]

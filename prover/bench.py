@@ -11,8 +11,8 @@ in the ``2^D`` tree.
 - ``witness_s``: the witness, through our pipeline, with ``witness_generator``: ``wasm``
   (``snarkjs wtns calculate``, the default) or ``cpp`` (circom's C++ generator, built once
   per circuit and not timed; ``witness="cpp"|"auto"`` or ``ZKMATCH_WITNESS``);
-- ``prove_s``: the ``groth16 prove`` step of :func:`prover.circuit.prove`, and
-  ``end_to_end_s``: the whole :func:`prover.circuit.prove` call (input JSON, witness,
+- ``prove_s``: the ``groth16 prove`` step of :func:`prover.proving.circuit.prove`, and
+  ``end_to_end_s``: the whole :func:`prover.proving.circuit.prove` call (input JSON, witness,
   prove, reading the proof);
 - ``raw_prove_s``: ``snarkjs groth16 prove`` run directly on the same zkey and witness
   (under ``/usr/bin/time -v`` when present, which gives ``peak_rss_mb``; otherwise
@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-from prover.batch_circuit import batch_spec, circuit_inputs
-from prover.circuit import build, prove, verify, witness_generator
 from prover.crypto import eddsa
 from prover.errors import ToolError, ZkmatchError
 from prover.exchange.batch import BatchBuilder, BatchResult
@@ -47,6 +45,8 @@ from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
 from prover.exchange.domain import BatchConfig, Market, Order, OrderRef, PriceSet, SignedOrder
 from prover.exchange.state import ExchangeState
 from prover.exchange.venue import development_venue
+from prover.proving.batch_circuit import batch_spec, circuit_inputs
+from prover.proving.circuit import build, prove, verify, witness_generator
 from prover.toolchain.common import Progress, tool_command
 
 #: Bytes of ``verifyProof``'s proof arguments: pA (2), pB (4), pC (2) field elements of 32.
@@ -230,7 +230,7 @@ def run_bench(
     With ``repeat > 1`` our prove and the raw snarkjs prove run alternately ``repeat``
     times each and every time is the best (smallest) of its runs, which damps the noise
     of a shared machine; the peak memory is the largest seen. ``witness`` chooses the
-    witness generator (:func:`prover.circuit.witness_generator`), resolved (and for ``cpp``
+    witness generator (:func:`prover.proving.circuit.witness_generator`), resolved (and for ``cpp``
     built) once before anything is timed.
     """
     if repeat < 1:

@@ -2,7 +2,7 @@
 
 The default demo (:func:`run_batch_demo`) runs a small shipped scenario
 (``docs/examples/demo.json``) through the matching engine, proves every batch it seals
-with the batch circuit ``Batch(K, E, B, D, S, M)`` (:mod:`prover.operator`), verifies each
+with the batch circuit ``Batch(K, E, B, D, S, M)`` (:mod:`prover.proving.batches`), verifies each
 proof with snarkjs (and shows that a proof with a changed ``newRoot`` is rejected), then
 settles on a chain: deploys a ``Rollup`` at the scenario's genesis (its markets, funding
 caps and the development price feed registered), submits every batch (a changed new root
@@ -31,7 +31,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
-from prover.circuit import (
+from prover.crypto.eddsa import PrivateKey
+from prover.errors import ToolError
+from prover.exchange.constants import FEE_ACCOUNT, INSURANCE_ACCOUNT
+from prover.exchange.domain import Account, Position
+from prover.exchange.state import empty_account_leaf, empty_orders_root
+from prover.field import SNARK_FIELD
+from prover.merkle import QuadTree
+from prover.proving.circuit import (
     Artifacts,
     CircuitInputs,
     account_membership_spec,
@@ -41,13 +48,6 @@ from prover.circuit import (
     solidity_calldata,
     verify,
 )
-from prover.crypto.eddsa import PrivateKey
-from prover.errors import ToolError
-from prover.exchange.constants import FEE_ACCOUNT, INSURANCE_ACCOUNT
-from prover.exchange.domain import Account, Position
-from prover.exchange.state import empty_account_leaf, empty_orders_root
-from prover.field import SNARK_FIELD
-from prover.merkle import QuadTree
 from prover.toolchain.anvil import check_rpc, running_anvil
 from prover.toolchain.cache import build_root
 from prover.toolchain.common import Progress
@@ -202,7 +202,7 @@ def run_demo(
 ) -> DemoReport:
     """Run the demo (see the module docstring) and report what happened.
 
-    ``witness``: the witness generator (:func:`prover.circuit.prove`; default
+    ``witness``: the witness generator (:func:`prover.proving.circuit.prove`; default
     ``ZKMATCH_WITNESS``, else wasm).
     """
     spec = account_membership_spec(bits, DEMO_MARKETS)
@@ -407,9 +407,9 @@ def run_batch_demo(
 ) -> BatchDemoReport:
     """Match ``scenario``, prove and verify every batch, check the proofs on chain.
 
-    ``witness``: the witness generator, as for :func:`prover.operator.prove_results`.
+    ``witness``: the witness generator, as for :func:`prover.proving.batches.prove_results`.
     """
-    from prover.operator import load_scenario, prove_results, simulate
+    from prover.proving.batches import load_scenario, prove_results, simulate
 
     parsed = load_scenario(scenario)
     start = time.monotonic()

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from prover.circuit import CircuitSpec, build, prove  # noqa: E402
+from prover.proving.circuit import CircuitSpec, build, prove  # noqa: E402
 from prover.toolchain.common import NODE_MODULES, find_node  # noqa: E402
 from prover.verifier.groth16 import (  # noqa: E402
     Proof,

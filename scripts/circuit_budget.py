@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prover.batch_circuit import batch_spec  # noqa: E402
+from prover.proving.batch_circuit import batch_spec  # noqa: E402
 from prover.toolchain.circom import run_circom  # noqa: E402
 from prover.toolchain.common import CIRCUITS_DIR  # noqa: E402
 

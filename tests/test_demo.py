@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from prover.circuit import (
+from prover.demo import check_on_chain, demo_tree, membership_inputs, run_demo, tampered
+from prover.errors import ToolError
+from prover.proving.circuit import (
     account_membership_spec,
     build,
     compile_verifier,
@@ -18,8 +20,6 @@ from prover.circuit import (
     solidity_calldata,
     verify,
 )
-from prover.demo import check_on_chain, demo_tree, membership_inputs, run_demo, tampered
-from prover.errors import ToolError
 from prover.toolchain.anvil import running_anvil
 
 pytestmark = pytest.mark.circuit

@@ -55,7 +55,7 @@ include "../lib/BatchParams.circom";
 /// @input  oldRoot, newRoot, batchInfo, configHash   public (in this order)
 /// @input  everything else as named in docs/batch-witness.md (hints it does not list
 ///         there, such as accRoot or the fill's before/after values, are not inputs:
-///         the circuit computes them; prover/batch_circuit.py drops them)
+///         the circuit computes them; prover/proving/batch_circuit.py drops them)
 ///
 /// Assumptions: every leaf in `oldRoot` was written by an earlier batch proof or is the
 /// empty leaf, so its C, P_m, F_m and its order slots are in range (this circuit

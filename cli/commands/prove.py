@@ -1,7 +1,7 @@
 """``zkmatch prove``: prove a scenario's batches, or one circuit input.
 
 ``zkmatch prove --scenario FILE [--out DIR]`` runs the scenario through matching and proves
-every batch with the batch circuit (prover.operator); ``zkmatch prove --circuit NAME
+every batch with the batch circuit (prover.proving.batches); ``zkmatch prove --circuit NAME
 --input FILE`` proves one input JSON. Both write snarkjs's proof.json and public.json.
 """
 
@@ -15,9 +15,9 @@ import click
 
 from cli.commands._progress import progress_sink, verbose_option, witness_option
 from cli.output import emit, json_option
-from prover.circuit import CIRCUITS, build, circuit_spec, prove
 from prover.errors import ZkmatchError
-from prover.operator import prove_scenario
+from prover.proving.batches import prove_scenario
+from prover.proving.circuit import CIRCUITS, build, circuit_spec, prove
 from prover.toolchain.common import Progress
 
 

@@ -9,9 +9,9 @@ import click
 
 from cli.commands._progress import progress_sink, verbose_option
 from cli.output import emit, json_option
-from prover.circuit import CIRCUITS, CircuitSpec, build, circuit_spec
 from prover.errors import ZkmatchError
-from prover.operator import config_spec, load_scenario
+from prover.proving.batches import config_spec, load_scenario
+from prover.proving.circuit import CIRCUITS, CircuitSpec, build, circuit_spec
 
 
 def _human(results: list[dict[str, Any]]) -> str:

@@ -12,7 +12,7 @@ import click
 from cli.output import emit, json_option
 from prover.errors import ProtocolError
 from prover.exchange.scenario import genesis, parse_scenario, run_scenario
-from prover.exchange.store import Store
+from prover.operator.store import Store
 
 
 def _load(path: Path) -> Any:

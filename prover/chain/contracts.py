@@ -1,7 +1,7 @@
 """Build the contracts a rollup deploys: ``Rollup`` (verifier_contracts/Rollup.sol, solc
 0.8.37 pinned), the Poseidon contracts circomlibjs generates (no Solidity source: EVM code
 assembled from circomlib's constants), and the batch circuit's exported verifier
-(:func:`prover.circuit.compile_verifier`).
+(:func:`prover.proving.circuit.compile_verifier`).
 
 Builds are reproducible (the same sources and solc version give the same bytecode, metadata
 hash included; tests/chain/test_contracts.py compiles twice from different folders) and

@@ -15,9 +15,9 @@ import pytest
 
 from prover.chain.config import RollupConfig
 from prover.chain.rollup import Deployment, RollupClient, deploy
-from prover.circuit import Artifacts, CircuitSpec, build, compile_verifier, prove
 from prover.crypto.eddsa import PrivateKey
 from prover.exchange.domain import Market
+from prover.proving.circuit import Artifacts, CircuitSpec, build, compile_verifier, prove
 from prover.toolchain.solc import CompiledContract
 
 CIRCUITS = Path(__file__).resolve().parent / "circuits"

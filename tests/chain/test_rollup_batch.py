@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 
 from prover.chain.rollup import RollupClient, RollupRevert, deploy
-from prover.circuit import build, compile_verifier
 from prover.exchange.scenario import genesis
-from prover.operator import config_spec, load_scenario, prove_batch, simulate
+from prover.proving.batches import config_spec, load_scenario, prove_batch, simulate
+from prover.proving.circuit import build, compile_verifier
 from prover.toolchain.common import REPO_ROOT
 from prover.verifier.audit import audit_chain
 

@@ -32,7 +32,6 @@ import copy
 from collections.abc import Collection
 from typing import Any
 
-from prover.batch_circuit import circuit_inputs
 from prover.crypto import poseidon
 from prover.exchange.batch import BatchResult
 from prover.exchange.constants import SEQ_ENTRY_BITS, TAG_SLOT
@@ -40,6 +39,7 @@ from prover.exchange.domain import OrderSlot
 from prover.exchange.state import ExchangeState
 from prover.field import SNARK_FIELD
 from prover.merkle import QuadTree
+from prover.proving.batch_circuit import circuit_inputs
 from tests.circuits.harness import Circuit, Witness
 
 SLOT_FIELDS = ("OrderId", "OrderHash", "Filled", "Seq")

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prover.r1cs import R1CS
+from prover.proving.r1cs import R1CS
 
 ANY = "any value"
 

@@ -9,7 +9,7 @@ The witness generator runs a copy of the circuit's wasm in which every failed ch
 (``===``, and circom's runtime asserts) is patched to carry on instead of returning
 (:func:`patch_wasm_asserts`): the generator computes **every** signal from the inputs by
 the circuit's own code, whatever fails. The tests check that witness against the R1CS
-themselves (:mod:`prover.r1cs`). So a tamper test can build the witness a cheating
+themselves (:mod:`prover.proving.r1cs`). So a tamper test can build the witness a cheating
 operator would build (inputs from the model with one rule switched off, every other
 signal computed) and show that the constraints it violates are the rule's own and no
 others (:meth:`Witness.assert_rejected_only_by`, on an ``--O0`` build where each signal
@@ -32,7 +32,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prover.r1cs import R1CS, failing_constraints, parse_r1cs, parse_sym, parse_wtns
+from prover.proving.r1cs import R1CS, failing_constraints, parse_r1cs, parse_sym, parse_wtns
 
 ROOT = Path(__file__).resolve().parents[2]
 CIRCOM = ROOT / "node_modules" / "circom2" / "cli.js"

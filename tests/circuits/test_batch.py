@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from prover.batch_circuit import BATCH_INPUTS, batch_spec, circuit_inputs
 from prover.field import SNARK_FIELD
+from prover.proving.batch_circuit import BATCH_INPUTS, batch_spec, circuit_inputs
 from tests.circuits.harness import expect_count
 from tests.circuits.scenario import B, D, E, K, M, S, one_order_batch, two_trader_batches
 

@@ -1,7 +1,7 @@
 """An honest batch, proven and verified with Groth16 (slow: setup of ~37k constraints).
 
 Run with ``pytest -m slow tests/circuits/test_batch_proof.py``. Uses the build cache of
-prover/circuit.py and the development ptau in ../shared/ptau (or $ZKMATCH_PTAU_DIR).
+prover/proving/circuit.py and the development ptau in ../shared/ptau (or $ZKMATCH_PTAU_DIR).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from prover.batch_circuit import batch_spec, circuit_inputs
-from prover.circuit import build, prove, verify
+from prover.proving.batch_circuit import batch_spec, circuit_inputs
+from prover.proving.circuit import build, prove, verify
 from tests.circuits.scenario import B, D, E, K, M, S, two_trader_batches
 
 pytestmark = pytest.mark.slow

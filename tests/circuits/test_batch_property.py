@@ -15,7 +15,7 @@ fee income; ``test_fee_account_margin_excludes_fee_income`` pins the rule.)
 For every sealed batch:
 
 (a) the witness of ``circuit_inputs(witness.as_circuit_inputs())`` satisfies every R1CS
-    constraint (:mod:`prover.r1cs`);
+    constraint (:mod:`prover.proving.r1cs`);
 (b) the public inputs ``oldRoot, newRoot, batchInfo, configHash`` are the model's, the
     circuit's own running root after the last account write is ``newRoot``, and the
     batches chain (``oldRoot`` of one is ``newRoot`` of the one before);
@@ -45,7 +45,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from prover.batch_circuit import PUBLIC_INPUTS, circuit_inputs
 from prover.crypto.eddsa import PrivateKey
 from prover.errors import ProtocolError
 from prover.exchange.batch import BatchBuilder, BatchResult
@@ -76,6 +75,7 @@ from prover.exchange.domain import (
 )
 from prover.exchange.margin import legal_transition, margin, margin_of
 from prover.exchange.state import ExchangeState
+from prover.proving.batch_circuit import PUBLIC_INPUTS, circuit_inputs
 from tests.circuits.cheat import inputs_of, repair
 from tests.circuits.harness import Circuit
 from tests.circuits.scenario import CONFIG, B, D, M, S

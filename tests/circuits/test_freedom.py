@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from prover.batch_circuit import circuit_inputs
+from prover.proving.batch_circuit import circuit_inputs
 from tests.circuits import mutants
 from tests.circuits.conftest import BATCH, PUBLIC
 from tests.circuits.freedom import BATCH_ALLOWLIST, unexplained

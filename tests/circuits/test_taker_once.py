@@ -16,7 +16,6 @@ from functools import lru_cache
 
 import pytest
 
-from prover.batch_circuit import circuit_inputs
 from prover.crypto.eddsa import PrivateKey
 from prover.exchange.batch import BatchBuilder, build_batch
 from prover.exchange.constants import FEE_ACCOUNT, SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
@@ -31,6 +30,7 @@ from prover.exchange.domain import (
     signature_parts,
 )
 from prover.exchange.state import ExchangeState
+from prover.proving.batch_circuit import circuit_inputs
 from tests.circuits.cheat import repair, swap_fills
 from tests.circuits.scenario import (
     B_ACC,

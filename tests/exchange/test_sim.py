@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from cli.main import main
 from prover.errors import ProtocolError
 from prover.exchange.scenario import parse_scenario, run_scenario
-from prover.exchange.store import Store
+from prover.operator.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "docs" / "examples" / "basic.json"

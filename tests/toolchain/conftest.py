@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from prover.circuit import CircuitSpec
+from prover.proving.circuit import CircuitSpec
 from prover.toolchain import common
 
 FakeTool = Callable[[str, str], Path]

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from prover import circuit
-from prover.circuit import CircuitSpec, account_membership_spec, build, compile_key, prove, verify
 from prover.errors import ToolError
+from prover.proving import circuit
+from prover.proving.circuit import (
+    CircuitSpec,
+    account_membership_spec,
+    build,
+    compile_key,
+    prove,
+    verify,
+)
 from prover.toolchain import cache, circom
 from prover.toolchain.common import NODE_MODULES
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from prover.circuit import (
+from prover.errors import ZkmatchError
+from prover.proving.circuit import (
     CircuitSpec,
     Groth16Proof,
     account_membership_spec,
     required_power,
     solidity_calldata,
 )
-from prover.errors import ZkmatchError
 from prover.toolchain import anvil, circom, snarkjs, solc
 
 NOWHERE = Path("/nonexistent/zkmatch")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from prover import circuit
-from prover.circuit import (
+from prover.errors import ToolError, ZkmatchError
+from prover.proving import circuit
+from prover.proving.circuit import (
     CPP_DIR,
     Artifacts,
     CircuitSpec,
@@ -27,7 +28,6 @@ from prover.circuit import (
     witness_choice,
     witness_generator,
 )
-from prover.errors import ToolError, ZkmatchError
 from prover.toolchain import circom, common, witness_cpp
 from tests.toolchain.conftest import TINY_LIB, TINY_MAIN
 

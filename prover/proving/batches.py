@@ -5,12 +5,12 @@ engine and the batch builder (:func:`prover.exchange.scenario.run_scenario`), bu
 finds in the cache) the batch circuit ``Batch(K, E, B, D, S, M)`` for the scenario's
 :class:`~prover.exchange.domain.BatchConfig`, and for every sealed batch:
 
-1. ``BatchWitness.as_circuit_inputs()`` -> :func:`prover.batch_circuit.circuit_inputs`;
-2. :func:`prover.circuit.prove` (witness: wasm, or circom's C++ generator with
+1. ``BatchWitness.as_circuit_inputs()`` -> :func:`prover.proving.batch_circuit.circuit_inputs`;
+2. :func:`prover.proving.circuit.prove` (witness: wasm, or circom's C++ generator with
    ``witness="cpp"``/``"auto"`` or ``ZKMATCH_WITNESS``; then ``snarkjs groth16 prove``);
 3. checks that the public signals are exactly the model's
    ``(oldRoot, newRoot, batchInfo, configHash)``;
-4. :func:`prover.circuit.verify` (``snarkjs groth16 verify``).
+4. :func:`prover.proving.circuit.verify` (``snarkjs groth16 verify``).
 
 With ``out_dir`` each batch gets ``<out_dir>/batch-<n>/{input,proof,public}.json`` (snarkjs's
 formats, so ``snarkjs groth16 verify verification_key.json public.json proof.json`` checks
@@ -28,8 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prover.batch_circuit import batch_spec, circuit_inputs
-from prover.circuit import (
+from prover.errors import ZkmatchError
+from prover.exchange.batch import BatchResult
+from prover.exchange.domain import BatchConfig
+from prover.exchange.scenario import Scenario, SimResult, parse_scenario, run_scenario
+from prover.proving.batch_circuit import batch_spec, circuit_inputs
+from prover.proving.circuit import (
     Artifacts,
     CircuitSpec,
     Groth16Proof,
@@ -40,10 +44,6 @@ from prover.circuit import (
     verify,
     witness_generator,
 )
-from prover.errors import ZkmatchError
-from prover.exchange.batch import BatchResult
-from prover.exchange.domain import BatchConfig
-from prover.exchange.scenario import Scenario, SimResult, parse_scenario, run_scenario
 from prover.toolchain.common import Progress
 
 #: Layout of a proof folder: one sub-folder per batch, named by its batch number.
@@ -160,7 +160,7 @@ def prove_batch(
     Raises :class:`ProvingError` when the public signals differ from the model's or
     snarkjs rejects the proof; a witness the circuit refuses is a
     :class:`~prover.errors.ToolError` from the witness generator (``witness``: see
-    :func:`prover.circuit.prove`).
+    :func:`prover.proving.circuit.prove`).
     """
     n = result.batch_number
     start = time.monotonic()

@@ -8,7 +8,7 @@ reading, and circom refuses unknown input names.
 
 Register with the toolchain through its documented mechanism::
 
-    CIRCUITS["batch"] = lazy_spec("prover.batch_circuit:batch_spec")
+    CIRCUITS["batch"] = lazy_spec("prover.proving.batch_circuit:batch_spec")
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from prover.circuit import CircuitSpec
 from prover.errors import ZkmatchError
 from prover.exchange.constants import (
     MAX_ACCOUNT_BITS,
@@ -26,6 +25,7 @@ from prover.exchange.constants import (
     MIN_SLOT_BITS,
     SEQ_ENTRY_BITS,
 )
+from prover.proving.circuit import CircuitSpec
 
 #: Public inputs, in the order snarkjs lists them in public.json (declaration order).
 PUBLIC_INPUTS: tuple[str, ...] = ("oldRoot", "newRoot", "batchInfo", "configHash")

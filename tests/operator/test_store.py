@@ -10,7 +10,7 @@ import pytest
 from prover.errors import StoreError
 from prover.exchange.domain import OrderRef
 from prover.exchange.engine import Engine
-from prover.exchange.store import Store
+from prover.operator.store import Store
 from tests.exchange.trading import BUY, SELL, Trader, config, make_state, prices
 
 A, B = Trader(2), Trader(3)

@@ -1,4 +1,4 @@
-"""prover.operator and ``zkmatch prove --scenario``: a scenario through matching, each batch
+"""prover.proving.batches and ``zkmatch prove --scenario``: a scenario through matching, each batch
 proven with the batch circuit, the public signals equal to the model's, snarkjs agreeing.
 
 The circuit tests share one build: Batch(4, 2, 2, 4, 2, 2), the smallest batch circuit
@@ -18,12 +18,11 @@ from click.testing import CliRunner
 
 from cli.commands.setup import parse_params, specs_for
 from cli.main import main
-from prover.circuit import build, verify
 from prover.errors import ZkmatchError
 from prover.exchange.domain import BatchConfig
 from prover.exchange.scenario import parse_scenario, run_scenario
 from prover.field import SNARK_FIELD
-from prover.operator import (
+from prover.proving.batches import (
     BATCH_DIR,
     config_spec,
     expected_public,
@@ -31,6 +30,7 @@ from prover.operator import (
     prove_scenario,
     simulate,
 )
+from prover.proving.circuit import build, verify
 from prover.toolchain.common import tool_command
 
 #: Two traders, one batch: alice rests a sell, bob takes part of it with an IOC buy.

@@ -1,0 +1,1 @@
+"""The operator: its store, its batch loop, crash safety."""

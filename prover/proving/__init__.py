@@ -1,0 +1,1 @@
+"""The circuit pipeline: build, witness inputs, prove, verify; r1cs tools."""

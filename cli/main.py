@@ -1,7 +1,8 @@
 """The ``zkmatch`` command: a thin click shell over the ``prover`` library.
 
 Each module in ``cli/commands/`` defines one click command (or group) named
-``command``; they are discovered here, so adding a command touches one file.
+``command``, or several in a tuple named ``commands``; they are discovered here, so
+adding a command touches one file.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def main() -> None:
 def _register() -> None:
     for info in sorted(pkgutil.iter_modules(cli.commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"cli.commands.{info.name}")
-        command = getattr(module, "command", None)
-        if isinstance(command, click.Command):
-            main.add_command(command)
+        found = [getattr(module, "command", None), *getattr(module, "commands", ())]
+        for command in found:
+            if isinstance(command, click.Command):
+                main.add_command(command)
 
 
 _register()

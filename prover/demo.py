@@ -25,11 +25,12 @@ The accounts are the exchange model's own :class:`prover.exchange.domain.Account
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from prover.crypto.eddsa import PrivateKey
 from prover.errors import ToolError
@@ -305,6 +306,7 @@ class BatchDemoBatch(TypedDict):
     snarkjs_tampered_rejected: bool
     chain_accepted: bool | None
     chain_tampered_rejected: bool | None
+    gas_used: NotRequired[int | None]
 
 
 class BatchDemoReport(TypedDict):
@@ -393,6 +395,146 @@ def tampered_new_root(public: list[str]) -> list[str]:
     """The public signals with ``newRoot`` (the second) changed: an operator claiming
     another state."""
     return [public[0], str((int(public[1]) + 1) % SNARK_FIELD), *public[2:]]
+
+
+def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = None) -> list[Any]:
+    """Feed ``scenario``'s rounds to ``operator`` (its queue, then one batch at a time with
+    prices the scenario's feed signs: a batch the engine splits off gets them a second
+    later); every :class:`~prover.operator.loop.BatchRun`, in order."""
+    from prover.exchange.domain import PriceSet
+    from prover.exchange.scenario import signed_rounds
+
+    runs: list[Any] = []
+    store = operator.store
+    for rnd, messages in zip(scenario.rounds, signed_rounds(scenario), strict=True):
+        store.enqueue(messages)
+        while store.pending():
+            t = max(rnd.timestamp, store.load_state().last_timestamp + 1)
+            prices = PriceSet(0, t, rnd.marks, rnd.funding).signed(scenario.feed)
+            before = len(store.pending())
+            runs.extend(operator.batch(prices))
+            if len(store.pending()) == before:
+                raise ToolError(f"the operator took none of {before} queued messages")
+    return runs
+
+
+def run_operator_demo(
+    *,
+    scenario: Path = DEMO_SCENARIO,
+    rpc_url: str | None = None,
+    ptau: Path | None = None,
+    data_dir: Path | None = None,
+    progress: Progress | None = None,
+    witness: str | None = None,
+) -> BatchDemoReport:
+    """The demo as an operator runs it: deploy into a data folder (zkmatch's own anvil
+    unless ``rpc_url``), queue each round's signed orders, ``zkmatch batch`` until the
+    queue is empty (match, prove, submit, confirm; the store records each step), check
+    that a changed new root is refused by snarkjs and by the Rollup, then audit the chain
+    as ``zkmatch verify`` does."""
+    import tempfile
+
+    from prover.chain.node import open_chain
+    from prover.chain.rollup import RollupRevert
+    from prover.exchange.scenario import run_scenario
+    from prover.operator.data import DataDir
+    from prover.operator.deploy import deploy_operator
+    from prover.operator.loop import Operator
+    from prover.proving.batches import load_scenario
+    from prover.verifier.audit import audit_chain
+
+    parsed = load_scenario(scenario)
+    owned = data_dir is None
+    root = Path(tempfile.mkdtemp(prefix="zkmatch-demo-")) if data_dir is None else data_dir
+    data = DataDir(root / "data" if owned else root)
+    start = time.monotonic()
+    deployment = deploy_operator(data.root, scenario, rpc_url=rpc_url, ptau=ptau,
+                                 progress=progress)
+    deploy_s = time.monotonic() - start
+    with data.locked(), open_chain(
+        deployment["rpc_url"], state_path=data.anvil_state, log_path=data.anvil_log,
+        progress=progress,
+    ) as endpoint, Operator(data, endpoint.rpc_url, progress=progress, witness=witness,
+                            ptau=ptau) as operator:
+        runs = drive_scenario(operator, parsed, progress)
+        artifacts = operator.artifacts()
+        batches: list[BatchDemoBatch] = []
+        for run in runs:
+            row = operator.store.batch(run.number)
+            assert row is not None
+            proof, public = json.loads(row["proof"]), json.loads(row["public"])
+            rejected = not verify(artifacts, proof, tampered_new_root(public))
+            batches.append({
+                "batch_number": run.number,
+                "old_root": str(run.old_root),
+                "new_root": str(run.new_root),
+                "entries": run.entries,
+                "fills": run.fills,
+                "timings": run.timings,
+                "snarkjs_valid": run.step == "confirmed",
+                "snarkjs_tampered_rejected": rejected,
+                "chain_accepted": run.step == "confirmed",
+                "chain_tampered_rejected": None,
+                "gas_used": run.gas_used,
+            })
+        # A changed new root with the last batch's proof, sent against the current state:
+        last = operator.store.batch(runs[-1].number)
+        assert last is not None
+        try:
+            operator.client.submit_transaction(
+                (int(last["new_root"]) + 1) % SNARK_FIELD, int(last["timestamp"]) + 1,
+                json.loads(last["proof"]), operator.signer.address,
+            )
+            chain_refused = False
+        except RollupRevert as exc:
+            chain_refused = exc.reason == "Rollup__InvalidProof"
+        if progress:
+            progress("chain: a changed new root with a valid proof: "
+                     + ("refused (Rollup__InvalidProof)" if chain_refused else "ACCEPTED"))
+        for b in batches:
+            b["chain_tampered_rejected"] = chain_refused
+        audit = audit_chain(operator.client, data.vkey, progress=progress,
+                            from_block=int(deployment["block"]))
+        final_root = operator.store.root
+        chain_root = operator.client.state().root
+    expected = run_scenario(parsed).state.root
+    chain_report: RollupReport = {
+        "rpc_url": endpoint.rpc_url,
+        "started_anvil": endpoint.own_node,
+        "rollup_address": deployment["rollup"],
+        "verifier_address": deployment["verifier"],
+        "honest_accepted": all(b["chain_accepted"] for b in batches),
+        "tampered_rejected": chain_refused,
+        "submit_gas": [int(b["gas_used"] or 0) for b in batches],
+        "audit_ok": audit.ok,
+        "audit_failure": audit.failure,
+        "audited_batches": len(audit.batches),
+    }
+    ok = (
+        bool(batches)
+        and chain_report["honest_accepted"]
+        and chain_refused
+        and all(b["snarkjs_tampered_rejected"] for b in batches)
+        and audit.ok
+        and len(audit.batches) == len(batches)
+        and final_root == chain_root == expected
+    )
+    return {
+        "scenario": str(scenario),
+        "circuit": artifacts.spec.name,
+        "build_dir": str(artifacts.directory),
+        "constraints": artifacts.constraints,
+        "cached": artifacts.cached,
+        "build_timings": {**artifacts.timings, "deploy": deploy_s},
+        "match_s": sum(r.timings.get("match", 0.0) for r in runs),
+        "batches": batches,
+        "final_root": str(final_root),
+        "proofs_dir": str(data.root),
+        "snarkjs_valid": all(b["snarkjs_valid"] for b in batches),
+        "snarkjs_tampered_rejected": all(b["snarkjs_tampered_rejected"] for b in batches),
+        "chain": chain_report,
+        "ok": ok,
+    }
 
 
 def run_batch_demo(

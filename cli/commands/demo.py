@@ -10,7 +10,14 @@ import click
 
 from cli.commands._progress import progress_sink, verbose_option, witness_option
 from cli.output import emit, json_option
-from prover.demo import DEMO_BITS, DEMO_SCENARIO, DemoReport, run_batch_demo, run_demo
+from prover.demo import (
+    DEMO_BITS,
+    DEMO_SCENARIO,
+    DemoReport,
+    run_batch_demo,
+    run_demo,
+    run_operator_demo,
+)
 
 
 def _human(report: DemoReport) -> str:
@@ -67,23 +74,33 @@ def _human_batches(report: Any) -> str:
         f"build        compile {t.get('compile', 0):.1f} s, setup {t.get('setup', 0):.1f} s, "
         f"contribution {t.get('contribute', 0):.1f} s",
     ]
+    if "deploy" in t:
+        lines.append(f"deploy       {t['deploy']:.1f} s (keys, circuit, contracts, genesis)")
+    lines.append(f"{'batch':<6} {'entries':>7} {'fills':>5}  {'old root':<12} "
+                 f"{'new root':<12} {'gas':>8}  {'match':>6} {'witness':>7} {'prove':>6} "
+                 f"{'submit':>6} {'confirm':>7}  checks")
     for b in report["batches"]:
         bt = b["timings"]
-        chain = (
-            f", chain valid {b['chain_accepted']} / tampered rejected "
-            f"{b['chain_tampered_rejected']}"
-            if b["chain_accepted"] is not None
-            else ""
+        gas = f"{b['gas_used']:,}" if b.get("gas_used") else "-"
+        checks = (
+            f"proof {'ok' if b['snarkjs_valid'] else 'INVALID'}, snarkjs: changed newRoot "
+            f"{'rejected' if b['snarkjs_tampered_rejected'] else 'ACCEPTED'}"
+        )
+        if b["chain_accepted"] is not None:
+            checks += f"; chain {'accepted' if b['chain_accepted'] else 'REFUSED'}"
+        stages = "".join(
+            f" {bt[k]:>{w}.2f}" if k in bt else f" {'-':>{w}}"
+            for k, w in (("match", 6), ("witness", 7), ("prove", 6), ("submit", 6),
+                         ("confirm", 7))
         )
         lines.append(
-            f"batch {b['batch_number']:<6} {b['entries']} entries, {b['fills']} fills, root "
-            f"{b['old_root'][:10]}... -> {b['new_root'][:10]}...: witness {bt['witness']:.2f} s, "
-            f"prove {bt['prove']:.2f} s; snarkjs valid {b['snarkjs_valid']} / changed newRoot "
-            f"rejected {b['snarkjs_tampered_rejected']}{chain}"
+            f"{b['batch_number']:<6} {b['entries']:>7} {b['fills']:>5}  "
+            f"{b['old_root'][:10]}.. {b['new_root'][:10]}.. {gas:>8} {stages}  {checks}"
         )
     lines.extend(_rollup_lines(report["chain"]))
     if report["proofs_dir"]:
-        lines.append(f"proofs       {report['proofs_dir']}")
+        what = "data folder " if report["chain"] is not None else "proofs      "
+        lines.append(f"{what} {report['proofs_dir']}")
     lines.append("demo OK" if report["ok"] else "demo FAILED")
     return "\n".join(lines)
 
@@ -120,7 +137,11 @@ def _human_batches(report: Any) -> str:
     show_default=True,
     help="With --membership: account tree depth in bits (even).",
 )
-@click.option("--no-chain", is_flag=True, help="Stop after the snarkjs verification.")
+@click.option("--no-chain", is_flag=True, help="Prove and verify with snarkjs only: no chain, "
+              "no operator store.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="The operator's data folder (a new one; default: a "
+              "temporary folder). Then `zkmatch status/verify --data DIR` work on it.")
 @witness_option
 @verbose_option
 @json_option
@@ -132,6 +153,7 @@ def command(
     membership: bool,
     bits: int,
     no_chain: bool,
+    data_dir: Path | None,
     witness: str | None,
     verbose: bool,
     as_json: bool,
@@ -144,6 +166,12 @@ def command(
             witness=witness,
         )
         emit(report, as_json, _human)
+    elif not no_chain:
+        report = run_operator_demo(
+            scenario=scenario, rpc_url=rpc_url, ptau=ptau, data_dir=data_dir, progress=sink,
+            witness=witness,
+        )
+        emit(report, as_json, _human_batches)
     else:
         report = run_batch_demo(
             scenario=scenario,

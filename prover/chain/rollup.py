@@ -20,6 +20,7 @@ from eth_utils import keccak
 
 from prover.chain.config import RollupConfig
 from prover.chain.contracts import POSEIDON_INPUTS, compile_rollup, poseidon_contract
+from prover.chain.signer import Signer
 from prover.chain.vkey import key_hash
 from prover.errors import ToolError, ZkmatchError
 from prover.toolchain.solc import CompiledContract
@@ -142,10 +143,17 @@ def _simulate(
         raise RollupRevert("revert", [str(exc)]) from exc
 
 
-def _deploy(w3: Any, contract: CompiledContract, sender: str, *args: Any) -> str:
+def _deploy(
+    w3: Any, contract: CompiledContract, sender: str, *args: Any, signer: Signer | None = None
+) -> str:
     factory = w3.eth.contract(abi=contract.abi, bytecode=contract.bytecode)
-    tx_hash = factory.constructor(*args).transact({"from": sender})
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
+    if signer is not None:
+        tx = factory.constructor(*args).build_transaction({"from": signer.address})
+        receipt = signer.send(w3, tx, RECEIPT_TIMEOUT)
+        tx_hash = receipt["transactionHash"]
+    else:
+        tx_hash = factory.constructor(*args).transact({"from": sender})
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
     if receipt["status"] != 1 or not receipt["contractAddress"]:
         raise ChainError(f"deploying {contract.name} failed (tx {tx_hash.hex()})")
     return str(receipt["contractAddress"])
@@ -182,11 +190,15 @@ def deploy(
     operator: str,
     admin: str,
     sender: str | None = None,
+    signer: Signer | None = None,
 ) -> Deployment:
-    """Deploy the verifier, circomlibjs's Poseidon(3) and a Rollup at the genesis state."""
-    sender = sender or admin
-    verifier_address = _deploy(w3, verifier, sender)
-    (p3,) = (_deploy(w3, poseidon_contract(n), sender) for n in POSEIDON_INPUTS)
+    """Deploy the verifier, circomlibjs's Poseidon(3) and a Rollup at the genesis state.
+
+    With ``signer`` the transactions are signed here (any node); else the node signs
+    for ``sender`` (default ``admin``; a development node's unlocked account)."""
+    sender = signer.address if signer is not None else (sender or admin)
+    verifier_address = _deploy(w3, verifier, sender, signer=signer)
+    (p3,) = (_deploy(w3, poseidon_contract(n), sender, signer=signer) for n in POSEIDON_INPUTS)
     rollup = compile_rollup()
     address = _deploy(
         w3,
@@ -200,6 +212,7 @@ def deploy(
         genesis_root,
         genesis_timestamp,
         *config.as_contract_args(),
+        signer=signer,
     )
     return Deployment(
         int(w3.eth.chain_id),
@@ -291,6 +304,39 @@ class RollupClient:
         words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
         call = self.contract.functions.submitBatch(new_root, timestamp, words)
         return _send(self.w3, call, sender, self.abi, SUBMIT_GAS)
+
+    def submit_transaction(
+        self, new_root: int, timestamp: int, proof: Mapping[str, Any] | Sequence[int],
+        sender: str,
+    ) -> dict[str, Any]:
+        """The unsigned ``submitBatch`` transaction (for :meth:`Signer.sign`), after an
+        ``eth_call`` that raises :class:`RollupRevert` if the contract would refuse it."""
+        words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
+        call = self.contract.functions.submitBatch(new_root, timestamp, words)
+        params = {"from": sender, "gas": SUBMIT_GAS}
+        _simulate(call, params, self.abi)
+        tx: dict[str, Any] = call.build_transaction(params)
+        return tx
+
+    def revert_reason(
+        self, new_root: int, timestamp: int, proof: Mapping[str, Any] | Sequence[int],
+        sender: str, block: int,
+    ) -> RollupRevert | None:
+        """Why ``submitBatch`` with these arguments failed at ``block`` (a replay), or None."""
+        words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
+        call = self.contract.functions.submitBatch(new_root, timestamp, words)
+        try:
+            _simulate(call, {"from": sender, "gas": SUBMIT_GAS}, self.abi, block=block)
+        except RollupRevert as exc:
+            return exc
+        return None
+
+    def batch_event(self, number: int, from_block: int = 0) -> BatchEvent | None:
+        """The ``BatchSubmitted`` event of batch ``number``, or None."""
+        for event in self.batches(from_block):
+            if event.number == number:
+                return event
+        return None
 
     def register_markets(self, config: RollupConfig, sender: str) -> Any:
         call = self.contract.functions.registerMarkets(*config.as_contract_args())

@@ -570,37 +570,14 @@ def genesis(scenario: Scenario) -> ExchangeState:
     return state
 
 
-def run_scenario(
-    scenario: Scenario,
-    *,
-    on_seal: Callable[[BatchReport, Engine], None] | None = None,
-    state: ExchangeState | None = None,
-) -> SimResult:
-    """Sign and run every message of ``scenario`` through the engine; seal each batch.
-
-    ``on_seal`` is passed to the :class:`Engine` (the CLI's ``--store`` commits there).
-    Returns the final state, every batch report, and each message's outcome.
-    """
+def signed_rounds(scenario: Scenario) -> list[list[Entry]]:
+    """Every round's messages, signed by their traders (order ids assigned in order)."""
     cfg = scenario.config
-    state = state if state is not None else genesis(scenario)
-    current: list[Round] = []
-    feed = scenario.feed
-    last_time = [state.last_timestamp]
-
-    def prices(n: int) -> PriceSet:
-        r = current[-1]
-        t = max(r.timestamp, last_time[0] + 1)  # a split batch: one second later
-        last_time[0] = t
-        return PriceSet(n, t, r.marks, r.funding).signed(feed)
-
-    engine = Engine(
-        state, scenario.markets, cfg, prices, first_batch=scenario.first_batch, on_seal=on_seal
-    )
     keys = {t.name: trader_key(t.name) for t in scenario.traders}
     ids = {t.name: _Ids(cfg.slot_bits) for t in scenario.traders}
-    result = SimResult(scenario, state, engine)
-    for number, rnd in enumerate(scenario.rounds):
-        current.append(rnd)
+    rounds: list[list[Entry]] = []
+    for rnd in scenario.rounds:
+        out: list[Entry] = []
         for spec in rnd.messages:
             trader = scenario.trader(spec.trader)
             signed: Entry
@@ -629,6 +606,43 @@ def run_scenario(
                 cancel_id = spec.target if spec.raw else spec.target + (1 << cfg.slot_bits)
                 ids[spec.trader].use(cancel_id)
                 signed = SignedCancel.sign(Cancel(trader.account, cancel_id), keys[spec.trader])
+            out.append(signed)
+        rounds.append(out)
+    return rounds
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    on_seal: Callable[[BatchReport, Engine], None] | None = None,
+    state: ExchangeState | None = None,
+) -> SimResult:
+    """Sign and run every message of ``scenario`` through the engine; seal each batch.
+
+    ``on_seal`` is passed to the :class:`Engine` (the CLI's ``--store`` commits there).
+    Returns the final state, every batch report, and each message's outcome.
+    """
+    cfg = scenario.config
+    state = state if state is not None else genesis(scenario)
+    current: list[Round] = []
+    feed = scenario.feed
+    last_time = [state.last_timestamp]
+
+    def prices(n: int) -> PriceSet:
+        r = current[-1]
+        t = max(r.timestamp, last_time[0] + 1)  # a split batch: one second later
+        last_time[0] = t
+        return PriceSet(n, t, r.marks, r.funding).signed(feed)
+
+    engine = Engine(
+        state, scenario.markets, cfg, prices, first_batch=scenario.first_batch, on_seal=on_seal
+    )
+    result = SimResult(scenario, state, engine)
+    for number, (rnd, signed_messages) in enumerate(
+        zip(scenario.rounds, signed_rounds(scenario), strict=True)
+    ):
+        current.append(rnd)
+        for spec, signed in zip(rnd.messages, signed_messages, strict=True):
             result.outcomes.append((engine.submit(signed), spec, number))
         engine.end_batch()
     result.state = engine.state
@@ -647,5 +661,6 @@ __all__ = [
     "genesis",
     "parse_scenario",
     "run_scenario",
+    "signed_rounds",
     "trader_key",
 ]

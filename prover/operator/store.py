@@ -1,44 +1,67 @@
-"""The operator's store: state, resting books and a journal of batches in one SQLite file.
+"""The operator's store: state, resting books, the message queue and a journal of batches
+in one SQLite file (docs/operator.md).
 
-Tables (schema version 1):
+Tables (schema version 3):
 
 - ``meta(key, value)``: ``format = zkmatch-store``, ``version``, the batch ``config``
-  (JSON), ``account_bits``, ``slot_bits``, ``next_batch`` and the state ``root`` (a
-  check value: a reopened store rebuilds the trees and compares).
+  (JSON), ``account_bits``, ``slot_bits``, ``venue``, and, for the last *confirmed*
+  batch, ``next_batch``, the state ``root`` and ``last_timestamp`` (a reopened store
+  rebuilds the trees and compares the root).
 - ``markets(id, body)``: market parameters (JSON, ``Market.to_json``).
-- ``accounts(idx, body)``: an account's leaf contents (``Account.to_json``).
-- ``slots(account, slot, body, order_body)``: written order slots, with the order body
-  of an open slot.
-- ``book(account, order_id, market, arrival, filled, seq, body)``: resting orders in
-  book priority (``arrival`` orders each price level).
-- ``batches(number, old_root, new_root, config_hash, params, fills, rejections,
-  witness)``: the journal. ``witness`` is the circuit input JSON of the batch
-  (``BatchWitness.as_circuit_inputs``), enough to prove it later.
+- ``accounts(idx, body)`` and ``slots(account, slot, body, order_body)``: the confirmed
+  state's accounts and written order slots.
+- ``book(account, order_id, market, arrival, filled, seq, body)``: resting orders of the
+  confirmed state, in book priority.
+- ``messages(seq, key, body, received, status, batch, outcome)``: the queue of signed
+  orders and cancels, in arrival order; ``status`` is ``pending``, ``batched`` (taken by
+  batch ``batch``) or ``rejected`` (refused before any batch).
+- ``batches(number, ..., step, ...)``: the journal. Each batch moves through the steps
+  ``matched`` (its witness, the messages it took and the state it leads to, as
+  ``delta``) -> ``proven`` (proof, public signals) -> ``sent`` (the signed transaction
+  and its hash, recorded *before* broadcast) -> ``confirmed`` (block, gas; the ``delta``
+  is applied in the same transaction). ``simulated`` marks batches of ``zkmatch sim
+  --store``, applied at once with no chain.
 
-The file runs in WAL mode with ``synchronous = FULL``. Each :meth:`Store.commit_batch`
-is a single ``BEGIN IMMEDIATE ... COMMIT`` transaction (journal row, touched accounts
-and their slots, the whole book, ``next_batch`` and ``root``), so a crash at any point
-leaves either the old or the new state, never a mix. :meth:`Store.load_state`
-rebuilds the Merkle trees from the rows and refuses a store whose rebuilt root differs
-from the recorded one. Errors are :class:`StoreError` with a message naming the file.
+The file runs in WAL mode with ``synchronous = FULL``; every step is one ``BEGIN
+IMMEDIATE ... COMMIT``, so a crash at any point leaves the step before or the step
+after, never a mix. Until a batch is confirmed the stored state (and root) is the
+chain's; :meth:`Store.abandon` drops an unconfirmed batch and returns its messages to the
+queue. Errors are :class:`StoreError` with a message naming the file.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from prover.errors import ProtocolError, StoreError
-from prover.exchange.domain import BatchConfig, Market, Order, PriceSet, parse_int
+from prover.exchange.domain import (
+    BatchConfig,
+    Entry,
+    Market,
+    Order,
+    PriceSet,
+    SignedOrder,
+    entry_from_json,
+    parse_int,
+)
 from prover.exchange.engine import BatchReport, Engine, Prices
 from prover.exchange.state import ExchangeState
 
 FORMAT = "zkmatch-store"
-VERSION = 2
+VERSION = 3
+
+STEP_MATCHED = "matched"
+STEP_PROVEN = "proven"
+STEP_SENT = "sent"
+STEP_CONFIRMED = "confirmed"
+STEP_SIMULATED = "simulated"
+STEPS = (STEP_MATCHED, STEP_PROVEN, STEP_SENT, STEP_CONFIRMED, STEP_SIMULATED)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -61,6 +84,15 @@ CREATE TABLE book (
     body TEXT NOT NULL,
     PRIMARY KEY (account, order_id)
 );
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    received INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    batch INTEGER,
+    outcome TEXT
+);
 CREATE TABLE batches (
     number INTEGER PRIMARY KEY,
     old_root TEXT NOT NULL,
@@ -69,13 +101,31 @@ CREATE TABLE batches (
     params TEXT NOT NULL,
     fills TEXT NOT NULL,
     rejections TEXT NOT NULL,
-    witness TEXT NOT NULL
+    witness TEXT NOT NULL,
+    step TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    messages TEXT NOT NULL,
+    delta TEXT NOT NULL,
+    proof TEXT,
+    public TEXT,
+    timings TEXT,
+    tx_hash TEXT,
+    raw_tx TEXT,
+    nonce INTEGER,
+    block INTEGER,
+    gas_used INTEGER
 );
 """
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def message_key(entry: Entry) -> str:
+    """What makes a queued message unique: its kind, account, order id and body hash."""
+    kind = "order" if isinstance(entry, SignedOrder) else "cancel"
+    return f"{kind}:{entry.account}:{entry.order_id}:{entry.hash()}"
 
 
 class Store:
@@ -94,6 +144,8 @@ class Store:
             conn = sqlite3.connect(str(path), isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            # Another process (``zkmatch orders add``) may be writing the queue.
+            conn.execute("PRAGMA busy_timeout=10000")
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: not a usable SQLite file ({exc})") from exc
         return conn
@@ -283,10 +335,17 @@ class Store:
         except (ValueError, ProtocolError) as exc:
             raise StoreError(f"{self.path}: corrupt store, book: {exc}") from exc
 
-    def engine(self, prices: Prices) -> Engine:
+    def engine(
+        self,
+        prices: Prices,
+        on_seal: Callable[[BatchReport, Engine], None] | None = None,
+    ) -> Engine:
         """An engine continuing from the store: its state, its books, its next batch."""
         state = self.load_state()
-        engine = Engine(state, state.markets, self.config, prices, first_batch=self.next_batch)
+        engine = Engine(
+            state, state.markets, self.config, prices, first_batch=self.next_batch,
+            on_seal=on_seal,
+        )
         for order, filled, seq in self.load_book():
             slot = state.slot(order.account, order.slot(state.slot_bits))
             if slot.order_id != order.order_id or slot.order_hash != order.hash():
@@ -305,21 +364,25 @@ class Store:
         return engine
 
     def batches(self) -> list[dict[str, Any]]:
-        """The journal, oldest first, without the witnesses."""
+        """The journal, oldest first, without witnesses, deltas and raw transactions."""
         out = []
-        for number, old_root, new_root, config_hash, params, fills, rejections in self._rows(
-            "SELECT number, old_root, new_root, config_hash, params, fills, rejections "
-            "FROM batches ORDER BY number"
-        ):
+        for row in self._batch_rows("ORDER BY number"):
             out.append(
                 {
-                    "batch_number": number,
-                    "old_root": old_root,
-                    "new_root": new_root,
-                    "config_hash": config_hash,
-                    "params": json.loads(params),
-                    "fills": json.loads(fills),
-                    "rejections": json.loads(rejections),
+                    "batch_number": row["number"],
+                    "step": row["step"],
+                    "old_root": row["old_root"],
+                    "new_root": row["new_root"],
+                    "config_hash": row["config_hash"],
+                    "timestamp": row["timestamp"],
+                    "params": json.loads(row["params"]),
+                    "fills": json.loads(row["fills"]),
+                    "rejections": json.loads(row["rejections"]),
+                    "messages": json.loads(row["messages"]),
+                    "tx_hash": row["tx_hash"],
+                    "block": row["block"],
+                    "gas_used": row["gas_used"],
+                    "timings": json.loads(row["timings"]) if row["timings"] else {},
                 }
             )
         return out
@@ -332,52 +395,114 @@ class Store:
         result: dict[str, Any] = json.loads(rows[0][0])
         return result
 
-    # --- writing ----------------------------------------------------------------------
+    # --- the message queue ------------------------------------------------------------
 
-    def _write_accounts(self, state: ExchangeState, indices: Sequence[int]) -> None:
-        conn = self._conn
-        for idx in indices:
-            conn.execute(
-                "INSERT OR REPLACE INTO accounts VALUES (?, ?)",
-                (idx, _dumps(state.account(idx).to_json())),
-            )
-            conn.execute("DELETE FROM slots WHERE account = ?", (idx,))
-            for slot_no, slot in sorted(state.slots(idx).items()):
-                order = state.slot_order(idx, slot_no)
-                conn.execute(
-                    "INSERT INTO slots VALUES (?, ?, ?, ?)",
-                    (
-                        idx,
-                        slot_no,
-                        _dumps(slot.to_json()),
-                        _dumps(order.to_json()) if order is not None else None,
-                    ),
+    def enqueue(self, entries: Sequence[Entry], *, received: int | None = None) -> list[int]:
+        """Queue signed orders and cancels (already validated by the caller); their seqs.
+
+        All or nothing: a message already queued (the same signed body) refuses the whole
+        call with :class:`StoreError`, so a client that retries after a crash cannot queue
+        a message twice."""
+        now = int(time.time()) if received is None else received
+        seqs = []
+        with self._transaction() as conn:
+            for entry in entries:
+                key = message_key(entry)
+                if conn.execute("SELECT seq FROM messages WHERE key = ?", (key,)).fetchone():
+                    raise StoreError(f"{self.path}: message {key} is already queued")
+                cursor = conn.execute(
+                    "INSERT INTO messages (key, body, received, status) VALUES (?, ?, ?, ?)",
+                    (key, _dumps(entry.to_json()), now, "pending"),
                 )
+                seqs.append(int(cursor.lastrowid or 0))
+        return seqs
 
-    def _write_book(self, engine: Engine) -> None:
-        conn = self._conn
-        conn.execute("DELETE FROM book")
-        for arrival, (order, entry) in enumerate(engine.resting_orders()):
-            conn.execute(
-                "INSERT INTO book VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    order.account,
-                    str(order.order_id),
-                    order.market,
-                    arrival,
-                    entry.filled,
-                    entry.seq,
-                    _dumps(order.to_json()),
-                ),
+    def pending(self) -> list[tuple[int, Entry]]:
+        """Queued messages not yet in a batch, in arrival order."""
+        try:
+            return [
+                (seq, entry_from_json(json.loads(body)))
+                for seq, body in self._rows(
+                    "SELECT seq, body FROM messages WHERE status = 'pending' ORDER BY seq"
+                )
+            ]
+        except (ValueError, ProtocolError) as exc:
+            raise StoreError(f"{self.path}: corrupt store, queued message: {exc}") from exc
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every queued message with its status (pending, batched, rejected), batch and
+        outcome."""
+        return [
+            {
+                "seq": seq,
+                "key": key,
+                "status": status,
+                "batch": batch,
+                "received": received,
+                "outcome": json.loads(outcome) if outcome else None,
+            }
+            for seq, key, status, batch, received, outcome in self._rows(
+                "SELECT seq, key, status, batch, received, outcome FROM messages ORDER BY seq"
             )
+        ]
 
-    def commit_batch(self, report: BatchReport, engine: Engine) -> None:
-        """Record a sealed batch, the new state and ``engine``'s books, atomically.
+    def reject_messages(self, outcomes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """Mark pending messages rejected outside any batch (none of them made an entry)."""
+        with self._transaction() as conn:
+            for seq, outcome in outcomes:
+                self._take(conn, seq, "rejected", None, outcome)
 
-        Call it right after the batch is sealed (``Engine(on_seal=...)`` does), before
-        the engine takes the next message. Raises :class:`StoreError` if the batch does
-        not continue the stored state (wrong batch number or old root).
-        """
+    def _take(
+        self, conn: sqlite3.Connection, seq: int, status: str, batch: int | None,
+        outcome: dict[str, Any],
+    ) -> None:
+        cursor = conn.execute(
+            "UPDATE messages SET status = ?, batch = ?, outcome = ? "
+            "WHERE seq = ? AND status = 'pending'",
+            (status, batch, _dumps(outcome), seq),
+        )
+        if cursor.rowcount != 1:
+            raise StoreError(f"{self.path}: message {seq} is not pending")
+
+    # --- batches through their steps ----------------------------------------------------
+
+    def _batch_rows(self, where: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._conn.execute(f"SELECT * FROM batches {where}", args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def batch(self, number: int) -> dict[str, Any] | None:
+        """Batch ``number``'s journal row (every column), or None."""
+        rows = self._batch_rows("WHERE number = ?", (number,))
+        return rows[0] if rows else None
+
+    def in_flight(self) -> dict[str, Any] | None:
+        """The batch matched but not yet confirmed on chain (at most one), or None."""
+        rows = self._batch_rows(
+            "WHERE step IN ('matched', 'proven', 'sent') ORDER BY number"
+        )
+        if len(rows) > 1:
+            raise StoreError(
+                f"{self.path}: corrupt store, batches {[r['number'] for r in rows]} are all "
+                "in flight (the operator keeps one)"
+            )
+        return rows[0] if rows else None
+
+    def record_matched(
+        self,
+        report: BatchReport,
+        book: Sequence[tuple[Order, int, int]],
+        taken: Sequence[tuple[int, dict[str, Any]]],
+        *,
+        step: str = STEP_MATCHED,
+        timings: dict[str, float] | None = None,
+    ) -> None:
+        """Record a sealed batch at step ``matched``: its journal row, the state it leads
+        to (applied by :meth:`confirm`), ``book`` (``(order, filled, seq)`` at seal time),
+        and the queued messages it took (``(seq, outcome)``), all in one transaction.
+
+        The stored state does not move until the batch is confirmed: until then the
+        store's root is the chain's."""
         result = report.result
         number = result.batch_number
         if number != self.next_batch:
@@ -389,12 +514,26 @@ class Store:
                 f"{self.path}: batch {number} starts from root {result.old_root}, the store "
                 f"holds {self.root}"
             )
+        if self.in_flight() is not None:
+            raise StoreError(f"{self.path}: a batch is already in flight")
         state = result.state
         touched = sorted({a.index for a in result.witness.accounts if a.used})
+        delta = {
+            "accounts": [self._account_rows(state, idx) for idx in touched],
+            "book": [
+                [o.account, str(o.order_id), o.market, arrival, filled, seq, _dumps(o.to_json())]
+                for arrival, (o, filled, seq) in enumerate(book)
+            ],
+            "root": str(result.new_root),
+            "last_timestamp": str(state.last_timestamp),
+            "entries": len(result.entries),
+        }
         params = result.witness.params
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO batches (number, old_root, new_root, config_hash, params, fills, "
+                "rejections, witness, step, timestamp, messages, delta, timings) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     number,
                     str(result.old_root),
@@ -404,16 +543,148 @@ class Store:
                     _dumps([f.to_json() for f in result.fills]),
                     _dumps([r.to_json() for r in report.rejections]),
                     _dumps(result.witness.as_circuit_inputs()),
+                    step,
+                    result.timestamp,
+                    _dumps([seq for seq, _ in taken]),
+                    _dumps(delta),
+                    _dumps(timings or {}),
                 ),
             )
-            self._write_accounts(state, touched)
-            self._write_book(engine)
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'next_batch'", (str(number + 1),))
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'root'", (str(result.new_root),))
-            conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'last_timestamp'",
-                (str(state.last_timestamp),),
+            for seq, outcome in taken:
+                status = "batched" if outcome.get("accepted", True) else "rejected"
+                self._take(conn, seq, status, number, outcome)
+            if step == STEP_SIMULATED:
+                self._apply(conn, number, delta)
+
+    def _step(self, number: int, want: Sequence[str]) -> dict[str, Any]:
+        row = self.batch(number)
+        if row is None:
+            raise StoreError(f"{self.path}: no batch {number} in the journal")
+        if row["step"] not in want:
+            raise StoreError(
+                f"{self.path}: batch {number} is {row['step']}, expected {' or '.join(want)}"
             )
+        return row
+
+    def record_proven(
+        self, number: int, proof: Mapping[str, Any], public: Sequence[str],
+        timings: dict[str, float],
+    ) -> None:
+        """matched -> proven, with the proof (snarkjs's proof.json) and public signals;
+        ``timings`` are merged into the batch's recorded timings."""
+        row = self._step(number, (STEP_MATCHED,))
+        merged = {**(json.loads(row["timings"]) if row["timings"] else {}), **timings}
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE batches SET step = ?, proof = ?, public = ?, timings = ? WHERE number = ?",
+                (STEP_PROVEN, _dumps(dict(proof)), _dumps(list(public)), _dumps(merged), number),
+            )
+
+    def record_sent(self, number: int, tx_hash: str, raw: bytes, nonce: int) -> None:
+        """proven -> sent: the signed transaction, recorded *before* it is broadcast."""
+        self._step(number, (STEP_PROVEN,))
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE batches SET step = ?, tx_hash = ?, raw_tx = ?, nonce = ? WHERE number = ?",
+                (STEP_SENT, tx_hash, raw.hex(), nonce, number),
+            )
+
+    def unsend(self, number: int) -> None:
+        """sent -> proven: the transaction failed or vanished; it will be signed anew."""
+        self._step(number, (STEP_SENT,))
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE batches SET step = ?, tx_hash = NULL, raw_tx = NULL, nonce = NULL "
+                "WHERE number = ?",
+                (STEP_PROVEN, number),
+            )
+
+    def confirm(
+        self, number: int, tx_hash: str, block: int, gas_used: int | None,
+        timings: dict[str, float] | None = None,
+    ) -> None:
+        """-> confirmed: the chain accepted the batch; the stored state moves to its new
+        root (accounts, slots, book, next batch, root, time) in the same transaction.
+        ``timings`` are merged into the batch's recorded timings."""
+        row = self._step(number, (STEP_MATCHED, STEP_PROVEN, STEP_SENT))
+        delta = json.loads(row["delta"])
+        merged = {**(json.loads(row["timings"]) if row["timings"] else {}), **(timings or {})}
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE batches SET step = ?, tx_hash = ?, block = ?, gas_used = ?, raw_tx = NULL, "
+                "timings = ? WHERE number = ?",
+                (STEP_CONFIRMED, tx_hash, block, gas_used, _dumps(merged), number),
+            )
+            self._apply(conn, number, delta)
+
+    def confirm_again(self, number: int, tx_hash: str, block: int, gas_used: int | None) -> None:
+        """A confirmed batch the chain had lost was accepted again: its new transaction."""
+        self._step(number, (STEP_CONFIRMED,))
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE batches SET tx_hash = ?, block = ?, gas_used = ? WHERE number = ?",
+                (tx_hash, block, gas_used, number),
+            )
+
+    def abandon(self, number: int) -> list[int]:
+        """Drop an unconfirmed batch: its messages go back to pending, in their order;
+        returns their seqs. Only before anything was sent."""
+        row = self._step(number, (STEP_MATCHED, STEP_PROVEN))
+        seqs = [int(s) for s in json.loads(row["messages"])]
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM batches WHERE number = ?", (number,))
+            conn.execute(
+                "UPDATE messages SET status = 'pending', batch = NULL, outcome = NULL "
+                "WHERE batch = ?",
+                (number,),
+            )
+        return seqs
+
+    # --- writing the state --------------------------------------------------------------
+
+    @staticmethod
+    def _account_rows(state: ExchangeState, idx: int) -> dict[str, Any]:
+        slots = []
+        for slot_no, slot in sorted(state.slots(idx).items()):
+            order = state.slot_order(idx, slot_no)
+            slots.append(
+                [slot_no, _dumps(slot.to_json()),
+                 _dumps(order.to_json()) if order is not None else None]
+            )
+        return {"index": idx, "body": _dumps(state.account(idx).to_json()), "slots": slots}
+
+    def _write_accounts(self, state: ExchangeState, indices: Sequence[int]) -> None:
+        for idx in indices:
+            self._write_account_rows(self._conn, self._account_rows(state, idx))
+
+    @staticmethod
+    def _write_account_rows(conn: sqlite3.Connection, rows: dict[str, Any]) -> None:
+        idx = rows["index"]
+        conn.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?)", (idx, rows["body"]))
+        conn.execute("DELETE FROM slots WHERE account = ?", (idx,))
+        for slot_no, body, order_body in rows["slots"]:
+            conn.execute("INSERT INTO slots VALUES (?, ?, ?, ?)", (idx, slot_no, body, order_body))
+
+    def _apply(self, conn: sqlite3.Connection, number: int, delta: dict[str, Any]) -> None:
+        for rows in delta["accounts"]:
+            self._write_account_rows(conn, rows)
+        conn.execute("DELETE FROM book")
+        conn.executemany("INSERT INTO book VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [tuple(r) for r in delta["book"]])
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'next_batch'", (str(number + 1),))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'root'", (delta["root"],))
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'last_timestamp'", (delta["last_timestamp"],)
+        )
+
+    def commit_batch(self, report: BatchReport, engine: Engine) -> None:
+        """Record a sealed batch and apply it at once (``zkmatch sim --store``: no chain;
+        step ``simulated``). Use it as the engine's ``on_seal``.
+
+        Raises :class:`StoreError` if the batch does not continue the stored state (wrong
+        batch number or old root)."""
+        book = [(order, entry.filled, entry.seq) for order, entry in engine.resting_orders()]
+        self.record_matched(report, book, (), step=STEP_SIMULATED)
 
 
 def params_from_journal(row: dict[str, Any]) -> PriceSet:
@@ -421,4 +692,16 @@ def params_from_journal(row: dict[str, Any]) -> PriceSet:
     return PriceSet.from_json(row["params"])
 
 
-__all__ = ["FORMAT", "VERSION", "Store", "params_from_journal"]
+__all__ = [
+    "FORMAT",
+    "STEPS",
+    "STEP_CONFIRMED",
+    "STEP_MATCHED",
+    "STEP_PROVEN",
+    "STEP_SENT",
+    "STEP_SIMULATED",
+    "VERSION",
+    "Store",
+    "message_key",
+    "params_from_journal",
+]

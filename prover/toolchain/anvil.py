@@ -4,10 +4,17 @@
 anvil prints it: no race between choosing a port and binding it), waits until its JSON-RPC
 answers, and stops it afterwards. Its log is kept in a file. :func:`check_rpc` turns a
 chain that does not answer into a :class:`ToolError` a user can act on.
+
+With ``state_path`` anvil loads its chain from that file if it exists and writes it back
+when it stops (``--state``; SIGTERM makes it write), so the operator's chain survives a
+restart. With ``die_with_parent`` (Linux) anvil gets SIGTERM when the process that
+started it dies, even by SIGKILL, so a killed operator leaves no orphan node and its
+chain is still written.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -126,6 +133,20 @@ class AnvilNode:
             self._log = None
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, between fork and exec
+    """``prctl(PR_SET_PDEATHSIG, SIGTERM)``: the kernel sends SIGTERM when the parent dies."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+
+def state_arguments(state_path: Path | None) -> list[str]:
+    """``--state PATH`` (load at start if the file exists, write at exit), or nothing."""
+    return ["--state", str(state_path)] if state_path is not None else []
+
+
 def start_anvil(
     *,
     log_path: Path | None = None,
@@ -134,6 +155,8 @@ def start_anvil(
     timeout: float = START_TIMEOUT,
     extra: Sequence[str] = (),
     progress: Progress | None = None,
+    state_path: Path | None = None,
+    die_with_parent: bool = False,
 ) -> AnvilNode:
     """Start anvil on ``host`` with a free port and wait until its RPC answers.
 
@@ -143,7 +166,20 @@ def start_anvil(
     if log_path is None:
         log_path = Path(tempfile.mkstemp(prefix="zkmatch-anvil-", suffix=".log")[1])
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv = build_command(tool_command("anvil"), host=host, port=0, chain_id=chain_id, extra=extra)
+    if state_path is not None:
+        state_path = state_path.resolve()
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        if state_path.exists() and state_path.stat().st_size == 0:
+            raise ToolError(
+                f"anvil state file {state_path} is empty; remove it to start a new chain"
+            )
+    argv = build_command(
+        tool_command("anvil"),
+        host=host,
+        port=0,
+        chain_id=chain_id,
+        extra=[*state_arguments(state_path), *extra],
+    )
     log = log_path.open("wb")
     try:
         process = subprocess.Popen(
@@ -153,6 +189,7 @@ def start_anvil(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,
         )
     except OSError as exc:
         log.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,11 +64,13 @@ def test_crash_inside_commit_leaves_old_state(
     engine.end_batch()
     root_after_0 = store.root
 
-    def boom(self: Store, engine: Engine) -> None:
+    def boom(self: Store, conn: Any, number: int, delta: dict[str, Any]) -> None:
+        for rows in delta["accounts"]:
+            self._write_account_rows(conn, rows)
         raise RuntimeError("simulated crash between writing accounts and the book")
 
     engine.submit(B.order(BUY, 100, 2, 1))
-    monkeypatch.setattr(Store, "_write_book", boom)
+    monkeypatch.setattr(Store, "_apply", boom)
     with pytest.raises(RuntimeError, match="simulated crash"):
         engine.end_batch()
     store.close()
@@ -125,8 +128,80 @@ def test_corrupt_rows_are_reported(tmp_path: Path) -> None:
     with Store.open(path) as store, pytest.raises(StoreError, match="does not rebuild"):
         store.load_state()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '3' WHERE key = 'version'")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
     conn.commit()
     conn.close()
     with pytest.raises(StoreError, match="version"):
         Store.open(path)
+
+
+# --- the queue and the batch steps (no chain) ------------------------------------------
+
+
+def _queued_store(path: Path) -> Store:
+    store = Store.create(path, make_state({2: 10**6, 3: 10**6}), config())
+    store.enqueue([A.order(SELL, 100, 5, 1), B.order(BUY, 100, 2, 1)])
+    return store
+
+
+def _match(store: Store) -> tuple[Any, list[Any], list[tuple[int, dict[str, Any]]]]:
+    sealed: list[Any] = []
+    engine = store.engine(prices, on_seal=lambda r, e: sealed.append(
+        (r, [(o, x.filled, x.seq) for o, x in e.resting_orders()])))
+    taken = []
+    for seq, entry in store.pending():
+        outcome = engine.submit(entry)
+        taken.append((seq, {"accepted": outcome.accepted}))
+    engine.end_batch()
+    report, book = sealed[0]
+    return report, book, taken
+
+
+def test_a_queued_message_is_queued_once(tmp_path: Path) -> None:
+    store = _queued_store(tmp_path / "op.db")
+    with pytest.raises(StoreError, match="already queued"):
+        store.enqueue([A.order(SELL, 101, 5, 2), A.order(SELL, 100, 5, 1)])
+    assert len(store.pending()) == 2  # all or nothing: the new one was not added either
+
+
+def test_the_state_moves_only_when_the_batch_is_confirmed(tmp_path: Path) -> None:
+    store = _queued_store(tmp_path / "op.db")
+    genesis_root = store.root
+    report, book, taken = _match(store)
+    store.record_matched(report, book, taken)
+    assert store.pending() == [] and store.in_flight()["step"] == "matched"  # type: ignore[index]
+    assert store.root == genesis_root and store.next_batch == 0
+    store.record_proven(0, {"pi_a": []}, ["1"], {"prove": 1.0})
+    store.record_sent(0, "0xabc", b"\x01", 7)
+    store.unsend(0)
+    store.record_sent(0, "0xdef", b"\x02", 8)
+    assert store.root == genesis_root
+    store.confirm(0, "0xdef", 12, 259_000, {"confirm": 0.1})
+    assert store.in_flight() is None and store.next_batch == 1
+    assert store.root == report.new_root == store.load_state().root
+    row = store.batch(0)
+    assert row is not None and row["step"] == "confirmed" and row["tx_hash"] == "0xdef"
+    assert {m["status"] for m in store.messages()} == {"batched"}
+
+
+def test_an_abandoned_batch_gives_its_messages_back_in_order(tmp_path: Path) -> None:
+    store = _queued_store(tmp_path / "op.db")
+    before = [seq for seq, _ in store.pending()]
+    report, book, taken = _match(store)
+    store.record_matched(report, book, taken)
+    store.record_proven(0, {}, [], {})
+    assert store.abandon(0) == before
+    assert [seq for seq, _ in store.pending()] == before and store.batch(0) is None
+    store.record_matched(report, book, taken)  # the same batch can be made again
+    store.record_proven(0, {}, [], {})
+    store.record_sent(0, "0xabc", b"\x01", 7)
+    with pytest.raises(StoreError, match="is sent"):
+        store.abandon(0)  # once signed, it may be on chain: never dropped
+
+
+def test_a_second_batch_cannot_start_while_one_is_in_flight(tmp_path: Path) -> None:
+    store = _queued_store(tmp_path / "op.db")
+    report, book, taken = _match(store)
+    store.record_matched(report, book, taken)
+    with pytest.raises(StoreError):
+        store.record_matched(report, book, [])

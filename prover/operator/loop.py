@@ -1,0 +1,629 @@
+"""The operator's batch loop: queued orders -> matched -> proven -> sent -> confirmed.
+
+:class:`Operator` works on one data folder (prover/operator/data.py) and one chain. Every
+call starts with :meth:`Operator.reconcile`, which compares the store with the Rollup's
+root and batch number before anything else and brings them back in step:
+
+- chain and store agree: nothing to do (an unconfirmed batch in the store resumes at
+  its recorded step);
+- the chain holds one batch more, and it is the store's batch in flight (same number,
+  same new root: the operator died after sending): it is recorded as confirmed, with the
+  transaction hash from the chain's event;
+- the chain is behind the store (a node restarted from an older saved state): the
+  store's confirmed batches are sent again, in order, from their recorded proofs;
+- anything else (a root the store did not make): :class:`OutOfStep`, and nothing moves.
+
+A batch in flight then moves on from its step: ``matched`` is proven (a proof that fails
+abandons the batch, and its messages are pending again), ``proven`` is signed and
+recorded as ``sent`` *before* it is broadcast, ``sent`` is looked up by its hash (mined:
+confirmed; unknown: broadcast again, the same signed bytes; failed: signed anew). The
+Rollup itself refuses a second submission of a batch (its old root and number moved on),
+so no crash can make a batch count twice.
+
+Crash points (:func:`crashpoint`) let the tests kill the process with SIGKILL at each
+step boundary (``ZKMATCH_CRASHPOINT=after_match`` and so on; docs/operator.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from prover.chain.rollup import RollupClient, RollupRevert, connect
+from prover.chain.signer import Signer
+from prover.chain.vkey import key_hash
+from prover.errors import ProtocolError, StoreError, ToolError, ZkmatchError
+from prover.exchange.domain import Entry, PriceSet, SignedOrder
+from prover.exchange.engine import BatchReport, Engine, Outcome
+from prover.feed import for_batch
+from prover.operator.data import DataDir
+from prover.operator.store import (
+    STEP_CONFIRMED,
+    STEP_MATCHED,
+    STEP_PROVEN,
+    STEP_SENT,
+    Store,
+)
+from prover.proving.batch_circuit import circuit_inputs
+from prover.proving.batches import config_spec
+from prover.proving.circuit import Artifacts, WitnessGenerator, build, prove, witness_generator
+from prover.toolchain.common import Progress
+from prover.verifier.groth16 import Proof, VerificationKey, verify
+
+#: Crash points, in the order a batch passes them (docs/operator.md, "Crash safety").
+CRASHPOINTS = (
+    "after_match",  # matched and recorded; not proven
+    "before_record_proven",  # proof made, not recorded (a kill during proving)
+    "after_prove",  # proof recorded; nothing signed
+    "after_record_sent",  # signed and recorded as sent; not broadcast
+    "after_broadcast",  # broadcast (mined on a dev chain); confirmation not recorded
+    "after_confirm",  # confirmed and applied
+)
+RECEIPT_TIMEOUT = 120
+
+
+def crashpoint(name: str) -> None:
+    """SIGKILL this process if ``ZKMATCH_CRASHPOINT`` names ``name`` (tests only)."""
+    wanted = os.environ.get("ZKMATCH_CRASHPOINT", "")
+    if wanted and name in wanted.split(","):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class OutOfStep(ZkmatchError):
+    """The chain holds a state the store did not make (or lost one it cannot restore)."""
+
+
+class SubmitError(ZkmatchError):
+    """The Rollup refused a batch; the batch stays proven (or is abandoned), nothing lost."""
+
+
+class _Sealed(Exception):
+    """The engine wanted a second batch: this call makes one."""
+
+
+@dataclass
+class BatchRun:
+    """What one batch went through in this call (``resumed``: it was started earlier)."""
+
+    number: int
+    old_root: int
+    new_root: int
+    timestamp: int
+    entries: int
+    fills: int
+    messages: int
+    step: str
+    tx_hash: str | None = None
+    gas_used: int | None = None
+    block: int | None = None
+    resumed: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "batch_number": self.number,
+            "old_root": str(self.old_root),
+            "new_root": str(self.new_root),
+            "timestamp": self.timestamp,
+            "entries": self.entries,
+            "fills": self.fills,
+            "messages": self.messages,
+            "step": self.step,
+            "tx_hash": self.tx_hash,
+            "gas_used": self.gas_used,
+            "block": self.block,
+            "resumed": self.resumed,
+            "timings": dict(self.timings),
+        }
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """A queued message's outcome, as the store keeps it."""
+    return {
+        "accepted": outcome.accepted,
+        "batch": outcome.batch_number,
+        "filled": outcome.filled,
+        "fills": len(outcome.fills),
+        "rested": outcome.rested,
+        "cancelled": outcome.cancelled.to_json() if outcome.cancelled is not None else None,
+        "rejections": [r.to_json() for r in outcome.rejections],
+    }
+
+
+def validate_entries(store: Store, entries: Sequence[Entry]) -> None:
+    """Refuse (:class:`ProtocolError`, naming the message) any entry whose account does not
+    exist, whose signature is not the account key's, or whose order breaks a protocol
+    rule (market, tick, size, fee cap); checked against the confirmed state."""
+    state = store.load_state()
+    for i, entry in enumerate(entries):
+        kind = "order" if isinstance(entry, SignedOrder) else "cancel"
+        where = f"message {i} ({kind} {entry.account}/{entry.order_id})"
+        if not state.exists(entry.account):
+            raise ProtocolError(f"{where}: unknown account {entry.account}")
+        if not entry.verify(state.account(entry.account).pubkey):
+            raise ProtocolError(f"{where}: the signature is not account {entry.account}'s")
+        try:
+            if isinstance(entry, SignedOrder):
+                entry.order.check()
+                entry.order.check_market(state.markets)
+            else:
+                entry.cancel.check()
+        except ProtocolError as exc:
+            raise ProtocolError(f"{where}: {exc}") from exc
+
+
+class Operator:
+    """One operator: its data folder, store, chain client and signing key."""
+
+    def __init__(
+        self,
+        data: DataDir,
+        rpc_url: str,
+        *,
+        progress: Progress | None = None,
+        witness: str | None = None,
+        ptau: Path | None = None,
+    ) -> None:
+        self.data = data
+        self.deployment = data.read_deployment()
+        self.progress = progress
+        self._witness_choice = witness
+        self._ptau = ptau
+        self.store = Store.open(data.store)
+        self.signer = Signer.load(data.operator_key)
+        self.w3 = connect(rpc_url)
+        self.rpc_url = rpc_url
+        self._check_chain()
+        self.client = RollupClient(self.w3, self.deployment["rollup"])
+        self._artifacts: Artifacts | None = None
+        self._generator: WitnessGenerator | None = None
+        self._vk: VerificationKey | None = None
+        self._submit_s: float | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Operator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _say(self, message: str) -> None:
+        if self.progress:
+            self.progress(message)
+
+    def _check_chain(self) -> None:
+        chain_id = int(self.w3.eth.chain_id)
+        if chain_id != int(self.deployment["chain_id"]):
+            raise OutOfStep(
+                f"the chain at {self.rpc_url} has chain id {chain_id}; the Rollup in "
+                f"{self.data.deployment} was deployed on chain {self.deployment['chain_id']}"
+            )
+        if not self.w3.eth.get_code(self.deployment["rollup"]):
+            raise OutOfStep(
+                f"no contract at {self.deployment['rollup']} on {self.rpc_url}: this is not "
+                f"the chain {self.data.root} was deployed on (its saved state "
+                f"{self.data.anvil_state} may be gone)"
+            )
+
+    # --- the proving key ----------------------------------------------------------------
+
+    def artifacts(self) -> Artifacts:
+        """The batch circuit (cached build) with the deployed zkey and verification key."""
+        if self._artifacts is None:
+            built = build(config_spec(self.store.config), self._ptau, self.progress)
+            artifacts = replace(built, zkey=self.data.zkey, vkey=self.data.vkey)
+            want = str(self.deployment["verification_key_hash"])
+            have = "0x" + key_hash(artifacts.verification_key()).hex()
+            if have != want:
+                raise OutOfStep(
+                    f"{self.data.vkey} hashes to {have}, the Rollup was deployed with {want}"
+                )
+            self._artifacts = artifacts
+            self._vk = VerificationKey.from_json(artifacts.verification_key())
+        return self._artifacts
+
+    # --- reconcile ----------------------------------------------------------------------
+
+    def reconcile(self) -> list[str]:
+        """Bring store and chain in step (module docstring); what was done, as lines."""
+        done: list[str] = []
+        chain = self.client.state()
+        store = self.store
+        confirmed = store.next_batch
+        flight = store.in_flight()
+        if chain.batch_number == confirmed:
+            if chain.root != store.root:
+                raise OutOfStep(
+                    f"the Rollup at {self.client.address} holds root {chain.root} after "
+                    f"{chain.batch_number} batches; the store {store.path} holds {store.root}"
+                )
+            return done
+        caught_up = flight is not None and flight["number"] == confirmed
+        if chain.batch_number == confirmed + 1 and flight is not None and caught_up:
+            event = self.client.batch_event(confirmed, int(self.deployment["block"]))
+            if event is None or event.new_root != int(flight["new_root"]):
+                raise OutOfStep(
+                    f"the Rollup accepted a batch {confirmed} that is not the store's "
+                    f"(chain new root {event.new_root if event else '?'}, store "
+                    f"{flight['new_root']})"
+                )
+            receipt = self.w3.eth.get_transaction_receipt(event.tx_hash)
+            store.confirm(confirmed, event.tx_hash, event.block, int(receipt["gasUsed"]))
+            done.append(f"batch {confirmed}: found accepted on chain (tx {event.tx_hash}); "
+                        "recorded as confirmed")
+            self._say(done[-1])
+            return done
+        if chain.batch_number < confirmed:
+            for n in range(chain.batch_number, confirmed):
+                row = store.batch(n)
+                state = self.client.state()
+                if row is None or row["step"] != STEP_CONFIRMED or row["proof"] is None:
+                    raise OutOfStep(f"the chain lost batch {n} and the store cannot resend it")
+                if state.root != int(row["old_root"]) or state.batch_number != n:
+                    raise OutOfStep(
+                        f"the chain is at batch {state.batch_number}, root {state.root}; the "
+                        f"store's batch {n} starts from {row['old_root']}"
+                    )
+                tx_hash, block, gas = self._send_and_wait(row)
+                store.confirm_again(n, tx_hash, block, gas)
+                done.append(f"batch {n}: the chain had lost it; sent again (tx {tx_hash})")
+                self._say(done[-1])
+            return done
+        raise OutOfStep(
+            f"the Rollup at {self.client.address} is at batch {chain.batch_number}; the "
+            f"store {store.path} has confirmed {confirmed}"
+            + (f" and has batch {flight['number']} in flight" if flight else "")
+            + ": they did not come from one operator"
+        )
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _run_from_row(self, row: dict[str, Any], resumed: bool) -> BatchRun:
+        import json
+
+        timings = json.loads(row["timings"]) if row["timings"] else {}
+        return BatchRun(
+            number=int(row["number"]),
+            old_root=int(row["old_root"]),
+            new_root=int(row["new_root"]),
+            timestamp=int(row["timestamp"]),
+            entries=int(json.loads(row["delta"]).get("entries", 0)),
+            fills=len(json.loads(row["fills"])),
+            messages=len(json.loads(row["messages"])),
+            step=str(row["step"]),
+            tx_hash=row["tx_hash"],
+            gas_used=row["gas_used"],
+            block=row["block"],
+            resumed=resumed,
+            timings=timings,
+        )
+
+    def match(self, prices: PriceSet) -> int | None:
+        """Take queued messages into a new batch at ``prices`` (matched, recorded); the
+        batch number, or None if nothing was queued or every message was refused."""
+        store = self.store
+        if store.in_flight() is not None:
+            raise StoreError(f"{store.path}: a batch is in flight; finish it first")
+        pending = store.pending()
+        if not pending:
+            return None
+        start = time.monotonic()
+        number = store.next_batch
+        first = for_batch(prices, number)
+
+        def provider(n: int) -> PriceSet:
+            if n == number:
+                return first
+            raise _Sealed
+
+        sealed: list[tuple[BatchReport, list[Any]]] = []
+
+        def on_seal(report: BatchReport, engine: Engine) -> None:
+            book = [(o, e.filled, e.seq) for o, e in engine.resting_orders()]
+            sealed.append((report, book))
+
+        engine = store.engine(provider, on_seal=on_seal)
+        taken: list[tuple[int, dict[str, Any]]] = []
+        for seq, entry in pending:
+            try:
+                outcome = engine.submit(entry)
+            except _Sealed:
+                break
+            if sealed:
+                break
+            taken.append((seq, outcome_json(outcome)))
+        if not sealed:
+            engine.end_batch()
+        if not sealed:
+            store.reject_messages(taken)
+            self._say(f"match: {len(taken)} queued messages, all refused; no batch")
+            return None
+        report, book = sealed[0]
+        match_s = time.monotonic() - start
+        store.record_matched(report, book, taken, timings={"match": match_s})
+        self._say(
+            f"batch {number}: matched {len(taken)} messages, {len(report.result.entries)} "
+            f"entries, {len(report.result.fills)} fills ({match_s:.2f} s)"
+        )
+        crashpoint("after_match")
+        return number
+
+    def prove(self, number: int) -> None:
+        """matched -> proven. A proof that cannot be made abandons the batch (its messages
+        are pending again) and raises."""
+        row = self.store.batch(number)
+        assert row is not None and row["step"] == STEP_MATCHED
+        import json
+
+        artifacts = self.artifacts()
+        if self._generator is None:
+            self._generator = witness_generator(artifacts, self._witness_choice, self.progress)
+        start = time.monotonic()
+        inputs = circuit_inputs(json.loads(row["witness"]))
+        inputs_s = time.monotonic() - start
+        self.data.work.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f"batch-{number}-", dir=self.data.work))
+        try:
+            self._say(f"batch {number}: proving with {artifacts.spec.name}")
+            result = prove(artifacts, inputs, self.progress, work_dir=work,
+                           witness=self._generator)
+            expected = [str(inputs[k]) for k in ("oldRoot", "newRoot", "batchInfo", "configHash")]
+            if list(result.public) != expected:
+                raise ToolError(f"batch {number}: public signals {result.public} are not "
+                                f"the batch's {expected}")
+            start = time.monotonic()
+            assert self._vk is not None
+            ok = verify(self._vk, Proof.from_json(result.proof), [int(x) for x in result.public])
+            verify_s = time.monotonic() - start
+            if not ok:
+                raise ToolError(f"batch {number}: the proof does not verify")
+        except (ToolError, ProtocolError) as exc:
+            seqs = self.store.abandon(number)
+            raise ToolError(
+                f"batch {number}: proving failed ({exc}); the batch is dropped and its "
+                f"{len(seqs)} messages are pending again"
+            ) from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        crashpoint("before_record_proven")
+        timings = {"witness_inputs": inputs_s, **result.timings, "verify": verify_s}
+        self.store.record_proven(number, result.proof, result.public, timings)
+        self._say(f"batch {number}: proven (witness {timings.get('witness', 0):.2f} s, "
+                  f"prove {timings.get('prove', 0):.2f} s)")
+        crashpoint("after_prove")
+
+    def _send_and_wait(self, row: dict[str, Any]) -> tuple[str, int, int]:
+        """Sign and send ``row``'s proof without recording (a resend); hash, block, gas."""
+        import json
+
+        tx = self.client.submit_transaction(
+            int(row["new_root"]), int(row["timestamp"]), json.loads(row["proof"]),
+            self.signer.address,
+        )
+        signed = self.signer.sign(self.w3, tx)
+        self.w3.eth.send_raw_transaction(signed.raw)
+        receipt = self.w3.eth.wait_for_transaction_receipt(signed.tx_hash,
+                                                           timeout=RECEIPT_TIMEOUT)
+        if receipt["status"] != 1:
+            raise SubmitError(f"batch {row['number']}: resend failed (tx {signed.tx_hash})")
+        return signed.tx_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"])
+
+    def send(self, number: int) -> None:
+        """proven -> sent: sign, record, broadcast (then :meth:`await_confirmation`)."""
+        import json
+
+        row = self.store.batch(number)
+        assert row is not None and row["step"] == STEP_PROVEN
+        start = time.monotonic()
+        try:
+            tx = self.client.submit_transaction(
+                int(row["new_root"]), int(row["timestamp"]), json.loads(row["proof"]),
+                self.signer.address,
+            )
+        except RollupRevert as exc:
+            if exc.reason in ("Rollup__InvalidProof", "Rollup__TimestampNotAfterLast"):
+                seqs = self.store.abandon(number)
+                raise SubmitError(
+                    f"batch {number}: the Rollup refuses it ({exc}); the batch is dropped "
+                    f"and its {len(seqs)} messages are pending again"
+                ) from exc
+            raise SubmitError(
+                f"batch {number}: the Rollup refuses it for now ({exc}); it stays proven and "
+                "is sent again on the next call"
+            ) from exc
+        signed = self.signer.sign(self.w3, tx)
+        self.store.record_sent(number, signed.tx_hash, signed.raw, signed.nonce)
+        crashpoint("after_record_sent")
+        self._broadcast(signed.raw)
+        self._say(f"batch {number}: sent (tx {signed.tx_hash})")
+        self._submit_s = time.monotonic() - start
+        crashpoint("after_broadcast")
+
+    def _broadcast(self, raw: bytes) -> None:
+        try:
+            self.w3.eth.send_raw_transaction(raw)
+        except Exception as exc:  # noqa: BLE001 - nodes word "already known" differently
+            text = str(exc).lower()
+            if "already known" in text or "already imported" in text:
+                return
+            raise
+
+    def await_confirmation(self, number: int) -> None:
+        """sent -> confirmed (or back to proven if the transaction failed or vanished)."""
+        from web3.exceptions import TransactionNotFound
+
+        row = self.store.batch(number)
+        assert row is not None and row["step"] == STEP_SENT
+        tx_hash = str(row["tx_hash"])
+        start = time.monotonic()
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            receipt = None
+        if receipt is None:
+            known = True
+            try:
+                self.w3.eth.get_transaction(tx_hash)
+            except TransactionNotFound:
+                known = False
+            if not known:
+                try:
+                    self._broadcast(bytes.fromhex(row["raw_tx"]))
+                    self._say(f"batch {number}: tx {tx_hash} was not on chain; broadcast again")
+                except Exception as exc:  # noqa: BLE001 - e.g. nonce too low: sign anew
+                    self.store.unsend(number)
+                    raise SubmitError(
+                        f"batch {number}: tx {tx_hash} cannot be broadcast again ({exc}); it "
+                        "will be signed anew"
+                    ) from exc
+            try:
+                receipt = self.w3.eth.wait_for_transaction_receipt(
+                    tx_hash, timeout=RECEIPT_TIMEOUT
+                )
+            except Exception as exc:  # noqa: BLE001 - web3's TimeExhausted and friends
+                raise SubmitError(
+                    f"batch {number}: tx {tx_hash} not mined within {RECEIPT_TIMEOUT} s; "
+                    "it stays sent and is looked up again on the next call"
+                ) from exc
+        if receipt["status"] != 1:
+            import json
+
+            reason = self.client.revert_reason(
+                int(row["new_root"]), int(row["timestamp"]), json.loads(row["proof"]),
+                self.signer.address, int(receipt["blockNumber"]) - 1,
+            )
+            self.store.unsend(number)
+            raise SubmitError(f"batch {number}: tx {tx_hash} failed on chain "
+                              f"({reason or 'no reason'}); the batch stays proven")
+        confirm_s = time.monotonic() - start
+        timings = {"confirm": confirm_s}
+        if self._submit_s is not None:
+            timings["submit"] = self._submit_s
+            self._submit_s = None
+        self.store.confirm(number, tx_hash, int(receipt["blockNumber"]),
+                           int(receipt["gasUsed"]), timings)
+        self._say(f"batch {number}: confirmed in block {receipt['blockNumber']} "
+                  f"(gas {receipt['gasUsed']})")
+        crashpoint("after_confirm")
+
+    def finish(self) -> BatchRun | None:
+        """Drive the batch in flight (if any) to confirmed; what it went through."""
+        row = self.store.in_flight()
+        if row is None:
+            return None
+        number = int(row["number"])
+        if row["step"] == STEP_MATCHED:
+            self.prove(number)
+        if self.store.batch(number)["step"] == STEP_PROVEN:  # type: ignore[index]
+            self.send(number)
+        if self.store.batch(number)["step"] == STEP_SENT:  # type: ignore[index]
+            self.await_confirmation(number)
+        done = self.store.batch(number)
+        assert done is not None
+        return self._run_from_row(done, resumed=False)
+
+    def batch(self, prices: PriceSet | None) -> list[BatchRun]:
+        """``zkmatch batch``: reconcile, finish a batch left in flight, then (with
+        ``prices``) match the queue into a new batch and take it to confirmed."""
+        self.reconcile()
+        runs: list[BatchRun] = []
+        flight = self.store.in_flight()
+        if flight is not None:
+            self._say(f"batch {flight['number']}: resuming at step {flight['step']}")
+            run = self.finish()
+            if run is not None:
+                run.resumed = True
+                runs.append(run)
+        if prices is not None and self.store.pending():
+            last = self.store.load_state().last_timestamp
+            if prices.timestamp <= last:
+                raise ProtocolError(
+                    f"the price set is for time {prices.timestamp}, not after the last "
+                    f"batch's {last}: sign a newer one"
+                )
+            if self.match(prices) is not None:
+                run = self.finish()
+                if run is not None:
+                    runs.append(run)
+        return runs
+
+    def run(
+        self,
+        prices: Callable[[int], PriceSet | None],
+        *,
+        interval: float,
+        max_batches: int | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> list[BatchRun]:
+        """``zkmatch run``: :meth:`batch` every ``interval`` seconds with the prices
+        ``prices(last_timestamp)`` gives (None: none newer yet), until ``should_stop``
+        or ``max_batches`` batches were confirmed. A refused submission is reported and
+        retried on the next round."""
+        runs: list[BatchRun] = []
+        while not should_stop():
+            last = self.store.load_state().last_timestamp
+            flight = self.store.in_flight()
+            if flight is not None:
+                last = max(last, int(flight["timestamp"]))
+            price_set = prices(last) if self.store.pending() else None
+            try:
+                runs.extend(self.batch(price_set))
+            except SubmitError as exc:
+                self._say(f"run: {exc}")
+            if max_batches is not None and len(runs) >= max_batches:
+                break
+            deadline = time.monotonic() + interval
+            while time.monotonic() < deadline and not should_stop():
+                time.sleep(min(0.2, interval))
+        return runs
+
+    def status(self) -> dict[str, Any]:
+        """Store and chain side by side (``zkmatch status``)."""
+        chain = self.client.state()
+        flight = self.store.in_flight()
+        messages = self.store.messages()
+        counts: dict[str, int] = {}
+        for m in messages:
+            counts[m["status"]] = counts.get(m["status"], 0) + 1
+        return {
+            "data": str(self.data.root),
+            "rpc_url": self.rpc_url,
+            "rollup": self.client.address,
+            "chain": {
+                "batch_number": chain.batch_number,
+                "root": str(chain.root),
+                "last_timestamp": chain.last_timestamp,
+            },
+            "store": {
+                "confirmed_batches": self.store.next_batch,
+                "root": str(self.store.root),
+                "in_flight": (
+                    {"batch_number": flight["number"], "step": flight["step"],
+                     "tx_hash": flight["tx_hash"]} if flight else None
+                ),
+            },
+            "in_step": chain.batch_number == self.store.next_batch
+            and chain.root == self.store.root,
+            "messages": counts,
+        }
+
+
+__all__ = [
+    "CRASHPOINTS",
+    "BatchRun",
+    "Operator",
+    "OutOfStep",
+    "SubmitError",
+    "crashpoint",
+    "outcome_json",
+    "validate_entries",
+]

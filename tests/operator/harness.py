@@ -1,0 +1,157 @@
+"""Crash harness: run ``zkmatch batch`` as a separate process, kill it, restart, check.
+
+:class:`Harness` deploys the demo scenario into a data folder on the session's anvil,
+feeds the scenario's rounds into the queue as the queue empties, and runs ``zkmatch batch``
+processes with prices a feed signed for the round (a second later for a batch the engine
+split off). A run may be killed at a named crash point (``ZKMATCH_CRASHPOINT``, SIGKILL at
+that step boundary) or at a random moment (SIGKILL to the whole process group, the
+prover's children included). :meth:`Harness.check` after every run compares store, chain
+and queue; :meth:`Harness.finish` runs to the end and compares with the model.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prover.chain.rollup import RollupClient, connect
+from prover.demo import DEMO_SCENARIO
+from prover.exchange.domain import PriceSet
+from prover.exchange.scenario import run_scenario, signed_rounds
+from prover.feed import write_price_set
+from prover.operator.data import DataDir
+from prover.operator.deploy import deploy_operator
+from prover.operator.store import STEP_CONFIRMED, Store
+from prover.proving.batches import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Harness:
+    work: Path
+    rpc_url: str
+    scenario_path: Path = DEMO_SCENARIO
+    runs: int = 0
+    kills: int = 0
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data = DataDir(self.work / "data")
+        self.scenario = load_scenario(self.scenario_path)
+        deploy_operator(self.data.root, self.scenario_path, rpc_url=self.rpc_url)
+        self.rounds = signed_rounds(self.scenario)
+        self.next_round = 0
+        self.client = RollupClient(connect(self.rpc_url), self.data.read_deployment()["rollup"])
+        self.queued = 0
+
+    # --- driving ------------------------------------------------------------------------
+
+    def _feed_queue(self, store: Store) -> None:
+        if not store.pending() and store.in_flight() is None and self.next_round < len(self.rounds):
+            store.enqueue(self.rounds[self.next_round])
+            self.queued += len(self.rounds[self.next_round])
+            self.next_round += 1
+
+    def _prices(self, store: Store) -> Path:
+        rnd = self.scenario.rounds[max(self.next_round - 1, 0)]
+        last = store.load_state().last_timestamp
+        flight = store.in_flight()
+        if flight is not None:
+            last = max(last, int(flight["timestamp"]))
+        t = max(rnd.timestamp, last + 1)
+        path = self.work / f"prices-{t}.json"
+        write_price_set(path, PriceSet(0, t, rnd.marks, rnd.funding).signed(self.scenario.feed))
+        return path
+
+    def done(self) -> bool:
+        with Store.open(self.data.store) as store:
+            return (self.next_round >= len(self.rounds) and not store.pending()
+                    and store.in_flight() is None)
+
+    def run(self, *, crashpoint: str | None = None, kill_after: float | None = None) -> int:
+        """One ``zkmatch batch`` process; its exit status (-9: killed)."""
+        with Store.open(self.data.store) as store:
+            self._feed_queue(store)
+            prices = self._prices(store)
+        env = dict(os.environ)
+        env.pop("ZKMATCH_CRASHPOINT", None)
+        if crashpoint:
+            env["ZKMATCH_CRASHPOINT"] = crashpoint
+        argv = [sys.executable, "-m", "cli.main", "batch", "--data", str(self.data.root),
+                "--rpc-url", self.rpc_url, "--prices", str(prices)]
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        if kill_after is not None:
+            try:
+                out, _ = process.communicate(timeout=kill_after)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                out, _ = process.communicate()
+        else:
+            out, _ = process.communicate(timeout=600)
+        self.runs += 1
+        rc = process.returncode
+        if rc == -signal.SIGKILL:
+            self.kills += 1
+        self.log.append(f"run {self.runs} crash={crashpoint} kill_after={kill_after}: rc {rc}\n"
+                        + out.decode(errors="replace")[-2000:])
+        if rc not in (0, -signal.SIGKILL):
+            raise AssertionError(f"zkmatch batch failed (rc {rc}):\n{self.log[-1]}")
+        time.sleep(0.05)
+        return rc
+
+    # --- checking -----------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Store, chain and queue agree (what a restart may rely on):
+
+        - the chain has the store's confirmed batches, or one more: the one in flight,
+          with the same new root (the restart records it);
+        - the chain's root is the confirmed root (or the in-flight batch's new root);
+        - every queued message is exactly once pending, or in one batch (confirmed or
+          in flight), or rejected; none is lost or added.
+        """
+        chain = self.client.state()
+        with Store.open(self.data.store) as store:
+            confirmed = store.next_batch
+            flight = store.in_flight()
+            if chain.batch_number == confirmed:
+                assert chain.root == store.root, "chain root differs from the store's"
+            else:
+                assert flight is not None and chain.batch_number == confirmed + 1
+                assert int(flight["new_root"]) == chain.root
+            for row in store.batches():
+                if row["batch_number"] < confirmed:
+                    assert row["step"] == STEP_CONFIRMED
+            messages = store.messages()
+            assert len(messages) == self.queued, "a message was lost or added"
+            assert len({m["key"] for m in messages}) == len(messages)
+            batches = {row["batch_number"] for row in store.batches()}
+            for m in messages:
+                if m["status"] in ("batched", "rejected") and m["batch"] is not None:
+                    assert m["batch"] in batches
+                if m["status"] == "pending":
+                    assert m["batch"] is None
+            in_batches = sorted(s for row in store.batches() for s in row["messages"])
+            assert len(in_batches) == len(set(in_batches)), "a message is in two batches"
+
+    def finish(self) -> None:
+        """Run undisturbed to the end; then the store's root is the model's and the
+        chain holds every batch."""
+        for _ in range(40):
+            if self.done():
+                break
+            self.run()
+            self.check()
+        assert self.done(), "the harness did not finish"
+        expected = run_scenario(self.scenario).state.root
+        with Store.open(self.data.store) as store:
+            assert store.root == expected, "the store's root is not the model's"
+            assert self.client.state().root == expected
+            assert all(m["status"] != "pending" for m in store.messages())

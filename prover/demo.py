@@ -1,13 +1,13 @@
 """``zkmatch demo``: the whole pipeline once, end to end.
 
-The default demo (:func:`run_batch_demo`) runs a small shipped scenario
-(``docs/examples/demo.json``) through the matching engine, proves every batch it seals
-with the batch circuit ``Batch(K, E, B, D, S, M)`` (:mod:`prover.proving.batches`), verifies each
-proof with snarkjs (and shows that a proof with a changed ``newRoot`` is rejected), then
-settles on a chain: deploys a ``Rollup`` at the scenario's genesis (its markets, funding
-caps and the development price feed registered), submits every batch (a changed new root
-first, which the contract refuses), and finally audits the chain the way ``zkmatch
-verify`` does: every batch re-verified in Python from chain events alone.
+The default demo (:func:`run_operator_demo`) runs a small shipped scenario
+(``docs/examples/demo.json``) the way an operator does: deploys into a data folder (a
+``Rollup`` at the scenario's genesis, its markets, funding caps and development price
+feed registered), queues each round's signed orders and runs the batch loop
+(:mod:`prover.operator.loop`: match, prove with ``Batch(K, E, B, D, S, M)``, submit,
+confirm) until the queue is empty, shows that a changed ``newRoot`` is rejected by snarkjs
+and by the Rollup, and finally audits the chain the way ``zkmatch verify`` does.
+:func:`run_batch_demo` (``--no-chain``) proves and checks with snarkjs only.
 
 The membership demo (:func:`run_demo`, ``zkmatch demo --membership``):
 
@@ -329,68 +329,6 @@ class BatchDemoReport(TypedDict):
     ok: bool
 
 
-def settle_on_chain(
-    artifacts: Artifacts,
-    results: list[Any],
-    proofs: list[Any],
-    genesis_state: Any,
-    rpc_url: str,
-    progress: Progress | None = None,
-) -> tuple[RollupReport, list[tuple[bool, bool]]]:
-    """Deploy a Rollup at ``genesis_state``, submit every proven batch (a changed new root
-    first), audit the chain; returns the report and (accepted, tampered refused) per batch."""
-    from prover.chain.rollup import RollupClient, RollupRevert, connect, deploy
-    from prover.verifier.audit import audit_chain
-
-    w3 = connect(rpc_url)
-    accounts = w3.eth.accounts
-    if len(accounts) < 2:
-        raise ToolError(
-            f"the node at {rpc_url} has fewer than two unlocked accounts (admin, operator); "
-            "use a development node such as anvil"
-        )
-    admin, operator = accounts[0], accounts[1]
-    venue = genesis_state.venue
-    deployment = deploy(
-        w3, compile_verifier(artifacts, progress), artifacts.verification_key(), venue,
-        genesis_root=genesis_state.root, genesis_timestamp=genesis_state.last_timestamp,
-        operator=operator, admin=admin,
-    )
-    if progress:
-        progress(f"chain: Rollup at {deployment.rollup} (verifier {deployment.verifier}), "
-                 f"config hash {str(venue.hash())[:12]}...")
-    client = RollupClient(w3, deployment.rollup)
-    outcomes, gas = [], []
-    for result, proof in zip(results, proofs, strict=True):
-        try:
-            client.submit_batch((result.new_root + 1) % SNARK_FIELD, result.timestamp,
-                                proof.proof, operator)
-            refused = False
-        except RollupRevert:
-            refused = True
-        receipt = client.submit_batch(result.new_root, result.timestamp, proof.proof, operator)
-        gas.append(int(receipt["gasUsed"]))
-        outcomes.append((receipt["status"] == 1, refused))
-        if progress:
-            progress(f"chain: batch {result.batch_number} accepted (gas {gas[-1]}), "
-                     f"changed new root {'refused' if refused else 'ACCEPTED'}")
-    audit = audit_chain(client, artifacts.vkey, progress=progress,
-                        from_block=deployment.block)
-    report: RollupReport = {
-        "rpc_url": rpc_url,
-        "started_anvil": False,
-        "rollup_address": deployment.rollup,
-        "verifier_address": deployment.verifier,
-        "honest_accepted": all(a for a, _ in outcomes),
-        "tampered_rejected": all(r for _, r in outcomes),
-        "submit_gas": gas,
-        "audit_ok": audit.ok,
-        "audit_failure": audit.failure,
-        "audited_batches": len(audit.batches),
-    }
-    return report, outcomes
-
-
 def tampered_new_root(public: list[str]) -> list[str]:
     """The public signals with ``newRoot`` (the second) changed: an operator claiming
     another state."""
@@ -540,14 +478,12 @@ def run_operator_demo(
 def run_batch_demo(
     *,
     scenario: Path = DEMO_SCENARIO,
-    rpc_url: str | None = None,
     ptau: Path | None = None,
-    chain: bool = True,
     out_dir: Path | None = None,
     progress: Progress | None = None,
     witness: str | None = None,
 ) -> BatchDemoReport:
-    """Match ``scenario``, prove and verify every batch, check the proofs on chain.
+    """Match ``scenario``, prove and verify every batch with snarkjs (no chain).
 
     ``witness``: the witness generator, as for :func:`prover.proving.batches.prove_results`.
     """
@@ -593,17 +529,6 @@ def run_batch_demo(
         )
 
     chain_report: RollupReport | None = None
-    if chain:
-        from prover.exchange.scenario import genesis
-
-        with _chain(rpc_url, build_root() / "logs", progress) as url:
-            chain_report, outcomes = settle_on_chain(
-                artifacts, results, [p for p in proofs], genesis(parsed), url, progress
-            )
-        chain_report["started_anvil"] = rpc_url is None
-        for entry, (accepted, refused) in zip(batches, outcomes, strict=True):
-            entry["chain_accepted"] = accepted
-            entry["chain_tampered_rejected"] = refused
     valid = all(b["snarkjs_valid"] for b in batches)
     rejected_all = all(b["snarkjs_tampered_rejected"] for b in batches)
     ok = (

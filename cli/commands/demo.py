@@ -175,9 +175,7 @@ def command(
     else:
         report = run_batch_demo(
             scenario=scenario,
-            rpc_url=rpc_url,
             ptau=ptau,
-            chain=not no_chain,
             out_dir=out_dir,
             progress=sink,
             witness=witness,

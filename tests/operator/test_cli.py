@@ -1,5 +1,7 @@
-"""The operator's commands as a user runs them: demo into a data folder, then status,
-verify, orders (good and bad), feed, run; clear errors for a dead chain and bad input."""
+"""The operator's commands as a user runs them: deploy, orders, batch into a data folder,
+then status, verify, orders (good and bad), feed, run; clear errors for a dead chain and
+bad input. The whole demo as an operator runs under ``-m slow`` (the crash harness runs
+the same loop in the default suite)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
+from prover.demo import DEMO_SCENARIO
 from prover.exchange.constants import SIDE_SELL, TIF_GTC
 from prover.exchange.domain import Order, SignedOrder
 from prover.exchange.scenario import NO_EXPIRY, trader_key
@@ -37,23 +40,37 @@ def _alice_order(order_id: int, price: int = 31_000_000, key: bytes | None = Non
 
 @pytest.fixture(scope="module")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("demo") / "data"
-    report = _json("demo", "--data", str(data))
-    assert report["ok"] and report["chain"]["started_anvil"]
-    assert len(report["batches"]) >= 3
-    assert all(b["gas_used"] < 280_000 for b in report["batches"])
-    stages = set(report["batches"][1]["timings"])
-    assert {"match", "witness", "prove", "submit", "confirm"} <= stages
+    """A data folder on zkmatch's own anvil after one batch, made as a user would."""
+    work = tmp_path_factory.mktemp("operator")
+    data, rounds = work / "data", work / "rounds"
+    record = _json("deploy", "--data", str(data), "--scenario", str(DEMO_SCENARIO))
+    assert record["rpc_url"] is None and record["development_feed"]
+    _json("orders", "export", "--scenario", str(DEMO_SCENARIO), "--out", str(rounds))
+    added = _json("orders", "add", "--data", str(data), str(rounds / "round-000.orders.json"))
+    assert added["pending"] == len(added["queued"]) > 0
+    out = _json("batch", "--data", str(data), "--prices", str(rounds / "round-000.prices.json"))
+    (run,) = out["batches"]
+    assert run["step"] == "confirmed" and run["gas_used"] < 280_000
+    assert {"match", "witness", "prove", "submit", "confirm"} <= set(run["timings"])
     return data
 
 
-def test_status_and_verify_read_the_demo_folder(demo_data: Path) -> None:
+def test_status_and_verify_read_the_folder(demo_data: Path) -> None:
     status = _json("status", "--data", str(demo_data))
     assert status["in_step"] and status["store"]["in_flight"] is None
-    assert status["chain"]["batch_number"] == status["store"]["confirmed_batches"] >= 3
-    assert set(status["messages"]) <= {"batched", "rejected"}
+    assert status["chain"]["batch_number"] == status["store"]["confirmed_batches"] >= 1
     audit = _json("verify", "--data", str(demo_data))
     assert audit["ok"] and len(audit["batches"]) == status["chain"]["batch_number"]
+
+
+@pytest.mark.slow
+def test_the_demo_runs_the_whole_scenario_as_an_operator(tmp_path: Path) -> None:
+    report = _json("demo", "--data", str(tmp_path / "data"))
+    assert report["ok"] and report["chain"]["started_anvil"]
+    assert len(report["batches"]) >= 3
+    assert all(b["gas_used"] < 280_000 for b in report["batches"])
+    audit = _json("verify", "--data", str(tmp_path / "data"))
+    assert audit["ok"] and len(audit["batches"]) == len(report["batches"])
 
 
 def test_orders_refused_on_the_way_in_change_nothing(demo_data: Path, tmp_path: Path) -> None:
@@ -90,7 +107,7 @@ def test_feed_signs_and_run_takes_a_queued_order(demo_data: Path, tmp_path: Path
     orders = tmp_path / "orders.json"
     orders.write_text(json.dumps([_alice_order(40)]))
     added = _json("orders", "add", "--data", str(demo_data), str(orders))
-    assert added["pending"] == 1
+    assert len(added["queued"]) == 1
     again = _invoke("orders", "add", "--data", str(demo_data), str(orders))
     assert again.exit_code == 1 and "already queued" in again.output
     ran = _json("run", "--data", str(demo_data), "--prices-dir", str(prices_dir),
@@ -98,7 +115,7 @@ def test_feed_signs_and_run_takes_a_queued_order(demo_data: Path, tmp_path: Path
     assert [b["step"] for b in ran["batches"]] == ["confirmed"]
     assert ran["batches"][0]["timestamp"] == t
     status = _json("status", "--data", str(demo_data))
-    assert status["in_step"] and "pending" not in status["messages"]
+    assert status["in_step"] and status["store"]["in_flight"] is None
 
 
 def test_a_dead_chain_is_named_and_nothing_moves(demo_data: Path) -> None:

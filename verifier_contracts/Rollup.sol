@@ -49,6 +49,8 @@ contract Rollup {
     uint256 public constant MAX_MARKETS = 8;
     uint256 public constant MARGIN_SCALE = 10_000;
     uint256 public constant FEE_SCALE = 1_000_000;
+    /// @notice `mode` while batches are accepted.
+    uint64 public constant MODE_ACTIVE = 1;
 
     /// @notice One market's registered parameters (docs/protocol.md, section 6).
     /// @param tickSize price tick, 1 <= tickSize < 2^40
@@ -86,6 +88,10 @@ contract Rollup {
     uint64 public batchNumber;
     /// @notice Timestamp of the last accepted batch (the genesis timestamp at first).
     uint64 public lastTimestamp;
+    /// @notice MODE_ACTIVE while the Rollup accepts batches. It shares a storage slot with
+    /// batchNumber and lastTimestamp and is never zero, so that slot is never zero either
+    /// and batch 0 costs what every later batch costs (no zero-to-non-zero write).
+    uint64 public mode;
     /// @notice Hash of the registered markets and feed key; public input [3] of every batch.
     uint256 public configHash;
     /// @notice The price feed's Baby Jubjub public key; its signature on the batch's prices is
@@ -166,6 +172,7 @@ contract Rollup {
         genesisTimestamp = genesisTimestamp_;
         stateRoot = genesisRoot_;
         lastTimestamp = genesisTimestamp_;
+        mode = MODE_ACTIVE;
         _register(feedKeyX_, feedKeyY_, markets_);
     }
 

@@ -78,7 +78,8 @@ def test_a_dead_chain_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["verify", "--rpc-url", "http://127.0.0.1:9",
                                        "--rollup", "0x" + "11" * 20, "--vkey", "vk.json"])
     assert result.exit_code == 1
-    assert "http://127.0.0.1:9" in result.output and "does not answer" in result.output
+    assert "http://127.0.0.1:9" in result.output and "no EVM JSON-RPC node answers" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_an_address_without_a_contract_is_refused(rollup, shape, anvil_node):

@@ -45,6 +45,12 @@ class RollupRevert(ZkmatchError):
         super().__init__(f"Rollup reverted: {reason}({shown})")
 
 
+def _hex(value: Any) -> str:
+    """A hash as ``0x``-prefixed hex (HexBytes.hex() drops the prefix in newer versions)."""
+    text = value.hex() if hasattr(value, "hex") else str(value)
+    return text if text.startswith("0x") else "0x" + text
+
+
 def proof_words(proof: Mapping[str, Any]) -> list[int]:
     """snarkjs's proof as ``submitBatch``'s ``uint256[8]`` (G2 coordinates as (c1, c0))."""
     a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
@@ -357,7 +363,7 @@ class RollupClient:
                     int(a["timestamp"]),
                     int(a["configHash"]),
                     tuple(int(x) for x in a["proof"]),
-                    log["transactionHash"].hex(),
+                    _hex(log["transactionHash"]),
                     int(log["blockNumber"]),
                 )
             )

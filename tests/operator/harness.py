@@ -74,17 +74,24 @@ class Harness:
             return (self.next_round >= len(self.rounds) and not store.pending()
                     and store.in_flight() is None)
 
-    def run(self, *, crashpoint: str | None = None, kill_after: float | None = None) -> int:
-        """One ``zkmatch batch`` process; its exit status (-9: killed)."""
+    def run(
+        self, *, crashpoint: str | None = None, kill_after: float | None = None,
+        new_batch: bool = True,
+    ) -> int:
+        """One ``zkmatch batch`` process (``new_batch=False``: without prices, so it only
+        reconciles and finishes what is in flight); its exit status (-9: killed)."""
         with Store.open(self.data.store) as store:
-            self._feed_queue(store)
+            if new_batch:
+                self._feed_queue(store)
             prices = self._prices(store)
         env = dict(os.environ)
         env.pop("ZKMATCH_CRASHPOINT", None)
         if crashpoint:
             env["ZKMATCH_CRASHPOINT"] = crashpoint
         argv = [sys.executable, "-m", "cli.main", "batch", "--data", str(self.data.root),
-                "--rpc-url", self.rpc_url, "--prices", str(prices)]
+                "--rpc-url", self.rpc_url]
+        if new_batch:
+            argv += ["--prices", str(prices)]
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         if kill_after is not None:

@@ -26,6 +26,7 @@ step boundary (``ZKMATCH_CRASHPOINT=after_match`` and so on; docs/operator.md).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -288,8 +289,6 @@ class Operator:
     # --- steps ----------------------------------------------------------------------------
 
     def _run_from_row(self, row: dict[str, Any], resumed: bool) -> BatchRun:
-        import json
-
         timings = json.loads(row["timings"]) if row["timings"] else {}
         return BatchRun(
             number=int(row["number"]),
@@ -362,8 +361,6 @@ class Operator:
         are pending again) and raises."""
         row = self.store.batch(number)
         assert row is not None and row["step"] == STEP_MATCHED
-        import json
-
         artifacts = self.artifacts()
         if self._generator is None:
             self._generator = witness_generator(artifacts, self._witness_choice, self.progress)
@@ -403,8 +400,6 @@ class Operator:
 
     def _send_and_wait(self, row: dict[str, Any]) -> tuple[str, int, int]:
         """Sign and send ``row``'s proof without recording (a resend); hash, block, gas."""
-        import json
-
         tx = self.client.submit_transaction(
             int(row["new_root"]), int(row["timestamp"]), json.loads(row["proof"]),
             self.signer.address,
@@ -419,8 +414,6 @@ class Operator:
 
     def send(self, number: int) -> None:
         """proven -> sent: sign, record, broadcast (then :meth:`await_confirmation`)."""
-        import json
-
         row = self.store.batch(number)
         assert row is not None and row["step"] == STEP_PROVEN
         start = time.monotonic()
@@ -495,8 +488,6 @@ class Operator:
                     "it stays sent and is looked up again on the next call"
                 ) from exc
         if receipt["status"] != 1:
-            import json
-
             reason = self.client.revert_reason(
                 int(row["new_root"]), int(row["timestamp"]), json.loads(row["proof"]),
                 self.signer.address, int(receipt["blockNumber"]) - 1,

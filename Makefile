@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[dev]'
+	@# the arkworks prover (optional: where no wheel exists, zkmatch proves with snarkjs)
+	@$(PIP) install --quiet --only-binary groth16py -e '.[fast]' || \
+	  echo "note: groth16py (the arkworks prover) did not install; proving uses snarkjs" >&2
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -18,6 +18,12 @@ in the ``2^D`` tree.
   (under ``/usr/bin/time -v`` when present, which gives ``peak_rss_mb``; otherwise
   ``getrusage(RUSAGE_CHILDREN)``, an upper bound: the largest child so far);
 - ``overhead_pct = (prove_s - raw_prove_s) / prove_s``: what our wrapper adds to the prover;
+- ``arkworks_prove_s`` / ``arkworks_peak_rss_mb``: groth16py's ``prove_wtns`` on the same
+  zkey and witness, in a child process (key import not timed), alternating with the raw
+  snarkjs runs; ``arkworks_ratio`` = arkworks / raw snarkjs (``None`` without groth16py);
+- ``parallel``: ``workers`` copies of the batch proven at once (witness + proof each, the
+  chosen prover, threads as :func:`prover.proving.batches.prove_all` runs them) against one at
+  a time: fills proven per second with 1 and with all workers, and the speed-up;
 - proof size (``proof.json`` bytes and the 256-byte Solidity calldata), fills per second
   (``B / end_to_end_s``) and ``verify_s``.
 
@@ -32,11 +38,13 @@ import random
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from prover.crypto import eddsa
 from prover.errors import ToolError, ZkmatchError
@@ -45,8 +53,17 @@ from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
 from prover.exchange.domain import BatchConfig, Market, Order, OrderRef, PriceSet, SignedOrder
 from prover.exchange.state import ExchangeState
 from prover.exchange.venue import development_venue
+from prover.proving.backends import ProverBackend, arkworks_available, backend
 from prover.proving.batch_circuit import batch_spec, circuit_inputs
-from prover.proving.circuit import build, prove, verify, witness_generator
+from prover.proving.batches import default_workers
+from prover.proving.circuit import (
+    Artifacts,
+    WitnessGenerator,
+    build,
+    prove,
+    verify,
+    witness_generator,
+)
 from prover.toolchain.common import Progress, tool_command
 
 #: Bytes of ``verifyProof``'s proof arguments: pA (2), pB (4), pC (2) field elements of 32.
@@ -83,7 +100,9 @@ class BenchReport(TypedDict):
     fills: int
     entries_used: int
     accounts_used: int
-    ptau: str
+    ptau: str | None
+    setup: str
+    prover: str
     build_cached: bool
     build_timings: dict[str, float]
     model_s: float
@@ -94,6 +113,10 @@ class BenchReport(TypedDict):
     end_to_end_s: float
     raw_prove_s: float
     overhead_pct: float
+    arkworks_prove_s: float | None
+    arkworks_peak_rss_mb: float | None
+    arkworks_ratio: float | None
+    parallel: dict[str, float]
     peak_rss_mb: float | None
     peak_rss_source: str
     proof_json_bytes: int
@@ -191,6 +214,36 @@ def full_batch(cfg: BenchConfig, seed: int | None = None) -> BatchResult:
     return builder.seal()
 
 
+#: A child that proves with groth16py and prints the seconds of ``prove_wtns`` alone.
+_ARKWORKS_CHILD = (
+    "import sys, time, groth16py\n"
+    "pk, _ = groth16py.import_zkey(sys.argv[1])\n"
+    "t = time.monotonic(); groth16py.prove_wtns(pk, sys.argv[2])\n"
+    "print(time.monotonic() - t)\n"
+)
+
+
+def _peak_rss(stats: Path) -> float | None:
+    if stats.is_file():
+        for line in stats.read_text().splitlines():
+            if "Maximum resident set size" in line:
+                return int(line.rsplit(":", 1)[1]) / 1024
+    return None
+
+
+def _raw_arkworks(zkey: Path, wtns: Path, folder: Path) -> tuple[float, float | None]:
+    """groth16py's ``prove_wtns`` in a child process: (seconds, peak RSS MiB or None)."""
+    argv = [sys.executable, "-c", _ARKWORKS_CHILD, str(zkey), str(wtns)]
+    timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    stats = folder / "time-arkworks.txt"
+    if timer:
+        argv = [timer, "-v", "-o", str(stats), *argv]
+    proc = subprocess.run(argv, cwd=folder, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ToolError(f"groth16py prove (raw) failed: {proc.stderr[-800:]}")
+    return float(proc.stdout.strip().splitlines()[-1]), _peak_rss(stats) if timer else None
+
+
 def _raw_prove(zkey: Path, wtns: Path, folder: Path) -> tuple[float, float | None, str]:
     """``snarkjs groth16 prove`` run directly: (seconds, peak RSS MiB, where it came from)."""
     argv = [*tool_command("snarkjs"), "groth16", "prove", str(zkey), str(wtns),
@@ -224,6 +277,8 @@ def run_bench(
     seed: int | None = None,
     repeat: int = 1,
     witness: str | None = None,
+    prover: str | None = None,
+    workers: int | None = None,
 ) -> BenchReport:
     """Build the batch circuit for ``cfg`` (cached), prove one full batch, measure it.
 
@@ -231,7 +286,8 @@ def run_bench(
     times each and every time is the best (smallest) of its runs, which damps the noise
     of a shared machine; the peak memory is the largest seen. ``witness`` chooses the
     witness generator (:func:`prover.proving.circuit.witness_generator`), resolved (and for ``cpp``
-    built) once before anything is timed.
+    built) once before anything is timed; ``prover`` the backend of "ours" and of the
+    parallel rate; ``workers`` the parallel width (default: one per core for arkworks).
     """
     if repeat < 1:
         raise ZkmatchError(f"repeat must be at least 1, got {repeat}")
@@ -245,6 +301,8 @@ def run_bench(
         f"{len(result.entries)} entries in {model_s:.1f} s")
     artifacts = build(spec, ptau, progress)
     generator = witness_generator(artifacts, witness, progress)
+    engine = backend(prover)
+    width = workers or max(2, default_workers(engine.name))
     inputs = circuit_inputs(result.witness.as_circuit_inputs())
     with tempfile.TemporaryDirectory(prefix="zkmatch-bench-") as scratch:
         folder = Path(scratch)
@@ -253,10 +311,13 @@ def run_bench(
         proves: list[float] = []
         raws: list[float] = []
         peaks: list[float] = []
+        arks: list[float] = []
+        ark_peaks: list[float] = []
         source = "unavailable"
         for run in range(repeat):
             start = time.monotonic()
-            proof = prove(artifacts, inputs, progress, work_dir=folder, witness=generator)
+            proof = prove(artifacts, inputs, progress, work_dir=folder, witness=generator,
+                          prover=engine)
             ends.append(time.monotonic() - start)
             witnesses.append(proof.timings["witness"])
             proves.append(proof.timings["prove"])
@@ -266,7 +327,16 @@ def run_bench(
             raws.append(raw)
             if peak is not None:
                 peaks.append(peak)
+            if arkworks_available():
+                say(f"bench: raw groth16py (arkworks) prove on the same zkey and witness "
+                    f"({run + 1}/{repeat})")
+                ark, ark_peak = _raw_arkworks(artifacts.zkey, folder / "witness.wtns", folder)
+                arks.append(ark)
+                if ark_peak is not None:
+                    ark_peaks.append(ark_peak)
         proof_bytes = (folder / "proof.json").stat().st_size
+        parallel = _parallel_rate(artifacts, inputs, generator, engine, width, len(result.fills),
+                                  folder, say)
     end_to_end, raw_s = min(ends), min(raws)
     expected = [str(v) for v in (result.old_root, result.new_root, result.batch_info,
                                  result.config_hash)]
@@ -285,7 +355,9 @@ def run_bench(
         "fills": len(result.fills),
         "entries_used": len(result.entries),
         "accounts_used": sum(1 for a in result.witness.accounts if a.used),
-        "ptau": str(artifacts.ptau),
+        "ptau": str(artifacts.ptau) if artifacts.ptau else None,
+        "setup": artifacts.setup_kind,
+        "prover": engine.name,
         "build_cached": artifacts.cached,
         "build_timings": artifacts.timings,
         "model_s": model_s,
@@ -296,6 +368,10 @@ def run_bench(
         "end_to_end_s": end_to_end,
         "raw_prove_s": raw_s,
         "overhead_pct": 100.0 * (prove_s - raw_s) / prove_s if prove_s > 0 else 0.0,
+        "arkworks_prove_s": min(arks) if arks else None,
+        "arkworks_peak_rss_mb": max(ark_peaks) if ark_peaks else None,
+        "arkworks_ratio": min(arks) / raw_s if arks and raw_s > 0 else None,
+        "parallel": parallel,
         "peak_rss_mb": max(peaks) if peaks else None,
         "peak_rss_source": source,
         "proof_json_bytes": proof_bytes,
@@ -309,6 +385,43 @@ def run_bench(
     say(f"bench: {report['constraints']} constraints, prove {prove_s:.2f} s "
         f"(raw snarkjs {raw_s:.2f} s), verify {verify_s:.2f} s")
     return report
+
+
+def _parallel_rate(
+    artifacts: Artifacts,
+    inputs: dict[str, Any],
+    generator: WitnessGenerator,
+    engine: ProverBackend,
+    width: int,
+    fills: int,
+    folder: Path,
+    say: Progress,
+) -> dict[str, float]:
+    """Fills per second proving one batch at a time, then ``width`` at once (witness + proof
+    each, as :func:`prover.proving.batches.prove_all` does)."""
+
+    def one(index: int) -> None:
+        work = folder / f"parallel-{index}"
+        prove(artifacts, inputs, None, work_dir=work, witness=generator, prover=engine)
+
+    say(f"bench: {width} proofs one at a time, then {width} at once ({engine.name})")
+    start = time.monotonic()
+    for i in range(width):
+        one(i)
+    serial = time.monotonic() - start
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        list(pool.map(one, range(width)))
+    wide = time.monotonic() - start
+    return {
+        "workers": width,
+        "proofs": width,
+        "serial_s": serial,
+        "parallel_s": wide,
+        "fills_per_s_1": width * fills / serial,
+        "fills_per_s_all": width * fills / wide,
+        "speedup": serial / wide,
+    }
 
 
 TABLE_HEADER = (

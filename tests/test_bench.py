@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from cli.main import main
 from prover.bench import BenchConfig, BenchReport, full_batch
 from prover.errors import ZkmatchError
+from prover.proving.backends import arkworks_available
 
 SMALL = ["--fills", "2", "--account-bits", "4", "--slot-bits", "2", "--markets", "2",
          "--accounts", "4", "--entries", "2"]  # fmt: skip
@@ -44,7 +45,8 @@ def test_full_batch_needs_room() -> None:
 
 @pytest.mark.circuit
 def test_bench_json_has_every_field() -> None:
-    result = CliRunner().invoke(main, ["bench", *SMALL, "--seed", "1", "--repeat", "2", "--json"])
+    result = CliRunner().invoke(main, ["bench", *SMALL, "--seed", "1", "--repeat", "2",
+                                       "--workers", "2", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) == set(BenchReport.__annotations__)
@@ -58,3 +60,12 @@ def test_bench_json_has_every_field() -> None:
     assert report["calldata_proof_bytes"] == 256
     assert 500 < report["proof_json_bytes"] < 1500
     assert report["peak_rss_mb"] is None or report["peak_rss_mb"] > 10
+    assert report["setup"] in ("dev", "ptau") and report["prover"] in ("snarkjs", "arkworks")
+    if arkworks_available():  # both backends side by side, on the same zkey and witness
+        assert report["arkworks_prove_s"] > 0 and report["arkworks_ratio"] > 0
+    else:
+        assert report["arkworks_prove_s"] is None
+    par = report["parallel"]
+    assert par["workers"] == 2 and par["serial_s"] > 0 and par["parallel_s"] > 0
+    assert par["fills_per_s_1"] == pytest.approx(2 * 2 / par["serial_s"])
+    assert par["fills_per_s_all"] == pytest.approx(2 * 2 / par["parallel_s"])

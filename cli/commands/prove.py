@@ -13,7 +13,12 @@ from typing import Any
 
 import click
 
-from cli.commands._progress import progress_sink, verbose_option, witness_option
+from cli.commands._progress import (
+    progress_sink,
+    prover_option,
+    verbose_option,
+    witness_option,
+)
 from cli.output import emit, json_option
 from prover.errors import ZkmatchError
 from prover.proving.batches import prove_scenario
@@ -28,7 +33,8 @@ def _human_scenario(report: dict[str, Any]) -> str:
         lines.append(
             f"batch {b['batch_number']}: {b['entries']} entries, {b['fills']} fills, "
             f"root {b['old_root'][:10]}... -> {b['new_root'][:10]}...; "
-            f"witness {t['witness']:.2f} s ({b['witness_generator']}), prove {t['prove']:.2f} s, "
+            f"witness {t['witness']:.2f} s ({b['witness_generator']}), "
+            f"prove {t['prove']:.2f} s ({b['prover']}), "
             f"verified {b['verified']}  ({b['directory']})"
         )
     lines.append(
@@ -40,10 +46,11 @@ def _human_scenario(report: dict[str, Any]) -> str:
 
 
 def _prove_scenario(
-    scenario: Path, out_dir: Path, ptau: Path | None, sink: Progress, witness: str | None
+    scenario: Path, out_dir: Path, ptau: Path | None, sink: Progress, witness: str | None,
+    prover: str | None, workers: int | None,
 ) -> dict[str, Any]:
     proofs = prove_scenario(scenario, ptau=ptau, progress=sink, out_dir=out_dir,
-                            witness=witness)
+                            witness=witness, prover=prover, workers=workers)
     if not proofs:
         raise ZkmatchError(f"scenario {scenario} sealed no batch: nothing to prove")
     return {
@@ -58,7 +65,7 @@ def _prove_scenario(
 
 
 def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
-                 sink: Progress, witness: str | None) -> dict[str, Any]:
+                 sink: Progress, witness: str | None, prover: str | None) -> dict[str, Any]:
     try:
         inputs = json.loads(input_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -66,7 +73,7 @@ def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
     if not isinstance(inputs, dict):
         raise ZkmatchError(f"{input_path} must hold a JSON object of signal values")
     artifacts = build(circuit_spec(name), ptau, progress=sink)
-    result = prove(artifacts, inputs, sink, witness=witness)
+    result = prove(artifacts, inputs, sink, witness=witness, prover=prover)
     proof_path, public_path = result.write(out_dir)
     return {
         "circuit": name,
@@ -75,6 +82,7 @@ def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
         "public_signals": result.public,
         "timings": result.timings,
         "witness_generator": result.witness_generator,
+        "prover": result.prover,
     }
 
 
@@ -107,7 +115,14 @@ def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Prepared powers of tau for a setup not yet cached (default: as zkmatch setup).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Batches proven at once (default: one per core with arkworks, 1 with snarkjs).",
+)
 @witness_option
+@prover_option
 @verbose_option
 @json_option
 def command(
@@ -116,7 +131,9 @@ def command(
     input_path: Path | None,
     out_dir: Path | None,
     ptau: Path | None,
+    workers: int | None,
     witness: str | None,
+    prover: str | None,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -125,17 +142,18 @@ def command(
     if scenario is not None:
         if name is not None or input_path is not None:
             raise ZkmatchError("use either --scenario or --circuit with --input, not both")
-        report = _prove_scenario(scenario, out_dir or Path("proofs"), ptau, sink, witness)
+        report = _prove_scenario(scenario, out_dir or Path("proofs"), ptau, sink, witness,
+                                 prover, workers)
         emit(report, as_json, _human_scenario)
         return
     if name is None or input_path is None:
         raise ZkmatchError("give --scenario FILE, or --circuit NAME with --input FILE")
     emit(
-        _prove_input(name, input_path, out_dir or Path("."), ptau, sink, witness),
+        _prove_input(name, input_path, out_dir or Path("."), ptau, sink, witness, prover),
         as_json,
         lambda r: (
             f"wrote {r['proof']} and {r['public']} "
             f"(witness {r['timings']['witness']:.2f} s with {r['witness_generator']}, "
-            f"prove {r['timings']['prove']:.2f} s)"
+            f"prove {r['timings']['prove']:.2f} s with {r['prover']})"
         ),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cli.commands._progress import progress_sink, verbose_option
+from cli.commands._progress import progress_sink, setup_option, verbose_option
 from cli.output import emit, json_option
 from prover.errors import ZkmatchError
 from prover.proving.batches import config_spec, load_scenario
@@ -17,7 +17,8 @@ from prover.proving.circuit import CIRCUITS, CircuitSpec, build, circuit_spec
 def _human(results: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{r['circuit']} ({r['spec']}): {r['constraints']} constraints, "
-        f"{'cached' if r['cached'] else 'built'}; zkey {r['zkey']}; ptau {r['ptau']}"
+        f"{'cached' if r['cached'] else 'built'}; zkey {r['zkey']}; "
+        + (f"ptau {r['ptau']}" if r["ptau"] else "development setup (devzkey, no ptau)")
         for r in results
     )
 
@@ -92,6 +93,7 @@ def specs_for(
     show_default=True,
     help="Local phase-2 contributions (entropy from os.urandom).",
 )
+@setup_option
 @verbose_option
 @json_option
 def command(
@@ -100,6 +102,7 @@ def command(
     scenario: Path | None,
     param_pairs: tuple[str, ...],
     contributions: int,
+    setup_kind: str | None,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -107,7 +110,7 @@ def command(
     sink = progress_sink(verbose)
     results = []
     for name, spec in specs_for(circuits, scenario, parse_params(param_pairs)):
-        artifacts = build(spec, ptau, sink, contributions=contributions)
+        artifacts = build(spec, ptau, sink, contributions=contributions, setup_kind=setup_kind)
         results.append(
             {
                 "circuit": name,
@@ -119,7 +122,8 @@ def command(
                 "zkey": str(artifacts.zkey),
                 "verification_key": str(artifacts.vkey),
                 "verifier_sol": str(artifacts.verifier_sol),
-                "ptau": str(artifacts.ptau),
+                "ptau": str(artifacts.ptau) if artifacts.ptau else None,
+                "setup": artifacts.setup_kind,
                 "timings": artifacts.timings,
             }
         )

@@ -22,8 +22,10 @@ Docs: docs/proving.md.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from prover.errors import ZkmatchError
 from prover.exchange.batch import BatchResult
 from prover.exchange.domain import BatchConfig
 from prover.exchange.scenario import Scenario, SimResult, parse_scenario, run_scenario
+from prover.proving.backends import ProverBackend, backend, prover_choice
 from prover.proving.batch_circuit import batch_spec, circuit_inputs
 from prover.proving.circuit import (
     Artifacts,
@@ -79,6 +82,7 @@ class BatchProof:
     directory: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     witness_generator: str = "wasm"
+    prover: str = "snarkjs"
 
     def expected_public(self) -> list[str]:
         """What the public signals must be: ``oldRoot, newRoot, batchInfo, configHash``."""
@@ -103,6 +107,7 @@ class BatchProof:
             "directory": str(self.directory) if self.directory is not None else None,
             "timings": dict(self.timings),
             "witness_generator": self.witness_generator,
+            "prover": self.prover,
         }
 
 
@@ -154,13 +159,14 @@ def prove_batch(
     out_dir: Path | None = None,
     progress: Progress | None = None,
     witness: str | WitnessGenerator | None = None,
+    prover: str | ProverBackend | None = None,
 ) -> BatchProof:
     """Prove one sealed batch with ``artifacts`` (a batch circuit of the batch's config).
 
     Raises :class:`ProvingError` when the public signals differ from the model's or
     snarkjs rejects the proof; a witness the circuit refuses is a
     :class:`~prover.errors.ToolError` from the witness generator (``witness``: see
-    :func:`prover.proving.circuit.prove`).
+    :func:`prover.proving.circuit.prove`; ``prover``: the backend, likewise).
     """
     n = result.batch_number
     start = time.monotonic()
@@ -171,7 +177,7 @@ def prove_batch(
         folder.mkdir(parents=True, exist_ok=True)
     _say(progress, f"batch {n}: {len(result.entries)} entries, {len(result.fills)} fills; "
          f"proving {artifacts.spec.name}")
-    proof = prove(artifacts, inputs, progress, work_dir=folder, witness=witness)
+    proof = prove(artifacts, inputs, progress, work_dir=folder, witness=witness, prover=prover)
     want = expected_public(result)
     if list(proof.public) != want:
         raise ProvingError(
@@ -210,7 +216,46 @@ def prove_batch(
         directory=folder,
         timings=timings,
         witness_generator=proof.witness_generator,
+        prover=proof.prover,
     )
+
+
+def prove_all(
+    artifacts: Artifacts,
+    results: Sequence[BatchResult],
+    *,
+    workers: int = 1,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+    witness: str | WitnessGenerator | None = None,
+    prover: str | ProverBackend | None = None,
+) -> list[BatchProof]:
+    """Prove ``results`` with up to ``workers`` batches at once; proofs in batch order.
+
+    A batch's proof depends only on its own witness (the model computed every root before),
+    so consecutive batches prove concurrently: one worker's witness generation (a node or C++
+    process) overlaps another's proof. Threads suffice: snarkjs runs as a process and
+    groth16py releases the GIL while it proves. The first failure is raised after the
+    running proofs finish; nothing is submitted here, so order only matters to the caller.
+    """
+    engine = prover if prover is not None and not isinstance(prover, str) else backend(prover)
+    if workers <= 1 or len(results) <= 1:
+        return [prove_batch(artifacts, r, out_dir=out_dir, progress=progress, witness=witness,
+                            prover=engine) for r in results]
+    _say(progress, f"prove: {len(results)} batches on {workers} workers ({engine.name})")
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zkmatch-prove") as pool:
+        futures = [pool.submit(prove_batch, artifacts, r, out_dir=out_dir, progress=progress,
+                               witness=witness, prover=engine) for r in results]
+        return [f.result() for f in futures]
+
+
+def default_workers(prover: str | None = None) -> int:
+    """Workers for :func:`prove_all`: one per core for the single-threaded arkworks prover,
+    one for snarkjs (it already uses every core)."""
+    if prover_choice(prover) == "arkworks":
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else (os.cpu_count() or 1))
+    return 1
 
 
 def prove_results(
@@ -222,11 +267,15 @@ def prove_results(
     out_dir: Path | None = None,
     contributions: int = 1,
     witness: str | None = None,
+    prover: str | None = None,
+    workers: int | None = None,
 ) -> tuple[Artifacts, list[BatchProof]]:
     """Build the batch circuit of ``config`` (cached) and prove each of ``results``.
 
     ``witness`` (``wasm``/``cpp``/``auto``, else ``ZKMATCH_WITNESS``, else wasm) is resolved
-    once, so the C++ generator is built at most once and every batch uses the same one.
+    once, so the C++ generator is built at most once and every batch uses the same one;
+    ``prover`` likewise (``snarkjs``/``arkworks``/``auto``, else ``ZKMATCH_PROVER``, else
+    auto). ``workers``: batches proven at once (default :func:`default_workers`).
     """
     spec = config_spec(config)
     start = time.monotonic()
@@ -234,8 +283,9 @@ def prove_results(
     _say(progress, f"build: {spec.name}, {artifacts.constraints} constraints "
          f"({'cached' if artifacts.cached else 'built'} in {time.monotonic() - start:.1f} s)")
     generator = witness_generator(artifacts, witness, progress)
-    proofs = [prove_batch(artifacts, r, out_dir=out_dir, progress=progress, witness=generator)
-              for r in results]
+    engine = backend(prover)
+    proofs = prove_all(artifacts, results, workers=workers or default_workers(engine.name),
+                       out_dir=out_dir, progress=progress, witness=generator, prover=engine)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "verification_key.json").write_text(artifacts.vkey.read_text())
@@ -244,8 +294,10 @@ def prove_results(
             "params": config.as_circuit_params(),
             "constraints": artifacts.constraints,
             "zkey": str(artifacts.zkey),
-            "ptau": str(artifacts.ptau),
+            "ptau": str(artifacts.ptau) if artifacts.ptau else None,
+            "setup": artifacts.setup_kind,
             "witness_generator": generator.kind,
+            "prover": engine.name,
             "batches": [p.to_json() for p in proofs],
         }
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
@@ -260,6 +312,8 @@ def prove_scenario(
     out_dir: Path | None = None,
     contributions: int = 1,
     witness: str | None = None,
+    prover: str | None = None,
+    workers: int | None = None,
 ) -> list[BatchProof]:
     """Run a scenario through matching and prove every batch it seals (see module doc).
 
@@ -277,7 +331,8 @@ def prove_scenario(
     if not results:
         return []
     _, proofs = prove_results(results, scenario.config, ptau=ptau, progress=progress,
-                              out_dir=out_dir, contributions=contributions, witness=witness)
+                              out_dir=out_dir, contributions=contributions, witness=witness,
+                              prover=prover, workers=workers)
     if proofs[-1].new_root != sim.state.root:
         raise ProvingError(
             f"the last batch's new root {proofs[-1].new_root} is not the final state root "
@@ -293,6 +348,8 @@ __all__ = [
     "config_spec",
     "expected_public",
     "load_scenario",
+    "default_workers",
+    "prove_all",
     "prove_batch",
     "prove_results",
     "prove_scenario",

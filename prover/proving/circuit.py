@@ -12,7 +12,8 @@ Cache entry layout (``<build root>/<name>-<key>/``)::
     circuit.circom          generated wrapper (component main)
     circuit.r1cs, circuit.sym, circuit_js/circuit.wasm
     circuit.json            manifest: spec, tool versions, constraint count, timings
-    setup-<ptau id>/        one per powers-of-tau file used
+    setup-<ptau id>/        one per powers-of-tau file used (setup-dev/: the development
+                            setup of devzkey.mjs, no ptau; same files)
         circuit_final.zkey  proving key after the phase-2 contribution(s)
         verification_key.json
         Groth16Verifier.sol snarkjs's exported verifier
@@ -45,7 +46,8 @@ from pathlib import Path
 from typing import Any, TypedDict, cast
 
 from prover.errors import SetupError, ToolError, ZkmatchError
-from prover.toolchain import cache, circom, snarkjs, witness_cpp
+from prover.proving import backends
+from prover.toolchain import cache, circom, devzkey, snarkjs, witness_cpp
 from prover.toolchain.common import CIRCUITS_DIR, NODE_MODULES, Progress, tool_versions
 from prover.toolchain.ptau import required_power, resolve_ptau
 from prover.toolchain.solc import CompiledContract, compile_contract
@@ -62,6 +64,14 @@ WITNESS_ENV = "ZKMATCH_WITNESS"
 WITNESS_GENERATORS = ("wasm", "cpp", "auto")
 #: Folder of a cache entry holding the built C++ witness generator.
 CPP_DIR = "witness-cpp"
+#: Environment variable choosing the setup when no ptau is given: ``dev`` or ``ptau``.
+SETUP_ENV = "ZKMATCH_SETUP"
+#: ``dev``: devzkey.mjs, seconds, development only (the default without ``--ptau``);
+#: ``ptau``: ``snarkjs groth16 setup`` on a ptau (a ceremony's with ``--ptau``, else
+#: ``ZKMATCH_PTAU_DIR`` or a development ptau) plus phase-2 contributions.
+SETUP_KINDS = ("dev", "ptau")
+#: Setup folder of the development setup inside a cache entry.
+DEV_SETUP_DIR = "setup-dev"
 
 
 class Groth16Proof(TypedDict):
@@ -155,11 +165,14 @@ class Artifacts:
     verifier_sol: Path
     constraints: int
     public_signals: int
-    ptau: Path
+    #: The ptau of a ``ptau`` setup; ``None`` for a development (devzkey) setup.
+    ptau: Path | None
     #: Seconds per stage (compile, r1cs_info, setup, contribute, export), recorded when built.
     timings: dict[str, float]
     #: True when this call found everything in the cache and ran no tool.
     cached: bool
+    #: ``"dev"`` (devzkey.mjs, development only) or ``"ptau"`` (snarkjs setup on a ptau).
+    setup_kind: str = "ptau"
 
     @property
     def setup_dir(self) -> Path:
@@ -178,6 +191,8 @@ class ProofResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: Which generator computed the witness: ``"wasm"`` or ``"cpp"``.
     witness_generator: str = "wasm"
+    #: Which backend proved it: ``"snarkjs"`` or ``"arkworks"`` (prover/proving/backends.py).
+    prover: str = "snarkjs"
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:
         """Write ``proof.json`` and ``public.json`` in snarkjs's format; return their paths."""
@@ -264,30 +279,14 @@ def _setup_stage(
                 f"groth16 setup with {ptau} failed; the ptau must be prepared for phase 2 "
                 f"and of power >= {power}.\n{exc}"
             ) from exc
-        contribute_s = 0.0
-        for index in range(1, contributions + 1):
-            _say(
-                progress,
-                f"setup: phase-2 contribution {index}/{contributions} (entropy from os.urandom)",
-            )
-            new = temp / f"circuit_{index:04d}.zkey"
-            contribute_s += snarkjs.zkey_contribute(
-                zkey, new, name=f"zkmatch local contribution {index}", progress=progress
-            )
-            zkey.unlink()
-            zkey = new
+        zkey, contribute_s = _contribute(zkey, temp, 1, contributions, progress)
         final = temp / "circuit_final.zkey"
         zkey.rename(final)
-        _say(progress, "setup: exporting verification key and Solidity verifier")
-        export_s = snarkjs.export_verification_key(
-            final, temp / "verification_key.json", progress=progress
-        )
-        export_s += snarkjs.export_solidity_verifier(
-            final, temp / f"{VERIFIER_CONTRACT}.sol", progress=progress
-        )
+        export_s = _export_stage(final, temp, progress)
         cache.write_json_atomic(
             temp / "setup.json",
             {
+                "kind": "ptau",
                 "ptau": str(ptau),
                 "power": power,
                 "contributions": contributions,
@@ -296,19 +295,107 @@ def _setup_stage(
         )
 
 
+def _contribute(
+    zkey: Path, temp: Path, first: int, contributions: int, progress: Progress | None
+) -> tuple[Path, float]:
+    """Phase-2 contributions ``first..contributions`` on top of ``zkey`` (entropy from
+    os.urandom); return the last key and the seconds spent."""
+    seconds = 0.0
+    for index in range(first, contributions + 1):
+        _say(
+            progress,
+            f"setup: phase-2 contribution {index}/{contributions} (entropy from os.urandom)",
+        )
+        new = temp / f"circuit_{index:04d}.zkey"
+        seconds += snarkjs.zkey_contribute(
+            zkey, new, name=f"zkmatch local contribution {index}", progress=progress
+        )
+        zkey.unlink()
+        zkey = new
+    return zkey, seconds
+
+
+def _export_stage(final: Path, temp: Path, progress: Progress | None) -> float:
+    """Verification key and Solidity verifier of ``final`` into ``temp``; seconds spent."""
+    _say(progress, "setup: exporting verification key and Solidity verifier")
+    export_s = snarkjs.export_verification_key(
+        final, temp / "verification_key.json", progress=progress
+    )
+    export_s += snarkjs.export_solidity_verifier(
+        final, temp / f"{VERIFIER_CONTRACT}.sol", progress=progress
+    )
+    return export_s
+
+
+def _dev_setup_stage(
+    entry: Path, setup: Path, power: int, contributions: int, progress: Progress | None
+) -> None:
+    """The development setup: devzkey.mjs writes a key with one contribution (its delta);
+    further contributions, if asked, are ordinary ``snarkjs zkey contribute`` rounds."""
+    with cache.atomic_dir(setup) as temp:
+        _say(progress, devzkey.WARNING)
+        _say(progress, f"setup: development key for 2^{power} (devzkey.mjs, no ptau)")
+        start = time.monotonic()
+        zkey = temp / "circuit_0001.zkey"
+        summary = devzkey.generate_dev_zkey(entry / "circuit.r1cs", zkey, progress=progress)
+        setup_s = time.monotonic() - start
+        zkey, contribute_s = _contribute(zkey, temp, 2, contributions, progress)
+        final = temp / "circuit_final.zkey"
+        zkey.rename(final)
+        export_s = _export_stage(final, temp, progress)
+        cache.write_json_atomic(
+            temp / "setup.json",
+            {
+                "kind": "dev",
+                "ptau": None,
+                "power": power,
+                "contributions": contributions,
+                "development_only": True,
+                "circuit_hash": summary.get("circuit_hash"),
+                "timings": {"setup": setup_s, "contribute": contribute_s, "export": export_s},
+            },
+        )
+
+
+def setup_choice(kind: str | None = None, ptau: Path | None = None) -> str:
+    """The setup kind: ``ptau`` when a ptau file is given, else ``kind``, else
+    ``$ZKMATCH_SETUP``, else ``dev``; a clear error for anything else."""
+    origin = "setup"
+    if kind is None:
+        kind = os.environ.get(SETUP_ENV, "").strip() or None
+        origin = SETUP_ENV
+    if kind is None:
+        return "ptau" if ptau is not None else "dev"
+    normal = kind.strip().lower()
+    if normal not in SETUP_KINDS:
+        raise ZkmatchError(f"{origin} {kind!r} is not one of {', '.join(SETUP_KINDS)}")
+    if ptau is not None and normal == "dev":
+        if origin == SETUP_ENV:
+            return "ptau"  # an explicit --ptau wins over the environment
+        raise ZkmatchError("a development setup takes no ptau; leave out --ptau or use ptau")
+    return normal
+
+
 def build(
     spec: CircuitSpec,
     ptau: Path | None = None,
     progress: Progress | None = None,
     *,
     contributions: int = 1,
+    setup_kind: str | None = None,
 ) -> Artifacts:
     """Compile and set up ``spec`` (or find both in the cache) and return the artifacts.
 
-    With ``ptau`` given, the setup is for that file (cached per file). Without it, the
-    entry's current setup is reused if there is one; otherwise a ptau of the right power
-    comes from :func:`prover.toolchain.ptau.resolve_ptau`.
+    With ``ptau`` given, the setup is ``snarkjs groth16 setup`` for that file (cached per
+    file). Without it, the entry's current setup is reused (when ``setup_kind`` or
+    ``$ZKMATCH_SETUP`` names a kind, only a current setup of that kind); otherwise a setup of
+    the kind :func:`setup_choice` gives is made: ``dev`` by devzkey.mjs (the default), ``ptau``
+    on a ptau from :func:`prover.toolchain.ptau.resolve_ptau`.
     """
+    kind = setup_choice(setup_kind, ptau)
+    # Only an explicit choice (argument or $ZKMATCH_SETUP) replaces a current setup of the
+    # other kind: `zkmatch setup --ptau FILE` once, then plain `zkmatch prove`, proves with it.
+    explicit = setup_kind is not None or bool(os.environ.get(SETUP_ENV, "").strip())
     if contributions < 1:
         raise SetupError("a Groth16 setup needs at least one phase-2 contribution")
     versions = tool_versions(("circom", "snarkjs"))
@@ -329,9 +416,19 @@ def build(
     current = entry / "current"
     if ptau is None and current.is_file():
         candidate = entry / current.read_text().strip()
-        if (candidate / "setup.json").is_file():
+        if (candidate / "setup.json").is_file() and (
+            not explicit or _setup_kind(candidate) == kind
+        ):
             setup = candidate
-    if setup is None:
+    if setup is None and kind == "dev":
+        setup = entry / DEV_SETUP_DIR
+        if not (setup / "setup.json").is_file():
+            cached = False
+            _dev_setup_stage(entry, setup, power, contributions, progress)
+        else:
+            _say(progress, f"setup: found in cache ({setup.name}, development only)")
+        cache.write_text_atomic(current, setup.name + "\n")
+    elif setup is None:
         ptau_path = _resolve_ptau(power, ptau, progress)
         setup = entry / f"setup-{cache.file_fingerprint(ptau_path)[:16]}"
         if not (setup / "setup.json").is_file():
@@ -355,10 +452,16 @@ def build(
         verifier_sol=setup / f"{VERIFIER_CONTRACT}.sol",
         constraints=int(r1cs["constraints"]),
         public_signals=public_signals,
-        ptau=Path(setup_manifest["ptau"]),
+        ptau=Path(setup_manifest["ptau"]) if setup_manifest.get("ptau") else None,
         timings={**manifest["timings"], **setup_manifest["timings"]},
         cached=cached,
+        setup_kind=str(setup_manifest.get("kind", "ptau")),
     )
+
+
+def _setup_kind(setup: Path) -> str:
+    """The kind a setup folder's manifest records (``ptau`` for folders made before kinds)."""
+    return str(json.loads((setup / "setup.json").read_text()).get("kind", "ptau"))
 
 
 # --------------------------------------------------------------------------- witness generators
@@ -522,14 +625,20 @@ def prove(
     *,
     work_dir: Path | None = None,
     witness: str | WitnessGenerator | None = None,
+    prover: str | backends.ProverBackend | None = None,
 ) -> ProofResult:
-    """Witness + ``groth16 prove``; intermediate files go to ``work_dir`` or a temp dir.
+    """Witness + Groth16 proof; intermediate files go to ``work_dir`` or a temp dir.
 
     ``witness`` picks the witness generator: ``"wasm"``, ``"cpp"``, ``"auto"`` (see
     :func:`witness_generator`; ``None``: ``$ZKMATCH_WITNESS``, else wasm) or one already
     resolved. Building the C++ generator is not part of the ``witness`` seconds. A witness
-    that violates a constraint fails in the generator with a ToolError.
+    that violates a constraint fails in the generator with a ToolError. ``prover`` picks the
+    backend (:func:`prover.proving.backends.prover_choice`: ``snarkjs``, ``arkworks``,
+    ``auto``; ``None``: ``$ZKMATCH_PROVER``, else auto) or is one already made.
     """
+    engine = prover if prover is not None and not isinstance(prover, str) else (
+        backends.backend(prover)
+    )
     generator = (
         witness
         if isinstance(witness, WitnessGenerator)
@@ -551,15 +660,22 @@ def prove(
             witness_s = snarkjs.wtns_calculate(
                 generator.path, input_json, wtns, progress=progress
             )
-        _say(progress, f"prove: groth16 prove ({artifacts.constraints} constraints)")
-        prove_s = snarkjs.groth16_prove(
-            artifacts.zkey, wtns, proof_json, public_json, progress=progress
+        _say(
+            progress,
+            f"prove: groth16 prove with {engine.name} ({artifacts.constraints} constraints)",
         )
-        proof = cast(Groth16Proof, json.loads(proof_json.read_text()))
-        public = cast(PublicSignals, json.loads(public_json.read_text()))
-    _say(progress, f"prove: done (witness {witness_s:.2f} s, proof {prove_s:.2f} s)")
+        raw = engine.prove(artifacts.zkey, wtns, artifacts.public_signals, progress)
+        proof_json.write_text(json.dumps(raw.proof))
+        public_json.write_text(json.dumps(raw.public))
+        proof = cast(Groth16Proof, raw.proof)
+        public = cast(PublicSignals, raw.public)
+    _say(progress, f"prove: done (witness {witness_s:.2f} s, proof {raw.seconds:.2f} s)")
     return ProofResult(
-        proof, public, {"witness": witness_s, "prove": prove_s}, witness_generator=generator.kind
+        proof,
+        public,
+        {"witness": witness_s, "prove": raw.seconds},
+        witness_generator=generator.kind,
+        prover=engine.name,
     )
 
 

@@ -414,12 +414,13 @@ def build_command(
     return argv
 
 
-def run(argv: list[str], cwd: Path, out: Path, progress: Progress | None = None) -> dict[str, Any]:
-    """Run a ``build_command()`` list: no shell, in ``cwd``; return devptau's JSON summary.
-
-    stderr lines (devptau's progress) go to ``progress``. Raises :class:`ToolError` when node
-    cannot start or fails, or the output is missing or not a prepared ptau of the asked power.
-    """
+def run_script(
+    argv: list[str], cwd: Path, progress: Progress | None = None, *, script: str = "devptau.mjs"
+) -> dict[str, Any]:
+    """Run a node script (no shell, in ``cwd``) that prints progress on stderr and one JSON
+    summary line on stdout; return the summary. stderr lines go to ``progress``. Raises
+    :class:`ToolError` when node cannot start or the script fails. On an exception (Ctrl-C) the
+    script gets SIGTERM first, so it deletes its temporary file."""
     say = progress or _stderr
     start = time.monotonic()
     try:
@@ -434,7 +435,7 @@ def run(argv: list[str], cwd: Path, out: Path, progress: Progress | None = None)
             bufsize=1,
         )
     except OSError as exc:
-        raise ToolError(f"cannot start node for devptau.mjs: {exc}; {SETUP_HINT}") from exc
+        raise ToolError(f"cannot start node for {script}: {exc}; {SETUP_HINT}") from exc
     stdout_parts: list[str] = []
     out_pipe, err_pipe = proc.stdout, proc.stderr
     assert out_pipe is not None and err_pipe is not None
@@ -449,7 +450,6 @@ def run(argv: list[str], cwd: Path, out: Path, progress: Progress | None = None)
                 say(line)
         code = proc.wait()
     except BaseException:
-        # SIGTERM first: devptau.mjs then deletes its temporary file.
         proc.terminate()
         try:
             proc.wait(timeout=5)
@@ -461,11 +461,22 @@ def run(argv: list[str], cwd: Path, out: Path, progress: Progress | None = None)
     if code != 0:
         joined = "\n".join(tail)
         hint = f"; {SETUP_HINT}" if "run `make setup`" in joined or code == 3 else ""
-        raise ToolError(f"devptau.mjs failed (exit {code}){hint}:\n{joined}")
+        raise ToolError(f"{script} failed (exit {code}){hint}:\n{joined}")
     try:
         summary: dict[str, Any] = json.loads("".join(stdout_parts).strip().splitlines()[-1])
     except (ValueError, IndexError) as exc:
-        raise ToolError(f"devptau.mjs printed no JSON summary: {''.join(stdout_parts)!r}") from exc
+        raise ToolError(f"{script} printed no JSON summary: {''.join(stdout_parts)!r}") from exc
+    summary["wall_seconds"] = round(time.monotonic() - start, 3)
+    return summary
+
+
+def run(argv: list[str], cwd: Path, out: Path, progress: Progress | None = None) -> dict[str, Any]:
+    """Run a ``build_command()`` list: no shell, in ``cwd``; return devptau's JSON summary.
+
+    stderr lines (devptau's progress) go to ``progress``. Raises :class:`ToolError` when node
+    cannot start or fails, or the output is missing or not a prepared ptau of the asked power.
+    """
+    summary = run_script(argv, cwd, progress)
     if not out.is_file():
         raise ToolError(f"devptau.mjs exited 0 but did not write {out}")
     try:
@@ -476,7 +487,6 @@ def run(argv: list[str], cwd: Path, out: Path, progress: Progress | None = None)
         raise ToolError(
             f"devptau.mjs wrote {out} with power {info.power}, prepared={info.prepared}"
         )
-    summary["wall_seconds"] = round(time.monotonic() - start, 3)
     return summary
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prover.errors import ToolError
+from prover.errors import ToolError, ZkmatchError
 from prover.proving import circuit
 from prover.proving.circuit import (
     CircuitSpec,
@@ -78,7 +78,9 @@ def test_second_build_is_a_cache_hit(
     assert first.directory.parent == build_dir
     assert first.constraints == 3 and first.public_signals == 1
     assert any(line.startswith("compile:") for line in lines)
-    assert any(line.startswith("setup: groth16 setup") for line in lines)
+    assert any(line.startswith("setup: development key") for line in lines)
+    assert any("DEVELOPMENT ONLY" in line for line in lines)
+    assert first.setup_kind == "dev" and first.ptau is None
     for path in (first.r1cs, first.wasm, first.sym, first.zkey, first.vkey, first.verifier_sol):
         assert path.is_file(), path
     assert not list(first.setup_dir.glob("circuit_0*.zkey"))  # intermediate keys removed
@@ -90,6 +92,7 @@ def test_second_build_is_a_cache_hit(
 
     monkeypatch.setattr(circom, "compile_circuit", no_tool)
     monkeypatch.setattr(circuit.snarkjs, "groth16_setup", no_tool)
+    monkeypatch.setattr(circuit.devzkey, "generate_dev_zkey", no_tool)
     second = build(tiny_spec)
     assert second.cached and second.zkey == first.zkey
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
@@ -101,3 +104,30 @@ def test_second_build_is_a_cache_hit(
     assert not verify(second, result.proof, ["15"])
     with pytest.raises(ToolError, match="wtns calculate|Assert Failed"):
         prove(second, {"a": [1, 2, 3], "c": 15})  # a witness that breaks `c === acc`
+
+
+@pytest.mark.circuit
+def test_ptau_setup_path_and_which_setup_is_current(
+    tiny_spec: CircuitSpec, build_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The production path (snarkjs groth16 setup on a ptau, contributions) keeps working,
+    and a plain build reuses whichever setup is current; only an explicit kind replaces it."""
+    monkeypatch.delenv(circuit.SETUP_ENV, raising=False)
+    lines: list[str] = []
+    on_ptau = build(tiny_spec, progress=lines.append, setup_kind="ptau", contributions=2)
+    assert on_ptau.setup_kind == "ptau" and on_ptau.ptau is not None
+    assert any(line.startswith("setup: groth16 setup") for line in lines)
+    assert any("contribution 2/2" in line for line in lines)
+    assert build(tiny_spec).zkey == on_ptau.zkey  # plain build: the current (ptau) setup
+    dev = build(tiny_spec, setup_kind="dev")
+    assert dev.setup_kind == "dev" and dev.zkey != on_ptau.zkey
+    monkeypatch.setenv(circuit.SETUP_ENV, "ptau")
+    assert build(tiny_spec).zkey == on_ptau.zkey  # the ptau setup is cached, not redone
+    for art in (on_ptau, dev):
+        result = prove(art, {"a": [1, 2, 3], "c": 14})
+        assert verify(art, result.proof, result.public)
+    monkeypatch.setenv(circuit.SETUP_ENV, "fast")
+    with pytest.raises(ZkmatchError, match="ZKMATCH_SETUP 'fast' is not one of dev, ptau"):
+        build(tiny_spec)
+    with pytest.raises(ZkmatchError, match="takes no ptau"):
+        build(tiny_spec, on_ptau.ptau, setup_kind="dev")

@@ -336,9 +336,11 @@ def tampered_new_root(public: list[str]) -> list[str]:
 
 
 def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = None) -> list[Any]:
-    """Feed ``scenario``'s rounds to ``operator`` (its queue, then one batch at a time with
+    """Feed ``scenario``'s rounds to ``operator`` (its queue, then batch after batch with
     prices the scenario's feed signs: a batch the engine splits off gets them a second
-    later); every :class:`~prover.operator.loop.BatchRun`, in order."""
+    later; with several workers a round's batches are proven at once,
+    :meth:`~prover.operator.loop.Operator.batches_ahead`); every
+    :class:`~prover.operator.loop.BatchRun`, in order."""
     from prover.exchange.domain import PriceSet
     from prover.exchange.scenario import signed_rounds
 
@@ -346,11 +348,18 @@ def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = Non
     store = operator.store
     for rnd, messages in zip(scenario.rounds, signed_rounds(scenario), strict=True):
         store.enqueue(messages)
+
+        def prices_after(last: int, rnd: Any = rnd) -> PriceSet:
+            t = max(rnd.timestamp, last + 1)
+            return PriceSet(0, t, rnd.marks, rnd.funding).signed(scenario.feed)
+
         while store.pending():
-            t = max(rnd.timestamp, store.load_state().last_timestamp + 1)
-            prices = PriceSet(0, t, rnd.marks, rnd.funding).signed(scenario.feed)
+            prices = prices_after(store.load_state().last_timestamp)
             before = len(store.pending())
-            runs.extend(operator.batch(prices))
+            if operator.workers > 1:  # the round's batches proven at once, sent in order
+                runs.extend(operator.batches_ahead(prices, prices_after))
+            else:
+                runs.extend(operator.batch(prices))
             if len(store.pending()) == before:
                 raise ToolError(f"the operator took none of {before} queued messages")
     return runs
@@ -364,6 +373,8 @@ def run_operator_demo(
     data_dir: Path | None = None,
     progress: Progress | None = None,
     witness: str | None = None,
+    prover: str | None = None,
+    workers: int | None = None,
 ) -> BatchDemoReport:
     """The demo as an operator runs it: deploy into a data folder (zkmatch's own anvil
     unless ``rpc_url``), queue each round's signed orders, ``zkmatch batch`` until the
@@ -393,7 +404,7 @@ def run_operator_demo(
         deployment["rpc_url"], state_path=data.anvil_state, log_path=data.anvil_log,
         progress=progress,
     ) as endpoint, Operator(data, endpoint.rpc_url, progress=progress, witness=witness,
-                            ptau=ptau) as operator:
+                            ptau=ptau, prover=prover, workers=workers) as operator:
         runs = drive_scenario(operator, parsed, progress)
         artifacts = operator.artifacts()
         batches: list[BatchDemoBatch] = []
@@ -482,6 +493,8 @@ def run_batch_demo(
     out_dir: Path | None = None,
     progress: Progress | None = None,
     witness: str | None = None,
+    prover: str | None = None,
+    workers: int | None = None,
 ) -> BatchDemoReport:
     """Match ``scenario``, prove and verify every batch with snarkjs (no chain).
 
@@ -503,7 +516,8 @@ def run_batch_demo(
     if not results:
         raise ToolError(f"scenario {scenario} sealed no batch: nothing to prove")
     artifacts, proofs = prove_results(
-        results, parsed.config, ptau=ptau, progress=progress, out_dir=out_dir, witness=witness
+        results, parsed.config, ptau=ptau, progress=progress, out_dir=out_dir, witness=witness,
+        prover=prover, workers=workers,
     )
     batches: list[BatchDemoBatch] = []
     for proof in proofs:

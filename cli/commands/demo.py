@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.commands._progress import progress_sink, verbose_option, witness_option
+from cli.commands._progress import progress_sink, prover_option, verbose_option, witness_option
 from cli.output import emit, json_option
 from prover.demo import (
     DEMO_BITS,
@@ -142,7 +142,11 @@ def _human_batches(report: Any) -> str:
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="The operator's data folder (a new one; default: a "
               "temporary folder). Then `zkmatch status/verify --data DIR` work on it.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Batches of a round proven at once, sent in order (default: one per core "
+              "with arkworks, 1 with snarkjs).")
 @witness_option
+@prover_option
 @verbose_option
 @json_option
 def command(
@@ -154,7 +158,9 @@ def command(
     bits: int,
     no_chain: bool,
     data_dir: Path | None,
+    workers: int | None,
     witness: str | None,
+    prover: str | None,
     verbose: bool,
     as_json: bool,
 ) -> None:
@@ -169,7 +175,7 @@ def command(
     elif not no_chain:
         report = run_operator_demo(
             scenario=scenario, rpc_url=rpc_url, ptau=ptau, data_dir=data_dir, progress=sink,
-            witness=witness,
+            witness=witness, prover=prover, workers=workers,
         )
         emit(report, as_json, _human_batches)
     else:
@@ -179,6 +185,8 @@ def command(
             out_dir=out_dir,
             progress=sink,
             witness=witness,
+            prover=prover,
+            workers=workers,
         )
         emit(report, as_json, _human_batches)
     if not report["ok"]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from cli.commands._progress import progress_sink, verbose_option, witness_option
+from cli.commands._progress import progress_sink, prover_option, verbose_option, witness_option
 from cli.output import emit, json_option, progress
 from prover.chain.node import open_chain
 from prover.errors import ProtocolError, ZkmatchError
@@ -62,6 +62,8 @@ def _operator(
     data_dir: Path, rpc_url: str | None, verbose: bool, witness: str | None = None,
     ptau: Path | None = None,
     read_only: bool = False,
+    prover: str | None = None,
+    workers: int | None = None,
 ) -> Iterator[Operator]:
     """An operator on ``data_dir``'s chain; holding the folder's lock unless ``read_only``
     (then an own anvil loads the saved chain and never writes it back)."""
@@ -74,7 +76,8 @@ def _operator(
     with lock, open_chain(
         url, state_path=data.anvil_state, log_path=log, progress=sink, read_only=read_only
     ) as endpoint, Operator(
-        data, endpoint.rpc_url, progress=sink, witness=witness, ptau=ptau
+        data, endpoint.rpc_url, progress=sink, witness=witness, ptau=ptau, prover=prover,
+        workers=workers,
     ) as operator:
         yield operator
 
@@ -251,16 +254,17 @@ def orders_export(scenario: Path, out_dir: Path, as_json: bool) -> None:
               "only a batch left in flight is finished.")
 @ptau_option
 @witness_option
+@prover_option
 @verbose_option
 @json_option
 def batch_command(
     data_dir: Path, rpc_url: str | None, prices_file: Path | None, ptau: Path | None,
-    witness: str | None, verbose: bool, as_json: bool,
+    witness: str | None, prover: str | None, verbose: bool, as_json: bool,
 ) -> None:
     """One batch: reconcile with the chain, finish a batch left in flight, then match the
     queue, prove, submit and record."""
     prices = read_price_set(prices_file) if prices_file is not None else None
-    with _operator(data_dir, rpc_url, verbose, witness, ptau) as operator:
+    with _operator(data_dir, rpc_url, verbose, witness, ptau, prover=prover) as operator:
         runs = operator.batch(prices)
         status = operator.status()
     out = {"batches": [r.to_json() for r in runs], "status": status}
@@ -282,14 +286,19 @@ def batch_command(
 @click.option("--mark", "marks", type=int, multiple=True,
               help="With --feed-key: the mark of each market, in market order.")
 @click.option("--max-batches", type=int, default=None, help="Stop after this many batches.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Batches of a backlog proven at once, still sent in order (default: one "
+              "per core with arkworks, 1 with snarkjs).")
 @ptau_option
 @witness_option
+@prover_option
 @verbose_option
 @json_option
 def run_command(
     data_dir: Path, rpc_url: str | None, interval: float, prices_dir: Path | None,
     feed_key: Path | None, marks: tuple[int, ...], max_batches: int | None,
-    ptau: Path | None, witness: str | None, verbose: bool, as_json: bool,
+    workers: int | None, ptau: Path | None, witness: str | None, prover: str | None,
+    verbose: bool, as_json: bool,
 ) -> None:
     """Run the operator: a batch every INTERVAL seconds while orders are queued, until
     stopped (Ctrl-C or SIGTERM finish the current step first)."""
@@ -315,7 +324,8 @@ def run_command(
         now = int(time.time())
         return sign_prices(load_feed_key(feed_key), marks, timestamp=max(now, last + 1))
 
-    with _operator(data_dir, rpc_url, verbose, witness, ptau) as operator:
+    with _operator(data_dir, rpc_url, verbose, witness, ptau, prover=prover,
+                   workers=workers) as operator:
         runs = operator.run(prices, interval=interval, max_batches=max_batches,
                             should_stop=lambda: stopping[0])
     emit({"batches": [r.to_json() for r in runs]}, as_json,

@@ -26,6 +26,7 @@ step boundary (``ZKMATCH_CRASHPOINT=after_match`` and so on; docs/operator.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -52,9 +54,17 @@ from prover.operator.store import (
     STEP_SENT,
     Store,
 )
+from prover.proving.backends import ProverBackend, backend
 from prover.proving.batch_circuit import circuit_inputs
-from prover.proving.batches import config_spec
-from prover.proving.circuit import Artifacts, WitnessGenerator, build, prove, witness_generator
+from prover.proving.batches import config_spec, default_workers
+from prover.proving.circuit import (
+    Artifacts,
+    ProofResult,
+    WitnessGenerator,
+    build,
+    prove,
+    witness_generator,
+)
 from prover.toolchain.common import Progress
 from prover.verifier.groth16 import Proof, VerificationKey, verify
 
@@ -171,12 +181,19 @@ class Operator:
         progress: Progress | None = None,
         witness: str | None = None,
         ptau: Path | None = None,
+        prover: str | None = None,
+        workers: int | None = None,
     ) -> None:
         self.data = data
         self.deployment = data.read_deployment()
         self.progress = progress
         self._witness_choice = witness
         self._ptau = ptau
+        self._engine: ProverBackend = backend(prover)
+        #: Batches :meth:`run` proves at once (1: one at a time, as :meth:`batch`).
+        self.workers = workers or default_workers(self._engine.name)
+        #: Batches whose proof came from :meth:`run`'s proving ahead (tests read it).
+        self.ahead_used: list[int] = []
         self.store = Store.open(data.store)
         self.signer = Signer.load(data.operator_key)
         self.w3 = connect(rpc_url)
@@ -356,23 +373,23 @@ class Operator:
         crashpoint("after_match")
         return number
 
-    def prove(self, number: int) -> None:
-        """matched -> proven. A proof that cannot be made abandons the batch (its messages
-        are pending again) and raises."""
-        row = self.store.batch(number)
-        assert row is not None and row["step"] == STEP_MATCHED
-        artifacts = self.artifacts()
+    def _generator_for(self, artifacts: Artifacts) -> WitnessGenerator:
         if self._generator is None:
             self._generator = witness_generator(artifacts, self._witness_choice, self.progress)
-        start = time.monotonic()
-        inputs = circuit_inputs(json.loads(row["witness"]))
-        inputs_s = time.monotonic() - start
+        return self._generator
+
+    def _make_proof(
+        self, number: int, inputs: dict[str, Any], progress: Progress | None
+    ) -> tuple[ProofResult, dict[str, float]]:
+        """Witness, proof, public signals checked against ``inputs``, proof verified (pure
+        of the store: :meth:`run` calls it from worker threads). Raises ToolError."""
+        artifacts = self.artifacts()
+        generator = self._generator_for(artifacts)
         self.data.work.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"batch-{number}-", dir=self.data.work))
         try:
-            self._say(f"batch {number}: proving with {artifacts.spec.name}")
-            result = prove(artifacts, inputs, self.progress, work_dir=work,
-                           witness=self._generator)
+            result = prove(artifacts, inputs, progress, work_dir=work, witness=generator,
+                           prover=self._engine)
             expected = [str(inputs[k]) for k in ("oldRoot", "newRoot", "batchInfo", "configHash")]
             if list(result.public) != expected:
                 raise ToolError(f"batch {number}: public signals {result.public} are not "
@@ -383,19 +400,37 @@ class Operator:
             verify_s = time.monotonic() - start
             if not ok:
                 raise ToolError(f"batch {number}: the proof does not verify")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return result, {**result.timings, "verify": verify_s}
+
+    def prove(self, number: int, made: Future[Any] | None = None) -> None:
+        """matched -> proven. A proof that cannot be made abandons the batch (its messages
+        are pending again) and raises. ``made``: the proof already being made (by
+        :meth:`run`, for exactly this batch's witness)."""
+        row = self.store.batch(number)
+        assert row is not None and row["step"] == STEP_MATCHED
+        start = time.monotonic()
+        inputs = circuit_inputs(json.loads(row["witness"]))
+        inputs_s = time.monotonic() - start
+        try:
+            if made is None:
+                self._say(f"batch {number}: proving with {self.artifacts().spec.name} "
+                          f"({self._engine.name})")
+                result, timings = self._make_proof(number, inputs, self.progress)
+            else:
+                result, timings = made.result()
         except (ToolError, ProtocolError) as exc:
             seqs = self.store.abandon(number)
             raise ToolError(
                 f"batch {number}: proving failed ({exc}); the batch is dropped and its "
                 f"{len(seqs)} messages are pending again"
             ) from exc
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
         crashpoint("before_record_proven")
-        timings = {"witness_inputs": inputs_s, **result.timings, "verify": verify_s}
+        timings = {"witness_inputs": inputs_s, **timings}
         self.store.record_proven(number, result.proof, result.public, timings)
         self._say(f"batch {number}: proven (witness {timings.get('witness', 0):.2f} s, "
-                  f"prove {timings.get('prove', 0):.2f} s)")
+                  f"prove {timings.get('prove', 0):.2f} s, {result.prover})")
         crashpoint("after_prove")
 
     def _send_and_wait(self, row: dict[str, Any]) -> tuple[str, int, int]:
@@ -506,14 +541,15 @@ class Operator:
                   f"(gas {receipt['gasUsed']})")
         crashpoint("after_confirm")
 
-    def finish(self) -> BatchRun | None:
-        """Drive the batch in flight (if any) to confirmed; what it went through."""
+    def finish(self, made: Future[Any] | None = None) -> BatchRun | None:
+        """Drive the batch in flight (if any) to confirmed; what it went through. ``made``:
+        its proof, already being made (:meth:`prove`)."""
         row = self.store.in_flight()
         if row is None:
             return None
         number = int(row["number"])
         if row["step"] == STEP_MATCHED:
-            self.prove(number)
+            self.prove(number, made)
         if self.store.batch(number)["step"] == STEP_PROVEN:  # type: ignore[index]
             self.send(number)
         if self.store.batch(number)["step"] == STEP_SENT:  # type: ignore[index]
@@ -547,6 +583,101 @@ class Operator:
                     runs.append(run)
         return runs
 
+    def plan(
+        self, first: PriceSet, prices: Callable[[int], PriceSet | None], limit: int
+    ) -> list[tuple[PriceSet, BatchReport]]:
+        """What the queue becomes in up to ``limit`` batches, the first at ``first`` and
+        each next one at ``prices(previous timestamp)``: the engine run from the store on
+        the pending messages, nothing recorded (pure of the store)."""
+        store = self.store
+        number = store.next_batch
+        sets = [for_batch(first, number)]
+
+        def provider(n: int) -> PriceSet:
+            k = n - number
+            if k < len(sets):
+                return sets[k]
+            if k >= limit:
+                raise _Sealed
+            after = prices(sets[-1].timestamp)
+            if after is None or after.timestamp <= sets[-1].timestamp:
+                raise _Sealed
+            sets.append(for_batch(after, n))
+            return sets[-1]
+
+        sealed: list[BatchReport] = []
+        engine = store.engine(provider, on_seal=lambda report, _engine: sealed.append(report))
+        open_messages = 0
+        stopped = False
+        for _seq, entry in store.pending():
+            before = len(sealed)
+            try:
+                engine.submit(entry)
+            except _Sealed:
+                stopped = True
+                break
+            open_messages = 1 if len(sealed) > before else open_messages + 1
+        if not stopped and open_messages:
+            with contextlib.suppress(_Sealed):
+                engine.end_batch()
+        return list(zip(sets, sealed, strict=False))
+
+    def batches_ahead(
+        self, first: PriceSet, prices: Callable[[int], PriceSet | None]
+    ) -> list[BatchRun]:
+        """:meth:`batch` for a backlog: the queue's next ``workers`` batches are planned
+        (:meth:`plan`) and proven at once, while they are matched, sent and confirmed one
+        by one, in order, exactly as :meth:`batch` does. Each batch is matched from the
+        store only after the one before it is confirmed; its proof made ahead is used only
+        when the recorded witness is the planned one (else it is proven again), so nothing
+        made ahead is ever recorded unchecked, and a crash loses only work in memory."""
+        runs = self.batch(None)  # reconcile; finish a batch left in flight
+        if not self.store.pending():
+            return runs
+        last = self.store.load_state().last_timestamp
+        if first.timestamp <= last:
+            raise ProtocolError(
+                f"the price set is for time {first.timestamp}, not after the last "
+                f"batch's {last}: sign a newer one"
+            )
+        planned = self.plan(first, prices, self.workers)
+        if len(planned) <= 1:
+            return runs + self.batch(first)
+        self.artifacts()
+        self._generator_for(self.artifacts())
+        self._say(f"run: proving {len(planned)} batches ahead on {self.workers} workers "
+                  f"({self._engine.name})")
+        with ThreadPoolExecutor(max_workers=self.workers,
+                                thread_name_prefix="zkmatch-prove") as pool:
+            ahead: list[tuple[str, Future[Any]]] = []
+            for _price_set, report in planned:
+                planned_inputs = report.result.witness.as_circuit_inputs()
+                ahead.append((json.dumps(planned_inputs, sort_keys=True), pool.submit(
+                    self._make_proof, report.result.batch_number, circuit_inputs(planned_inputs),
+                    None,
+                )))
+            try:
+                for (price_set, report), (witness, made) in zip(planned, ahead, strict=True):
+                    number = self.match(price_set)
+                    if number is None:
+                        break
+                    row = self.store.batch(number)
+                    assert row is not None
+                    same = (number == report.result.batch_number
+                            and json.dumps(json.loads(row["witness"]), sort_keys=True) == witness)
+                    if same:
+                        self.ahead_used.append(number)
+                    else:
+                        self._say(f"batch {number}: the queue changed since it was planned; "
+                                  "proving it again")
+                    run = self.finish(made if same else None)
+                    if run is not None:
+                        runs.append(run)
+            finally:
+                for _, made in ahead:
+                    made.cancel()
+        return runs
+
     def run(
         self,
         prices: Callable[[int], PriceSet | None],
@@ -558,7 +689,8 @@ class Operator:
         """``zkmatch run``: :meth:`batch` every ``interval`` seconds with the prices
         ``prices(last_timestamp)`` gives (None: none newer yet), until ``should_stop``
         or ``max_batches`` batches were confirmed. A refused submission is reported and
-        retried on the next round."""
+        retried on the next round. With ``workers > 1`` a backlog is proven ahead
+        (:meth:`batches_ahead`)."""
         runs: list[BatchRun] = []
         while not should_stop():
             last = self.store.load_state().last_timestamp
@@ -567,7 +699,10 @@ class Operator:
                 last = max(last, int(flight["timestamp"]))
             price_set = prices(last) if self.store.pending() else None
             try:
-                runs.extend(self.batch(price_set))
+                if self.workers > 1 and price_set is not None:
+                    runs.extend(self.batches_ahead(price_set, prices))
+                else:
+                    runs.extend(self.batch(price_set))
             except SubmitError as exc:
                 self._say(f"run: {exc}")
             if max_batches is not None and len(runs) >= max_batches:

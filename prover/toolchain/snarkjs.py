@@ -48,6 +48,18 @@ def zkey_contribute_command(
     return build_command(snarkjs, "zkey", "contribute", old, new, f"-n={name}", f"-e={entropy}")
 
 
+def zkey_beacon_command(
+    snarkjs: Sequence[str], old: Path, new: Path, *, beacon: str, iterations: int, name: str
+) -> list[str]:
+    """The final phase-2 step: a contribution derived from a public random beacon."""
+    return build_command(snarkjs, "zkey", "beacon", old, new, beacon, str(iterations),
+                         f"-n={name}")
+
+
+def zkey_verify_command(snarkjs: Sequence[str], r1cs: Path, ptau: Path, zkey: Path) -> list[str]:
+    return build_command(snarkjs, "zkey", "verify", r1cs, ptau, zkey)
+
+
 def export_verification_key_command(snarkjs: Sequence[str], zkey: Path, vkey: Path) -> list[str]:
     return build_command(snarkjs, "zkey", "export", "verificationkey", zkey, vkey)
 
@@ -168,6 +180,60 @@ def zkey_contribute(
         "snarkjs", argv, _cwd(new), expect=[new], timeout=SETUP_TIMEOUT, progress=progress
     )
     return result.seconds
+
+
+def zkey_beacon(
+    old: Path, new: Path, *, beacon: str, iterations: int, name: str,
+    progress: Progress | None = None,
+) -> float:
+    """Apply a random beacon (hex ``beacon``, 2^``iterations`` hash rounds) as the last
+    contribution."""
+    argv = zkey_beacon_command(tool_command("snarkjs"), old.resolve(), new.resolve(),
+                               beacon=beacon, iterations=iterations, name=name)
+    result = run_tool(
+        "snarkjs", argv, _cwd(new), expect=[new], timeout=SETUP_TIMEOUT, progress=progress
+    )
+    return result.seconds
+
+
+@dataclass(frozen=True)
+class ZkeyVerification:
+    """What ``snarkjs zkey verify`` said: ``ok``, and each contribution in order as
+    ``(name, contribution hash)`` (a beacon's name as given)."""
+
+    ok: bool
+    contributions: tuple[tuple[str, str], ...]
+    output: str
+
+
+_CONTRIB = re.compile(
+    r"contribution #(\d+) (.*?):\s*\n((?:\s+[0-9a-f]{8}(?: [0-9a-f]{8}){3}\s*\n){4})"
+)
+
+
+def parse_zkey_verify(output: str) -> ZkeyVerification:
+    """Parse ``snarkjs zkey verify``'s output (pure): ``ZKey Ok!`` and the contributions."""
+    text = strip_ansi(output)
+    lines = [line.split("snarkJS: ", 1)[-1] for line in text.splitlines()]
+    body = "\n".join(lines) + "\n"
+    found = []
+    for match in _CONTRIB.finditer(body):
+        digest = "".join(match.group(3).split())
+        found.append((int(match.group(1)), match.group(2).strip(), digest))
+    found.sort()
+    return ZkeyVerification("ZKey Ok!" in text, tuple((n, h) for _, n, h in found), text)
+
+
+def zkey_verify(
+    r1cs: Path, ptau: Path, zkey: Path, *, progress: Progress | None = None
+) -> ZkeyVerification:
+    """``snarkjs zkey verify``: the key is the r1cs's, from the ptau, through valid
+    contributions. A refused key is ``ok=False``, not an error."""
+    argv = zkey_verify_command(tool_command("snarkjs"), r1cs.resolve(), ptau.resolve(),
+                               zkey.resolve())
+    result = run_tool("snarkjs", argv, _cwd(zkey), timeout=SETUP_TIMEOUT, progress=progress,
+                      ok_codes=(0, 1))
+    return parse_zkey_verify(result.output)
 
 
 def export_verification_key(zkey: Path, vkey: Path, *, progress: Progress | None = None) -> float:

@@ -25,6 +25,9 @@ $(VENV)/.installed: pyproject.toml
 	@# the arkworks prover (optional: where no wheel exists, zkmatch proves with snarkjs)
 	@$(PIP) install --quiet --only-binary groth16py -e '.[fast]' || \
 	  echo "note: groth16py (the arkworks prover) did not install; proving uses snarkjs" >&2
+	@# Ray for distributed proving (optional: without it --ray is a clear error)
+	@$(PIP) install --quiet --only-binary ray -e '.[ray]' || \
+	  echo "note: ray did not install; --ray (distributed proving) is unavailable" >&2
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -25,7 +25,8 @@ def _human(r: BenchReport) -> str:
             f"({r['fills']} fills, {r['entries_used']} entries, {r['accounts_used']} accounts)",
             f"witness        {r['witness_s']:.2f} s ({r['witness_generator']})",
             f"prove          {r['prove_s']:.2f} s (ours, {r['prover']}), {r['raw_prove_s']:.2f} s "
-            f"(raw snarkjs), overhead {r['overhead_pct']:.1f} % (best of {r['repeat']})",
+            f"(raw snarkjs), our overhead {r['overhead_pct']:.1f} % over the bare {r['prover']} "
+            f"(best of {r['repeat']})",
             (f"arkworks       {r['arkworks_prove_s']:.2f} s (raw groth16py, same zkey and "
              f"witness) = {r['arkworks_ratio']:.2f}x snarkjs, peak "
              + (f"{r['arkworks_peak_rss_mb']:.0f} MiB" if r["arkworks_peak_rss_mb"] else "n/a")

@@ -64,6 +64,7 @@ def _operator(
     read_only: bool = False,
     prover: str | None = None,
     workers: int | None = None,
+    ray: str | None = None,
 ) -> Iterator[Operator]:
     """An operator on ``data_dir``'s chain; holding the folder's lock unless ``read_only``
     (then an own anvil loads the saved chain and never writes it back)."""
@@ -77,7 +78,7 @@ def _operator(
         url, state_path=data.anvil_state, log_path=log, progress=sink, read_only=read_only
     ) as endpoint, Operator(
         data, endpoint.rpc_url, progress=sink, witness=witness, ptau=ptau, prover=prover,
-        workers=workers,
+        workers=workers, ray=ray,
     ) as operator:
         yield operator
 
@@ -288,7 +289,10 @@ def batch_command(
 @click.option("--max-batches", type=int, default=None, help="Stop after this many batches.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Batches of a backlog proven at once, still sent in order (default: one "
-              "per core with arkworks, 1 with snarkjs).")
+              "per core with arkworks, 1 with snarkjs; with --ray: the cluster's cpus).")
+@click.option("--ray", "ray", default=None, metavar="ADDRESS",
+              help="Prove on a Ray cluster (ray://host:10001, host:6379, auto) or `local` (a "
+              "Ray on loopback); roots are still submitted in order. Needs the [ray] extra.")
 @ptau_option
 @witness_option
 @prover_option
@@ -297,8 +301,8 @@ def batch_command(
 def run_command(
     data_dir: Path, rpc_url: str | None, interval: float, prices_dir: Path | None,
     feed_key: Path | None, marks: tuple[int, ...], max_batches: int | None,
-    workers: int | None, ptau: Path | None, witness: str | None, prover: str | None,
-    verbose: bool, as_json: bool,
+    workers: int | None, ray: str | None, ptau: Path | None, witness: str | None,
+    prover: str | None, verbose: bool, as_json: bool,
 ) -> None:
     """Run the operator: a batch every INTERVAL seconds while orders are queued, until
     stopped (Ctrl-C or SIGTERM finish the current step first)."""
@@ -325,7 +329,7 @@ def run_command(
         return sign_prices(load_feed_key(feed_key), marks, timestamp=max(now, last + 1))
 
     with _operator(data_dir, rpc_url, verbose, witness, ptau, prover=prover,
-                   workers=workers) as operator:
+                   workers=workers, ray=ray) as operator:
         runs = operator.run(prices, interval=interval, max_batches=max_batches,
                             should_stop=lambda: stopping[0])
     emit({"batches": [r.to_json() for r in runs]}, as_json,

@@ -47,10 +47,10 @@ def _human_scenario(report: dict[str, Any]) -> str:
 
 def _prove_scenario(
     scenario: Path, out_dir: Path, ptau: Path | None, sink: Progress, witness: str | None,
-    prover: str | None, workers: int | None,
+    prover: str | None, workers: int | None, ray: str | None,
 ) -> dict[str, Any]:
     proofs = prove_scenario(scenario, ptau=ptau, progress=sink, out_dir=out_dir,
-                            witness=witness, prover=prover, workers=workers)
+                            witness=witness, prover=prover, workers=workers, ray=ray)
     if not proofs:
         raise ZkmatchError(f"scenario {scenario} sealed no batch: nothing to prove")
     return {
@@ -121,6 +121,14 @@ def _prove_input(name: str, input_path: Path, out_dir: Path, ptau: Path | None,
     default=None,
     help="Batches proven at once (default: one per core with arkworks, 1 with snarkjs).",
 )
+@click.option(
+    "--ray",
+    "ray",
+    default=None,
+    metavar="ADDRESS",
+    help="Prove on a Ray cluster (ray://host:10001, host:6379, auto) or `local` (a Ray "
+    "started on loopback); needs the [ray] extra.",
+)
 @witness_option
 @prover_option
 @verbose_option
@@ -132,6 +140,7 @@ def command(
     out_dir: Path | None,
     ptau: Path | None,
     workers: int | None,
+    ray: str | None,
     witness: str | None,
     prover: str | None,
     verbose: bool,
@@ -143,7 +152,7 @@ def command(
         if name is not None or input_path is not None:
             raise ZkmatchError("use either --scenario or --circuit with --input, not both")
         report = _prove_scenario(scenario, out_dir or Path("proofs"), ptau, sink, witness,
-                                 prover, workers)
+                                 prover, workers, ray)
         emit(report, as_json, _human_scenario)
         return
     if name is None or input_path is None:

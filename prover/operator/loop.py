@@ -65,6 +65,7 @@ from prover.proving.circuit import (
     prove,
     witness_generator,
 )
+from prover.proving.distributed import RayProvers
 from prover.toolchain.common import Progress
 from prover.verifier.groth16 import Proof, VerificationKey, verify
 
@@ -183,6 +184,7 @@ class Operator:
         ptau: Path | None = None,
         prover: str | None = None,
         workers: int | None = None,
+        ray: str | None = None,
     ) -> None:
         self.data = data
         self.deployment = data.read_deployment()
@@ -190,6 +192,9 @@ class Operator:
         self._witness_choice = witness
         self._ptau = ptau
         self._engine: ProverBackend = backend(prover)
+        self._prover_choice = prover
+        self._ray_address = ray
+        self._ray: RayProvers | None = None
         #: Batches :meth:`run` proves at once (1: one at a time, as :meth:`batch`).
         self.workers = workers or default_workers(self._engine.name)
         #: Batches whose proof came from :meth:`run`'s proving ahead (tests read it).
@@ -206,7 +211,21 @@ class Operator:
         self._submit_s: float | None = None
 
     def close(self) -> None:
+        if self._ray is not None:
+            self._ray.close()
+            self._ray = None
         self.store.close()
+
+    def remote(self) -> RayProvers | None:
+        """The Ray cluster proving for this operator (``ray`` given), connected on first use."""
+        if self._ray_address is not None and self._ray is None:
+            from prover.proving.distributed import RayProvers
+
+            self._ray = RayProvers(self._ray_address, self.artifacts(),
+                                   prover=self._prover_choice, progress=self.progress)
+            if self.workers <= 1:
+                self.workers = self._ray.cpus
+        return self._ray
 
     def __enter__(self) -> Operator:
         return self
@@ -388,8 +407,14 @@ class Operator:
         self.data.work.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f"batch-{number}-", dir=self.data.work))
         try:
-            result = prove(artifacts, inputs, progress, work_dir=work, witness=generator,
-                           prover=self._engine)
+            if self._ray is not None:
+                job = self._ray.submit(inputs).result()
+                result = ProofResult(job["proof"], [str(v) for v in job["public"]],
+                                     dict(job["timings"]), prover=str(job["prover"]))
+                self._say(f"batch {number}: proven on {job['worker']}")
+            else:
+                result = prove(artifacts, inputs, progress, work_dir=work, witness=generator,
+                               prover=self._engine)
             expected = [str(inputs[k]) for k in ("oldRoot", "newRoot", "batchInfo", "configHash")]
             if list(result.public) != expected:
                 raise ToolError(f"batch {number}: public signals {result.public} are not "
@@ -410,6 +435,7 @@ class Operator:
         :meth:`run`, for exactly this batch's witness)."""
         row = self.store.batch(number)
         assert row is not None and row["step"] == STEP_MATCHED
+        self.remote()
         start = time.monotonic()
         inputs = circuit_inputs(json.loads(row["witness"]))
         inputs_s = time.monotonic() - start
@@ -634,6 +660,7 @@ class Operator:
         runs = self.batch(None)  # reconcile; finish a batch left in flight
         if not self.store.pending():
             return runs
+        self.remote()
         last = self.store.load_state().last_timestamp
         if first.timestamp <= last:
             raise ProtocolError(
@@ -645,8 +672,9 @@ class Operator:
             return runs + self.batch(first)
         self.artifacts()
         self._generator_for(self.artifacts())
+        where = f"Ray, {self._ray.cpus} cpus" if self._ray is not None else self._engine.name
         self._say(f"run: proving {len(planned)} batches ahead on {self.workers} workers "
-                  f"({self._engine.name})")
+                  f"({where})")
         with ThreadPoolExecutor(max_workers=self.workers,
                                 thread_name_prefix="zkmatch-prove") as pool:
             ahead: list[tuple[str, Future[Any]]] = []

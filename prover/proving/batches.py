@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prover.errors import ZkmatchError
 from prover.exchange.batch import BatchResult
@@ -40,14 +40,19 @@ from prover.proving.circuit import (
     Artifacts,
     CircuitSpec,
     Groth16Proof,
+    ProofResult,
     PublicSignals,
     WitnessGenerator,
+    _as_json_input,
     build,
     prove,
     verify,
     witness_generator,
 )
 from prover.toolchain.common import Progress
+
+if TYPE_CHECKING:
+    from prover.proving.distributed import RayProvers
 
 #: Layout of a proof folder: one sub-folder per batch, named by its batch number.
 BATCH_DIR = "batch-{:06d}"
@@ -160,13 +165,15 @@ def prove_batch(
     progress: Progress | None = None,
     witness: str | WitnessGenerator | None = None,
     prover: str | ProverBackend | None = None,
+    remote: RayProvers | None = None,
 ) -> BatchProof:
     """Prove one sealed batch with ``artifacts`` (a batch circuit of the batch's config).
 
     Raises :class:`ProvingError` when the public signals differ from the model's or
     snarkjs rejects the proof; a witness the circuit refuses is a
     :class:`~prover.errors.ToolError` from the witness generator (``witness``: see
-    :func:`prover.proving.circuit.prove`; ``prover``: the backend, likewise).
+    :func:`prover.proving.circuit.prove`; ``prover``: the backend, likewise). With
+    ``remote`` the witness and proof are made on a Ray cluster; the checks stay here.
     """
     n = result.batch_number
     start = time.monotonic()
@@ -177,7 +184,17 @@ def prove_batch(
         folder.mkdir(parents=True, exist_ok=True)
     _say(progress, f"batch {n}: {len(result.entries)} entries, {len(result.fills)} fills; "
          f"proving {artifacts.spec.name}")
-    proof = prove(artifacts, inputs, progress, work_dir=folder, witness=witness, prover=prover)
+    if remote is not None:
+        job = remote.submit(inputs).result()
+        proof = ProofResult(job["proof"], [str(v) for v in job["public"]], dict(job["timings"]),
+                            witness_generator="wasm", prover=str(job["prover"]))
+        if folder is not None:
+            (folder / "input.json").write_text(json.dumps(_as_json_input(inputs)))
+            proof.write(folder)
+        _say(progress, f"batch {n}: proven on {job['worker']} ({job['prover']})")
+    else:
+        proof = prove(artifacts, inputs, progress, work_dir=folder, witness=witness,
+                      prover=prover)
     want = expected_public(result)
     if list(proof.public) != want:
         raise ProvingError(
@@ -229,6 +246,7 @@ def prove_all(
     progress: Progress | None = None,
     witness: str | WitnessGenerator | None = None,
     prover: str | ProverBackend | None = None,
+    remote: RayProvers | None = None,
 ) -> list[BatchProof]:
     """Prove ``results`` with up to ``workers`` batches at once; proofs in batch order.
 
@@ -241,11 +259,12 @@ def prove_all(
     engine = prover if prover is not None and not isinstance(prover, str) else backend(prover)
     if workers <= 1 or len(results) <= 1:
         return [prove_batch(artifacts, r, out_dir=out_dir, progress=progress, witness=witness,
-                            prover=engine) for r in results]
-    _say(progress, f"prove: {len(results)} batches on {workers} workers ({engine.name})")
+                            prover=engine, remote=remote) for r in results]
+    where = f"on Ray ({remote.cpus} cpus)" if remote is not None else f"({engine.name})"
+    _say(progress, f"prove: {len(results)} batches, {workers} at once {where}")
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zkmatch-prove") as pool:
         futures = [pool.submit(prove_batch, artifacts, r, out_dir=out_dir, progress=progress,
-                               witness=witness, prover=engine) for r in results]
+                               witness=witness, prover=engine, remote=remote) for r in results]
         return [f.result() for f in futures]
 
 
@@ -269,13 +288,16 @@ def prove_results(
     witness: str | None = None,
     prover: str | None = None,
     workers: int | None = None,
+    ray: str | None = None,
 ) -> tuple[Artifacts, list[BatchProof]]:
     """Build the batch circuit of ``config`` (cached) and prove each of ``results``.
 
     ``witness`` (``wasm``/``cpp``/``auto``, else ``ZKMATCH_WITNESS``, else wasm) is resolved
     once, so the C++ generator is built at most once and every batch uses the same one;
     ``prover`` likewise (``snarkjs``/``arkworks``/``auto``, else ``ZKMATCH_PROVER``, else
-    auto). ``workers``: batches proven at once (default :func:`default_workers`).
+    auto). ``workers``: batches proven at once (default :func:`default_workers`, or the
+    cluster's cpus with ``ray``: a Ray address, or ``local``, see
+    :mod:`prover.proving.distributed`).
     """
     spec = config_spec(config)
     start = time.monotonic()
@@ -284,8 +306,17 @@ def prove_results(
          f"({'cached' if artifacts.cached else 'built'} in {time.monotonic() - start:.1f} s)")
     generator = witness_generator(artifacts, witness, progress)
     engine = backend(prover)
-    proofs = prove_all(artifacts, results, workers=workers or default_workers(engine.name),
-                       out_dir=out_dir, progress=progress, witness=generator, prover=engine)
+    if ray is not None:
+        from prover.proving.distributed import RayProvers
+
+        with RayProvers(ray, artifacts, prover=prover, progress=progress) as remote:
+            proofs = prove_all(artifacts, results, workers=workers or remote.cpus,
+                               out_dir=out_dir, progress=progress, witness=generator,
+                               prover=engine, remote=remote)
+    else:
+        proofs = prove_all(artifacts, results, workers=workers or default_workers(engine.name),
+                           out_dir=out_dir, progress=progress, witness=generator,
+                           prover=engine)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "verification_key.json").write_text(artifacts.vkey.read_text())
@@ -314,6 +345,7 @@ def prove_scenario(
     witness: str | None = None,
     prover: str | None = None,
     workers: int | None = None,
+    ray: str | None = None,
 ) -> list[BatchProof]:
     """Run a scenario through matching and prove every batch it seals (see module doc).
 
@@ -332,7 +364,7 @@ def prove_scenario(
         return []
     _, proofs = prove_results(results, scenario.config, ptau=ptau, progress=progress,
                               out_dir=out_dir, contributions=contributions, witness=witness,
-                              prover=prover, workers=workers)
+                              prover=prover, workers=workers, ray=ray)
     if proofs[-1].new_root != sim.state.root:
         raise ProvingError(
             f"the last batch's new root {proofs[-1].new_root} is not the final state root "

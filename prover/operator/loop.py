@@ -219,8 +219,6 @@ class Operator:
     def remote(self) -> RayProvers | None:
         """The Ray cluster proving for this operator (``ray`` given), connected on first use."""
         if self._ray_address is not None and self._ray is None:
-            from prover.proving.distributed import RayProvers
-
             self._ray = RayProvers(self._ray_address, self.artifacts(),
                                    prover=self._prover_choice, progress=self.progress)
             if self.workers <= 1:

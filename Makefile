@@ -12,7 +12,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 NPM    ?= npm
-PYTEST_ARGS ?=
+# Two test processes (pytest-xdist), each test file in one of them (module fixtures, shared
+# circuit builds); `make test PYTEST_ARGS=` runs in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: setup setup-cpp demo test test-slow lint bench mutate clean
 

@@ -67,7 +67,7 @@ def _human(r: BenchReport) -> str:
 @click.option(
     "--ptau",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Prepared powers of tau for the setup (default: ZKMATCH_PTAU_DIR / the cache).",
+    help="Prepared powers of tau for a snarkjs setup (default: the current setup, else devzkey).",
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Proofs at once for the parallel rate (default: one per core, at least 2).")

@@ -110,7 +110,8 @@ def _human_batches(report: Any) -> str:
 @click.option(
     "--ptau",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Prepared powers of tau for the setup (default: ZKMATCH_PTAU_DIR / the ptau cache).",
+    help="Prepared powers of tau for a snarkjs setup (default: the current setup, else a "
+    "development one, devzkey).",
 )
 @click.option(
     "--scenario",

@@ -53,7 +53,8 @@ ptau_option = click.option(
     "--ptau",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
-    help="Powers-of-tau file (a public ceremony's). Default: a cached development ptau.",
+    help="Powers-of-tau file (a public ceremony's) for a snarkjs setup. Default: the circuit's "
+    "current setup, else a development one (devzkey, seconds; DEVELOPMENT ONLY).",
 )
 
 

@@ -257,7 +257,7 @@ def fake_generate(monkeypatch: pytest.MonkeyPatch, dev8: Path) -> Iterator[list[
         calls.append(power)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(dev8, out)
-        meta = {"sha256": P._sha256(out), "power": POWER}
+        meta = {"sha256": P.file_sha256(out), "power": POWER}
         out.with_name(out.name + ".json").write_text(json.dumps(meta))
         return out
 

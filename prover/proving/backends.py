@@ -153,17 +153,14 @@ def backend(choice: str | None = None) -> ProverBackend:
 
 def proof_from_words(blob: bytes) -> dict[str, Any]:
     """groth16py's 256-byte proof (a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y, each a
-    big-endian word) as snarkjs's ``proof.json`` (projective, decimal strings) (pure)."""
+    big-endian word, the Solidity calldata order) as snarkjs's ``proof.json`` (pure)."""
+    from prover.chain.rollup import proof_from_words as words_to_proof_json  # eth_abi: lazy
+
     if len(blob) != 8 * _WORD:
         raise ToolError(f"a Groth16 proof is {8 * _WORD} bytes, got {len(blob)}")
-    w = [str(int.from_bytes(blob[i * _WORD : (i + 1) * _WORD], "big")) for i in range(8)]
-    return {
-        "pi_a": [w[0], w[1], "1"],
-        "pi_b": [[w[3], w[2]], [w[5], w[4]], ["1", "0"]],
-        "pi_c": [w[6], w[7], "1"],
-        "protocol": "groth16",
-        "curve": "bn128",
-    }
+    return words_to_proof_json(
+        [int.from_bytes(blob[i * _WORD : (i + 1) * _WORD], "big") for i in range(8)]
+    )
 
 
 def read_wtns(path: Path, limit: int | None = None) -> list[int]:

@@ -21,7 +21,6 @@ Docs: docs/ptau.md ("A phase-2 ceremony").
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -35,7 +34,7 @@ from prover.proving import circuit as C
 from prover.proving.circuit import CircuitSpec
 from prover.toolchain import cache, snarkjs
 from prover.toolchain.common import Progress, tool_versions
-from prover.toolchain.ptau import check_ptau, required_power
+from prover.toolchain.ptau import check_ptau, file_sha256, required_power
 
 MANIFEST = "ceremony.json"
 R1CS = "circuit.r1cs"
@@ -57,14 +56,6 @@ class Verified:
             "zkey": str(self.zkey),
             "contributions": [{"name": n, "hash": h} for n, h in self.contributions],
         }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -89,7 +80,7 @@ def _latest(folder: Path, manifest: dict[str, Any]) -> Path:
     path = folder / entry["file"]
     if not path.is_file():
         raise SetupError(f"the ceremony's latest key {path} is missing")
-    if _sha256(path) != entry["sha256"]:
+    if file_sha256(path) != entry["sha256"]:
         raise SetupError(f"{path} is not the key {MANIFEST} records (its SHA-256 differs)")
     return path
 
@@ -118,9 +109,9 @@ def start(
         "circuit": {"name": spec.name, "source": spec.source, "template": spec.template,
                     "params": list(spec.params), "public": list(spec.public), "key": key},
         "constraints": int(info["constraints"]),
-        "r1cs_sha256": _sha256(folder / R1CS),
-        "ptau": {"file": ptau.name, "sha256": _sha256(ptau), "power": power},
-        "keys": [{"file": first.name, "sha256": _sha256(first), "by": "groth16 setup",
+        "r1cs_sha256": file_sha256(folder / R1CS),
+        "ptau": {"file": ptau.name, "sha256": file_sha256(ptau), "power": power},
+        "keys": [{"file": first.name, "sha256": file_sha256(first), "by": "groth16 setup",
                   "seconds": round(seconds, 3)}],
         "finalized": False,
     }
@@ -143,7 +134,8 @@ def contribute(
     new = folder / f"circuit_{index:04d}.zkey"
     _say(progress, f"ceremony: contribution {index} by {name} on {old.name}")
     seconds = snarkjs.zkey_contribute(old, new, name=name, entropy=entropy, progress=progress)
-    record = {"file": new.name, "sha256": _sha256(new), "by": name, "seconds": round(seconds, 3)}
+    record = {"file": new.name, "sha256": file_sha256(new), "by": name,
+              "seconds": round(seconds, 3)}
     manifest["keys"].append(record)
     cache.write_json_atomic(folder / MANIFEST, manifest)
     return record
@@ -155,9 +147,9 @@ def verify(
     """``snarkjs zkey verify`` of the ceremony's latest key (or ``zkey``) against its r1cs
     and ``ptau`` (which must be the one the ceremony started from)."""
     manifest = read_manifest(folder)
-    if _sha256(ptau) != manifest["ptau"]["sha256"]:
+    if file_sha256(ptau) != manifest["ptau"]["sha256"]:
         raise SetupError(f"{ptau} is not the ptau this ceremony started from")
-    if _sha256(folder / R1CS) != manifest["r1cs_sha256"]:
+    if file_sha256(folder / R1CS) != manifest["r1cs_sha256"]:
         raise SetupError(f"{folder / R1CS} is not the circuit this ceremony started from")
     target = zkey or _latest(folder, manifest)
     _say(progress, f"ceremony: snarkjs zkey verify {target.name}")
@@ -198,7 +190,7 @@ def finalize(
     if not checked.ok:
         final.unlink(missing_ok=True)
         raise SetupError(f"snarkjs zkey verify refused the final key of {folder}")
-    manifest["keys"].append({"file": FINAL, "sha256": _sha256(final), "by": "beacon",
+    manifest["keys"].append({"file": FINAL, "sha256": file_sha256(final), "by": "beacon",
                              "beacon": beacon, "iterations": iterations})
     manifest["finalized"] = True
     cache.write_json_atomic(folder / MANIFEST, manifest)
@@ -214,7 +206,7 @@ def install(
     versions = tool_versions(("circom", "snarkjs"))
     key = C.compile_key(spec, versions)
     entry = C.entry_dir(spec, key)
-    setup = entry / f"setup-ceremony-{_sha256(zkey)[:16]}"
+    setup = entry / f"setup-ceremony-{file_sha256(zkey)[:16]}"
     if not (setup / "setup.json").is_file():
         with cache.atomic_dir(setup) as temp:
             shutil.copyfile(zkey, temp / "circuit_final.zkey")

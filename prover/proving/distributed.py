@@ -18,7 +18,6 @@ docs/proving.md ("Distributed proving on Ray").
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -29,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from prover.errors import ToolError
-from prover.proving.backends import RawProof
 from prover.proving.circuit import Artifacts
 from prover.toolchain.common import Progress
+from prover.toolchain.ptau import file_sha256
 
 RAY_HINT = "pip install 'zkmatch[ray]' (Ray) to prove on a cluster"
 #: How often a task is run again when its worker dies.
@@ -45,14 +44,6 @@ def ray_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _materialise(folder: Path, name: str, ref: Any) -> Path:
@@ -137,7 +128,7 @@ class RayProvers:
         env = {"env_vars": {k: v for k, v in os.environ.items()
                             if k.startswith("ZKMATCH_") and k != "ZKMATCH_CRASHPOINT"}}
         try:
-            if ray.is_initialized():
+            if ray.is_initialized():  # a caller's own ray.init: use it, leave it running
                 pass
             elif address == "local":
                 say(f"ray: starting a local cluster on loopback ({cpus or os.cpu_count()} cpus)")
@@ -156,7 +147,7 @@ class RayProvers:
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
             raise ToolError(f"cannot reach the Ray cluster at {address}: {exc}") from exc
         self.cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.digest = _digest(artifacts.zkey)[:32]
+        self.digest = file_sha256(artifacts.zkey)[:32]
         # Shipped once: every task gets these refs and each worker fetches them once.
         self.refs = [ray.put(artifacts.zkey.read_bytes()), ray.put(artifacts.wasm.read_bytes())]
         self.task = ray.remote(max_retries=MAX_RETRIES, num_cpus=1)(prove_job)
@@ -182,9 +173,3 @@ class RayProvers:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def as_raw(result: dict[str, Any]) -> RawProof:
-    """A job's result as a :class:`RawProof` (proof and public signals as snarkjs writes)."""
-    return RawProof(result["proof"], [str(v) for v in result["public"]],
-                    float(result["timings"]["prove"]))

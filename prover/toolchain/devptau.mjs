@@ -165,20 +165,6 @@ async function main() {
     process.on("SIGINT", () => { cleanup(); process.exit(130); });
     process.on("SIGTERM", () => { cleanup(); process.exit(143); });
 
-    /**
-     * Run chunk jobs with one chunk of look-ahead: while the workers multiply chunk c, this
-     * thread computes the scalars of chunk c+1; results are consumed strictly in order.
-     */
-    const pipeline = async (chunks, consume) => {
-        let inflight = null;
-        for (const c of chunks) {
-            const next = { c, res: pool.mul(c.g, c.scalars()) };
-            if (inflight) await consume(inflight.c, await inflight.res);
-            inflight = next;
-        }
-        if (inflight) await consume(inflight.c, await inflight.res);
-    };
-
     try {
         write(Buffer.from("ptau", "ascii"));
         write(u32(1));
@@ -220,7 +206,7 @@ async function main() {
                 t = Fr.mul(t, Fr.exp(inc, n));
             }
             const head = [];
-            await pipeline(chunks, async (c, out) => {
+            await pool.pipeline(chunks, async (c, out) => {
                 write(out);
                 responseHasher.update(await G.batchLEMtoC(out));
                 if (c.i === 0) for (let j = 0; j < Math.min(2, c.n); j++) head.push(G.fromRprLEM(out, j * sG));
@@ -299,7 +285,7 @@ async function main() {
                     chunks.push({ g: gName, n: m, scalars: () => lagrangeScalars(k, i, m, factor, padded) });
                 }
             }
-            await pipeline(chunks, async (c, out) => { write(out); prog.add(c.n * w); });
+            await pool.pipeline(chunks, async (c, out) => { write(out); prog.add(c.n * w); });
         };
         await lagrange(12, "tauG1 Lagrange", "G1", Fr.one, power + 1, 1);
         await lagrange(13, "tauG2 Lagrange", "G2", Fr.one, power, g2w);

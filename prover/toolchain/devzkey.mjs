@@ -281,19 +281,17 @@ async function main() {
         await fd.write(coefSection);
         await binfile.endWriteSection(fd);
 
-        // Multiply `count` scalars (from makeScalars(i0, m)) in chunks, with one chunk of
-        // look-ahead, and hand each result to `consume` in order.
+        // Multiply `count` scalars (from makeScalars(i0, m)) in chunks (MulPool.pipeline)
+        // and hand each result to `consume` in order.
         const points = async (label, g, count, makeScalars, consume) => {
             prog.start(label);
             const w = g === "G2" ? 3 : 1;
-            let inflight = null;
+            const chunks = [];
             for (let i = 0; i < count; i += CHUNK) {
                 const m = Math.min(CHUNK, count - i);
-                const next = { m, res: pool.mul(g, makeScalars(i, m)) };
-                if (inflight) { await consume(await inflight.res); prog.add(inflight.m * w); }
-                inflight = next;
+                chunks.push({ g, m, scalars: () => makeScalars(i, m) });
             }
-            if (inflight) { await consume(await inflight.res); prog.add(inflight.m * w); }
+            await pool.pipeline(chunks, async (c, out) => { await consume(out); prog.add(c.m * w); });
         };
         const hashOnly = async (G, out) => csHasher.update(await G.batchLEMtoU(out));
         const writeAndHash = async (G, out) => { await fd.write(out); await hashOnly(G, out); };

@@ -241,6 +241,20 @@ export class MulPool {
         for (const r of res) { out.set(r, o); o += r.byteLength; }
         return out;
     }
+    /**
+     * Run chunk jobs ({g, scalars: () => Fr elements, ...}) with one chunk of look-ahead:
+     * while the workers multiply chunk c, this thread computes the scalars of chunk c+1;
+     * `consume(chunk, points)` gets the results strictly in order.
+     */
+    async pipeline(chunks, consume) {
+        let inflight = null;
+        for (const c of chunks) {
+            const next = { c, res: this.mul(c.g, c.scalars()) };
+            if (inflight) await consume(inflight.c, await inflight.res);
+            inflight = next;
+        }
+        if (inflight) await consume(inflight.c, await inflight.res);
+    }
     async close() {
         await Promise.all(this.workers.map((w) => w.terminate()));
     }

@@ -326,7 +326,7 @@ def _dev_file_intact(path: Path) -> bool:
     """Whether a cached development ptau still has the checksum recorded when it was made."""
     try:
         meta = json.loads(_sidecar(path).read_text())
-        return bool(meta.get("sha256") == _sha256(path))
+        return bool(meta.get("sha256") == file_sha256(path))
     except (OSError, ValueError):
         return False
 
@@ -335,7 +335,7 @@ _sha_cache: dict[tuple[str, int, int], str] = {}
 _sha_lock = threading.Lock()
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     """Hex SHA-256 of a file (memoised per path, size and mtime within this process)."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
@@ -360,7 +360,7 @@ def _check_sha256sums(path: Path) -> None:
     for line in sums.read_text().splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].lstrip("*") == path.name:
-            if _sha256(path) != parts[0].lower():
+            if file_sha256(path) != parts[0].lower():
                 raise SetupError(
                     f"{path} does not match its checksum in {sums}: the file is corrupt or was "
                     "replaced; restore it or remove it"
@@ -517,7 +517,7 @@ def generate_dev_ptau(
         argv = build_command(power, part, seed, node=node)
         summary = run(argv, out.parent, part, progress)
         summary["path"] = str(out)
-        summary["sha256"] = _sha256(part)
+        summary["sha256"] = file_sha256(part)
         sidecar = _sidecar(out)
         tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

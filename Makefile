@@ -30,6 +30,9 @@ $(VENV)/.installed: pyproject.toml
 	@# Ray for distributed proving (optional: without it --ray is a clear error)
 	@$(PIP) install --quiet --only-binary ray -e '.[ray]' || \
 	  echo "note: ray did not install; --ray (distributed proving) is unavailable" >&2
+	@# gmpy2 for the operator's inbox decryption (optional: the pure-Python path gives the same results)
+	@$(PIP) install --quiet --only-binary gmpy2 -e '.[gmp]' || \
+	  echo "note: gmpy2 did not install; inbox decryption uses Python integers" >&2
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

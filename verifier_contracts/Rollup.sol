@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {PoseidonT4} from "poseidon-solidity/PoseidonT4.sol";
+import {PoseidonT5} from "poseidon-solidity/PoseidonT5.sol";
+
 /// @notice The Groth16 verifier snarkjs exports from the batch circuit's final zkey.
 interface IGroth16Verifier {
     function verifyProof(
@@ -30,6 +33,16 @@ interface IPoseidon3 {
 ///       h_{m+1} = Poseidon(TAG_CONFIG_MARKET, h_m, tickSize + imrBps * 2^40
 ///                 + mmrBps * 2^54 + makerFeePpm * 2^68 + takerFeePpm * 2^88
 ///                 + fundingRateCap * 2^108)
+///
+/// The inbox: anyone may post an order or cancel encrypted to the operator's Baby Jubjub key
+/// (`sendMessage`, docs/inbox.md). The contract checks the message's values and appends it to
+/// a Poseidon hash chain, h_0 = 0, h_{i+1} = Poseidon3(Poseidon4(h_i, ephY, c0, c1), c2, c3)
+/// (poseidon-solidity's PoseidonT5 and PoseidonT4: circomlib's Poseidon(4) and Poseidon(3),
+/// zero capacity; deployed libraries, linked at deployment). Storage: `inboxCount` (sharing
+/// the slot of batchNumber, lastTimestamp and mode), `inboxHead` = h_inboxCount, and
+/// `checkpoints[n]` = h_n at every multiple n of `messagesPerBatch` and wherever `sealInbox`
+/// cut. Batches do not consume the inbox yet: the four public inputs above are all a proof
+/// states today; the inbox chain and the operator key will join them with the circuit part.
 /// docs/settlement.md describes the protocol; prover/chain/ mirrors every encoding in Python.
 contract Rollup {
     /// @notice The BN254 scalar field: every public input must be below it.
@@ -51,6 +64,11 @@ contract Rollup {
     uint256 public constant FEE_SCALE = 1_000_000;
     /// @notice `mode` while batches are accepted.
     uint64 public constant MODE_ACTIVE = 1;
+    /// @notice Baby Jubjub (twisted Edwards over the scalar field): a*x^2 + y^2 = 1 + d*x^2*y^2.
+    uint256 public constant BABYJUB_A = 168700;
+    uint256 public constant BABYJUB_D = 168696;
+    /// @notice The inbox holds fewer than 2^64 - 1 messages (counts and indices are uint64).
+    uint64 public constant MAX_INBOX_COUNT = type(uint64).max - 1;
 
     /// @notice One market's registered parameters (docs/protocol.md, section 6).
     /// @param tickSize price tick, 1 <= tickSize < 2^40
@@ -69,6 +87,17 @@ contract Rollup {
         uint64 fundingRateCap;
     }
 
+    /// @notice The inbox's constructor parameters (one struct: a constructor of thirteen
+    /// parameters is too deep for the legacy code generator's stack).
+    /// @param operatorKeyX the operator's Baby Jubjub public key, x
+    /// @param operatorKeyY the operator's Baby Jubjub public key, y
+    /// @param messagesPerBatch the batch circuit's message capacity E (its entry count)
+    struct InboxParams {
+        uint256 operatorKeyX;
+        uint256 operatorKeyY;
+        uint64 messagesPerBatch;
+    }
+
     IGroth16Verifier public immutable verifier;
     IPoseidon3 public immutable poseidon3;
     /// @notice The only address that may submit batches.
@@ -81,6 +110,13 @@ contract Rollup {
     uint256 public immutable genesisRoot;
     /// @notice The time before batch 0; batch 0's timestamp is later.
     uint64 public immutable genesisTimestamp;
+    /// @notice The operator's Baby Jubjub public key, the one inbox messages are encrypted to
+    /// (a later batch proof shows the operator's private key matches it).
+    uint256 public immutable operatorKeyX;
+    uint256 public immutable operatorKeyY;
+    /// @notice The batch circuit's message capacity (its entry count E): a checkpoint of the
+    /// inbox chain is stored after every `messagesPerBatch` messages.
+    uint64 public immutable messagesPerBatch;
 
     /// @notice Root of the account tree after the last accepted batch (genesis at first).
     uint256 public stateRoot;
@@ -92,6 +128,10 @@ contract Rollup {
     /// batchNumber and lastTimestamp and is never zero, so that slot is never zero either
     /// and batch 0 costs what every later batch costs (no zero-to-non-zero write).
     uint64 public mode;
+    /// @notice Number of inbox messages so far (the next message's 0-based index). In the
+    /// same never-zero slot as mode, so the first message pays no zero-to-non-zero write for
+    /// it, and a message reads and writes one slot for its count.
+    uint64 public inboxCount;
     /// @notice Hash of the registered markets and feed key; public input [3] of every batch.
     uint256 public configHash;
     /// @notice The price feed's Baby Jubjub public key; its signature on the batch's prices is
@@ -99,6 +139,12 @@ contract Rollup {
     uint256 public feedKeyX;
     uint256 public feedKeyY;
     Market[] internal _markets;
+    /// @notice The inbox hash chain after the last message (0 before the first).
+    uint256 public inboxHead;
+    /// @notice The inbox hash chain after `count` messages, stored at every multiple of
+    /// messagesPerBatch and wherever sealInbox cut (0: not stored; a chain value of 0 after
+    /// a message would be a Poseidon preimage of 0).
+    mapping(uint64 count => uint256 chain) public checkpoints;
 
     /// @notice A new configuration took effect (at deployment, or by `registerMarkets`).
     event ConfigRegistered(
@@ -121,6 +167,14 @@ contract Rollup {
         uint256[8] proof
     );
 
+    /// @notice Message `index` (0-based) entered the inbox; `chain` is the chain after it.
+    event MessageSent(
+        uint64 indexed index, uint256 ephX, uint256 ephY, uint256[4] ciphertext, uint256 chain
+    );
+
+    /// @notice `sealInbox` stored the chain after `count` messages as a checkpoint.
+    event InboxSealed(uint64 count, uint256 chain);
+
     error Rollup__NotOperator(address caller);
     error Rollup__NotAdmin(address caller);
     error Rollup__ZeroAddress();
@@ -133,6 +187,10 @@ contract Rollup {
     error Rollup__TooManyMarkets(uint256 count);
     error Rollup__BadMarket(uint256 index);
     error Rollup__BatchNumberExhausted();
+    error Rollup__NotOnCurve(uint256 x, uint256 y);
+    error Rollup__EphemeralKeyXOdd(uint256 ephX);
+    error Rollup__InboxFull();
+    error Rollup__ZeroMessagesPerBatch();
 
     /// @notice Deploys the rollup at its genesis state.
     /// @param verifier_ the snarkjs-exported Groth16 verifier of the batch circuit
@@ -145,6 +203,8 @@ contract Rollup {
     /// @param feedKeyX_ the price feed's public key, x
     /// @param feedKeyY_ the price feed's public key, y
     /// @param markets_ the markets, in market-id order
+    /// @param inbox_ the operator's Baby Jubjub key (below the field, on the curve) and the
+    ///        batch circuit's message capacity (at least 1)
     constructor(
         IGroth16Verifier verifier_,
         IPoseidon3 poseidon3_,
@@ -155,7 +215,8 @@ contract Rollup {
         uint64 genesisTimestamp_,
         uint256 feedKeyX_,
         uint256 feedKeyY_,
-        Market[] memory markets_
+        Market[] memory markets_,
+        InboxParams memory inbox_
     ) {
         if (
             address(verifier_) == address(0) || address(poseidon3_) == address(0)
@@ -163,6 +224,12 @@ contract Rollup {
         ) revert Rollup__ZeroAddress();
         if (genesisRoot_ >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(genesisRoot_);
         if (genesisTimestamp_ >= TIME_LIMIT) revert Rollup__TimestampTooLarge(genesisTimestamp_);
+        uint256 keyX = inbox_.operatorKeyX;
+        uint256 keyY = inbox_.operatorKeyY;
+        if (keyX >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyX);
+        if (keyY >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyY);
+        if (!_onCurve(keyX, keyY)) revert Rollup__NotOnCurve(keyX, keyY);
+        if (inbox_.messagesPerBatch == 0) revert Rollup__ZeroMessagesPerBatch();
         verifier = verifier_;
         poseidon3 = poseidon3_;
         operator = operator_;
@@ -170,6 +237,9 @@ contract Rollup {
         verificationKeyHash = verificationKeyHash_;
         genesisRoot = genesisRoot_;
         genesisTimestamp = genesisTimestamp_;
+        operatorKeyX = keyX;
+        operatorKeyY = keyY;
+        messagesPerBatch = inbox_.messagesPerBatch;
         stateRoot = genesisRoot_;
         lastTimestamp = genesisTimestamp_;
         mode = MODE_ACTIVE;
@@ -252,6 +322,73 @@ contract Rollup {
             (uint256(batchNumber) << 80) | (uint256(lastTimestamp) << 40) | uint256(timestamp),
             configHash
         ];
+    }
+
+    /// @notice Appends a message to the inbox: an order or cancel encrypted to the operator
+    /// (docs/inbox.md). Anyone may send; the contract cannot read it, it only checks that the
+    /// values are well-formed and chains them.
+    /// @dev Stores a checkpoint when the new count is a multiple of messagesPerBatch.
+    /// @param ephX the ephemeral Baby Jubjub key's x: even, below the field
+    /// @param ephY the ephemeral key's y (below the field; (ephX, ephY) on the curve)
+    /// @param ciphertext the Poseidon cipher's 4 elements (c3 authenticates), below the field
+    function sendMessage(uint256 ephX, uint256 ephY, uint256[4] calldata ciphertext) external {
+        if (ephX >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(ephX);
+        if (ephY >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(ephY);
+        for (uint256 i = 0; i < 4; i++) {
+            if (ciphertext[i] >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(ciphertext[i]);
+        }
+        if (ephX & 1 != 0) revert Rollup__EphemeralKeyXOdd(ephX);
+        if (!_onCurve(ephX, ephY)) revert Rollup__NotOnCurve(ephX, ephY);
+        uint64 index = inboxCount;
+        if (index >= MAX_INBOX_COUNT) revert Rollup__InboxFull();
+
+        uint256 chain = PoseidonT4.hash(
+            [
+                PoseidonT5.hash([inboxHead, ephY, ciphertext[0], ciphertext[1]]),
+                ciphertext[2],
+                ciphertext[3]
+            ]
+        );
+        uint64 count = index + 1;
+        inboxHead = chain;
+        inboxCount = count;
+        if (count % messagesPerBatch == 0) checkpoints[count] = chain;
+        emit MessageSent(index, ephX, ephY, ciphertext, chain);
+    }
+
+    /// @notice Stores the inbox chain at the current count as a checkpoint, so a batch can end
+    /// there while messages keep arriving. Anyone may call; with no messages it only emits.
+    function sealInbox() external {
+        uint64 count = inboxCount;
+        uint256 chain = inboxHead;
+        if (count != 0) checkpoints[count] = chain;
+        emit InboxSealed(count, chain);
+    }
+
+    /// @notice The inbox chain after `count` messages, if the contract knows it: at 0 (the
+    /// empty chain), at the current count (the head), and at every stored checkpoint.
+    /// @param count a number of messages
+    /// @return chain the chain after `count` messages (0 when not known)
+    /// @return known whether the contract knows it
+    function inboxChainAt(uint64 count) external view returns (uint256 chain, bool known) {
+        if (count == 0) return (0, true);
+        uint64 current = inboxCount;
+        if (count == current) return (inboxHead, true);
+        if (count > current) return (0, false);
+        chain = checkpoints[count];
+        known = chain != 0;
+    }
+
+    /// @dev Whether (x, y), both below the field, is on Baby Jubjub.
+    function _onCurve(uint256 x, uint256 y) private pure returns (bool) {
+        uint256 x2 = mulmod(x, x, SNARK_SCALAR_FIELD);
+        uint256 y2 = mulmod(y, y, SNARK_SCALAR_FIELD);
+        uint256 lhs = addmod(mulmod(BABYJUB_A, x2, SNARK_SCALAR_FIELD), y2, SNARK_SCALAR_FIELD);
+        uint256 rhs = addmod(
+            1, mulmod(BABYJUB_D, mulmod(x2, y2, SNARK_SCALAR_FIELD), SNARK_SCALAR_FIELD),
+            SNARK_SCALAR_FIELD
+        );
+        return lhs == rhs;
     }
 
     function _register(uint256 keyX, uint256 keyY, Market[] memory markets_) private {

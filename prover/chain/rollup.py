@@ -1,10 +1,12 @@
 """Deploy and drive a ``Rollup`` (verifier_contracts/Rollup.sol) through web3.py.
 
 :func:`connect` turns an RPC URL into a client, or a :class:`ChainError` naming the URL;
-:func:`deploy` puts the verifier, the Poseidon contracts and the Rollup on chain;
-:class:`RollupClient` reads the state, submits batches (a revert comes back as a
-:class:`RollupRevert` carrying the contract's ``Rollup__Reason`` and its arguments) and
-reads the ``BatchSubmitted`` / ``ConfigRegistered`` events a verifier rebuilds batches from.
+:func:`deploy` puts the verifier, the Poseidon contracts and libraries and the (linked)
+Rollup on chain; :class:`RollupClient` reads the state, submits batches (a revert comes
+back as a :class:`RollupRevert` carrying the contract's ``Rollup__Reason`` and its
+arguments), reads the ``BatchSubmitted`` / ``ConfigRegistered`` events a verifier rebuilds
+batches from, and sends and reads inbox messages (``sendMessage``, ``sealInbox``,
+``MessageSent``; docs/inbox.md).
 
 Docs: docs/settlement.md.
 """
@@ -19,10 +21,19 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak
 
 from prover.chain.config import RollupConfig
-from prover.chain.contracts import POSEIDON_INPUTS, compile_rollup, poseidon_contract
+from prover.chain.contracts import (
+    POSEIDON_INPUTS,
+    ROLLUP_LIBRARIES,
+    compile_rollup,
+    compile_rollup_contracts,
+    link,
+    poseidon_contract,
+)
 from prover.chain.signer import Signer
 from prover.chain.vkey import key_hash
+from prover.crypto.babyjub import Point
 from prover.errors import ToolError, ZkmatchError
+from prover.exchange.inbox import Message
 from prover.toolchain.solc import CompiledContract
 
 RECEIPT_TIMEOUT = 120
@@ -135,6 +146,30 @@ def _send(
     return receipt
 
 
+def _transact(
+    w3: Any,
+    call: Any,
+    abi: Sequence[Mapping[str, Any]],
+    sender: str | None,
+    signer: Signer | None,
+    gas: int | None = None,
+) -> Any:
+    """:func:`_send` from ``sender`` (the node signs), or signed here by ``signer``."""
+    if signer is None:
+        if sender is None:
+            raise ZkmatchError("a transaction needs a sender address or a signer")
+        return _send(w3, call, sender, abi, gas)
+    params: dict[str, Any] = {"from": signer.address}
+    if gas is not None:
+        params["gas"] = gas
+    _simulate(call, params, abi)
+    receipt = signer.send(w3, call.build_transaction(params), RECEIPT_TIMEOUT)
+    if receipt["status"] != 1:
+        _simulate(call, params, abi, block=receipt["blockNumber"] - 1)
+        raise RollupRevert("transaction failed", [_hex(receipt["transactionHash"])])
+    return receipt
+
+
 def _simulate(
     call: Any, params: Mapping[str, Any], abi: Sequence[Mapping[str, Any]], block: Any = None
 ) -> None:
@@ -152,7 +187,16 @@ def _simulate(
 def _deploy(
     w3: Any, contract: CompiledContract, sender: str, *args: Any, signer: Signer | None = None
 ) -> str:
+    """Deploy ``contract``; a constructor that would revert with a custom error raises
+    :class:`RollupRevert` (simulated first) and nothing is sent."""
+    from web3.exceptions import ContractCustomError
+
     factory = w3.eth.contract(abi=contract.abi, bytecode=contract.bytecode)
+    try:
+        w3.eth.call({"from": sender, "data": factory.constructor(*args).data_in_transaction})
+    except ContractCustomError as exc:
+        data = exc.data if isinstance(exc.data, str) else str(exc.message)
+        raise decode_revert(contract.abi, data) or RollupRevert("unknown", [data]) from exc
     if signer is not None:
         tx = factory.constructor(*args).build_transaction({"from": signer.address})
         receipt = signer.send(w3, tx, RECEIPT_TIMEOUT)
@@ -173,6 +217,9 @@ class Deployment:
     rollup: str
     verifier: str
     poseidon3: str
+    #: poseidon-solidity's libraries the Rollup is linked to (the inbox chain's hashes).
+    poseidon_t4: str
+    poseidon_t5: str
     operator: str
     admin: str
     block: int
@@ -195,17 +242,29 @@ def deploy(
     genesis_timestamp: int,
     operator: str,
     admin: str,
+    operator_key: Point,
+    messages_per_batch: int,
     sender: str | None = None,
     signer: Signer | None = None,
 ) -> Deployment:
-    """Deploy the verifier, circomlibjs's Poseidon(3) and a Rollup at the genesis state.
+    """Deploy the verifier, circomlibjs's Poseidon(3), poseidon-solidity's PoseidonT4 and
+    PoseidonT5 libraries, and a Rollup linked to them at the genesis state.
 
-    With ``signer`` the transactions are signed here (any node); else the node signs
-    for ``sender`` (default ``admin``; a development node's unlocked account)."""
+    ``operator_key`` is the operator's Baby Jubjub public key (inbox messages are encrypted
+    to it), ``messages_per_batch`` the batch circuit's entry count E. With ``signer`` the
+    transactions are signed here (any node); else the node signs for ``sender`` (default
+    ``admin``; a development node's unlocked account)."""
     sender = signer.address if signer is not None else (sender or admin)
     verifier_address = _deploy(w3, verifier, sender, signer=signer)
     (p3,) = (_deploy(w3, poseidon_contract(n), sender, signer=signer) for n in POSEIDON_INPUTS)
-    rollup = compile_rollup()
+    contracts = compile_rollup_contracts()
+    libraries = {
+        name: _deploy(w3, contracts[name], sender, signer=signer) for name in ROLLUP_LIBRARIES
+    }
+    rollup = link(
+        contracts["Rollup"],
+        {ROLLUP_LIBRARIES[name]: address for name, address in libraries.items()},
+    )
     address = _deploy(
         w3,
         rollup,
@@ -218,6 +277,7 @@ def deploy(
         genesis_root,
         genesis_timestamp,
         *config.as_contract_args(),
+        (int(operator_key[0]), int(operator_key[1]), int(messages_per_batch)),
         signer=signer,
     )
     return Deployment(
@@ -225,6 +285,8 @@ def deploy(
         address,
         verifier_address,
         p3,
+        libraries["PoseidonT4"],
+        libraries["PoseidonT5"],
         operator,
         admin,
         int(w3.eth.block_number),
@@ -253,6 +315,17 @@ class BatchEvent:
     tx_hash: str
     block: int
     gas_used: int | None = None
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    """One ``MessageSent`` event: message ``index`` (0-based) and the chain after it."""
+
+    index: int
+    message: Message
+    chain: int
+    block_number: int
+    tx_hash: str
 
 
 @dataclass(frozen=True)
@@ -369,6 +442,76 @@ class RollupClient:
             )
         return out
 
+    # --- the inbox (docs/inbox.md) ------------------------------------------------------
+
+    def operator_key(self) -> tuple[int, int]:
+        """The operator's Baby Jubjub public key, the one messages are encrypted to."""
+        f = self.contract.functions
+        return int(f.operatorKeyX().call()), int(f.operatorKeyY().call())
+
+    def messages_per_batch(self) -> int:
+        """The batch circuit's message capacity E (a checkpoint every E messages)."""
+        return int(self.contract.functions.messagesPerBatch().call())
+
+    def inbox_count(self) -> int:
+        """How many messages the inbox holds."""
+        return int(self.contract.functions.inboxCount().call())
+
+    def inbox_head(self) -> int:
+        """The inbox chain after the last message (0 when empty)."""
+        return int(self.contract.functions.inboxHead().call())
+
+    def chain_at(self, count: int) -> int | None:
+        """The inbox chain after ``count`` messages, or None if the contract does not know
+        it (known: 0, the current count, and every stored checkpoint)."""
+        chain, known = self.contract.functions.inboxChainAt(count).call()
+        return int(chain) if known else None
+
+    def send_message(
+        self, message: Message, sender: str | None = None, signer: Signer | None = None
+    ) -> Any:
+        """``sendMessage`` from ``sender`` (the node signs) or signed by ``signer``; returns
+        the receipt, or raises :class:`RollupRevert` with the contract's reason."""
+        call = self.contract.functions.sendMessage(*message.as_contract_args())
+        return _transact(self.w3, call, self.abi, sender, signer)
+
+    def seal_inbox(self, sender: str | None = None, signer: Signer | None = None) -> Any:
+        """``sealInbox``: a checkpoint at the current count; returns the receipt."""
+        call = self.contract.functions.sealInbox()
+        return _transact(self.w3, call, self.abi, sender, signer)
+
+    def messages(self, from_index: int = 0, from_block: int = 0) -> list[InboxEvent]:
+        """The inbox messages with index ``>= from_index`` logged from ``from_block`` on, in
+        index order; a :class:`ChainError` if the logs skip or repeat an index."""
+        logs = self.contract.events.MessageSent().get_logs(from_block=from_block)
+        out = []
+        for log in logs:
+            a = log["args"]
+            index = int(a["index"])
+            if index < from_index:
+                continue
+            message = Message(
+                (int(a["ephX"]), int(a["ephY"])),
+                tuple(int(c) for c in a["ciphertext"]),  # type: ignore[arg-type]
+            )
+            out.append(
+                InboxEvent(
+                    index,
+                    message,
+                    int(a["chain"]),
+                    int(log["blockNumber"]),
+                    _hex(log["transactionHash"]),
+                )
+            )
+        out.sort(key=lambda e: e.index)
+        for before, after in zip(out, out[1:], strict=False):
+            if after.index != before.index + 1:
+                raise ChainError(
+                    f"the Rollup's MessageSent logs go from index {before.index} to "
+                    f"{after.index}: the node returned an incomplete log"
+                )
+        return out
+
     def configs(self, from_block: int = 0) -> list[ConfigEvent]:
         """Every configuration registered (the deployment's first), in order."""
         logs = self.contract.events.ConfigRegistered().get_logs(from_block=from_block)
@@ -389,6 +532,7 @@ __all__ = [
     "ChainError",
     "ConfigEvent",
     "Deployment",
+    "InboxEvent",
     "RollupClient",
     "RollupRevert",
     "RollupState",

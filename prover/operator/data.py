@@ -10,6 +10,9 @@
       circuit/batch.zkey       the proving key the deployed verifier was exported from
       store.db                 the operator store (prover/operator/store.py)
       keys/operator.key        the operator's Ethereum key (mode 0600)
+      keys/operator-babyjub.key
+                               the operator's Baby Jubjub key (EdDSA key file, mode 0600):
+                               inbox messages are encrypted to its public key (the Rollup's)
       keys/feed.key            a development price feed's key, when deploy made one
       chain/anvil-state.json   zkmatch's own anvil: its chain, written when it stops
       chain/anvil.log
@@ -80,6 +83,11 @@ class DataDir:
     @property
     def operator_key(self) -> Path:
         return self.root / "keys" / "operator.key"
+
+    @property
+    def operator_babyjub_key(self) -> Path:
+        """The operator's Baby Jubjub key (prover.crypto.eddsa key file): the inbox's key."""
+        return self.root / "keys" / "operator-babyjub.key"
 
     @property
     def feed_key(self) -> Path:

@@ -7,6 +7,11 @@ their own issue). The price feed is the one ``--feed-key`` names (a feed key fil
 its public key is used), or else the scenario's development feed, whose key then goes to
 ``keys/feed.key`` with a warning: anyone who knows the scenario's seed can sign for it.
 
+The operator's Baby Jubjub key (``keys/operator-babyjub.key``, made here, or reused when
+present) is the inbox's: traders encrypt their messages to its public key, which the Rollup
+stores with the batch circuit's message capacity (its entry count E) as
+``messagesPerBatch`` (docs/inbox.md).
+
 Order of work, so that a deploy killed half way can simply be run again: keys first
 (kept), then the circuit (cached), then the contracts, then the store and genesis, and
 ``deployment.json`` last: a folder without it holds no deployment.
@@ -23,6 +28,7 @@ from prover.chain.node import open_chain
 from prover.chain.rollup import connect, deploy
 from prover.chain.signer import Signer, fund_on_dev_chain
 from prover.chain.vkey import key_hash
+from prover.crypto.eddsa import PrivateKey, load_key_file, save_key_file
 from prover.errors import ZkmatchError
 from prover.exchange.scenario import genesis
 from prover.feed import KIND as FEED_KIND
@@ -53,6 +59,16 @@ def feed_public_key(path: Path) -> tuple[int, int]:
     except (KeyError, ValueError, TypeError) as exc:
         raise ZkmatchError(f"{path}: no usable public_key ({exc})") from exc
     return x, y
+
+
+def operator_babyjub_key(data: DataDir) -> PrivateKey:
+    """The operator's Baby Jubjub key from ``data`` (made and saved, mode 0600, if absent)."""
+    path = data.operator_babyjub_key
+    if path.exists():
+        return load_key_file(path)
+    key = PrivateKey.generate()
+    save_key_file(path, key)
+    return key
 
 
 def deploy_operator(
@@ -98,6 +114,9 @@ def deploy_operator(
             signer = Signer.generate()
             signer.save(data.operator_key)
         _say(progress, f"operator: {signer.address} (key {data.operator_key})")
+        inbox_key = operator_babyjub_key(data)
+        _say(progress, f"inbox key: {inbox_key.public_key[0]}, {inbox_key.public_key[1]} "
+             f"(key {data.operator_babyjub_key})")
 
         spec = config_spec(scenario.config)
         artifacts = build(spec, ptau, progress, contributions=contributions)
@@ -122,7 +141,9 @@ def deploy_operator(
             deployment = deploy(
                 w3, verifier, vk, venue,
                 genesis_root=state.root, genesis_timestamp=state.last_timestamp,
-                operator=signer.address, admin=admin or signer.address, signer=signer,
+                operator=signer.address, admin=admin or signer.address,
+                operator_key=inbox_key.public_key,
+                messages_per_batch=scenario.config.entries, signer=signer,
             )
             _say(progress, f"chain: Rollup at {deployment.rollup} on {endpoint.rpc_url} "
                  f"(block {deployment.block})")
@@ -141,9 +162,11 @@ def deploy_operator(
                 "first_batch": scenario.first_batch,
                 "scenario": str(scenario_path),
                 "development_feed": dev_feed,
+                "operator_babyjub_key": [str(c) for c in inbox_key.public_key],
+                "messages_per_batch": scenario.config.entries,
             }
             write_json(data.deployment, record)
     return record
 
 
-__all__ = ["DEV_FEED_WARNING", "deploy_operator", "feed_public_key"]
+__all__ = ["DEV_FEED_WARNING", "deploy_operator", "feed_public_key", "operator_babyjub_key"]

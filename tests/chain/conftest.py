@@ -24,6 +24,10 @@ CIRCUITS = Path(__file__).resolve().parent / "circuits"
 GENESIS_ROOT = 123456789
 MARKETS = (Market(0, 1, 500, 300, 200, 500), Market(1, 5, 1000, 500, 0, 700))
 CONFIG = RollupConfig(MARKETS, (1_000, 2_000), PrivateKey.from_seed("zkmatch-test-feed").public_key)
+#: The operator's Baby Jubjub key (inbox messages are encrypted to it) and the inbox's
+#: checkpoint interval (the batch circuit's E; small, so tests reach several checkpoints).
+OPERATOR_KEY = PrivateKey.from_seed("zkmatch-test-operator")
+MESSAGES_PER_BATCH = 3
 
 
 @dataclass
@@ -92,6 +96,8 @@ def rollup(chain: Any, shape: Shape) -> Deployed:
         genesis_timestamp=genesis,
         operator=operator,
         admin=admin,
+        operator_key=OPERATOR_KEY.public_key,
+        messages_per_batch=MESSAGES_PER_BATCH,
     )
     return Deployed(
         chain,

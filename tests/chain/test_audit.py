@@ -11,7 +11,7 @@ from cli.main import main
 from prover.chain.config import batch_info
 from prover.chain.rollup import RollupClient, deploy
 from prover.verifier.audit import audit_chain
-from tests.chain.conftest import CONFIG, GENESIS_ROOT
+from tests.chain.conftest import CONFIG, GENESIS_ROOT, MESSAGES_PER_BATCH, OPERATOR_KEY
 
 BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 
@@ -67,7 +67,9 @@ def test_a_verifier_that_does_not_embed_the_registered_key_fails(chain, shape, t
     other_vk["vk_alpha_1"] = [x, str(BASE_FIELD - int(y)), z]  # -alpha
     admin, operator = chain.eth.accounts[:2]
     deployment = deploy(chain, shape.verifier, other_vk, CONFIG, genesis_root=1,
-                        genesis_timestamp=1, operator=operator, admin=admin)
+                        genesis_timestamp=1, operator=operator, admin=admin,
+                        operator_key=OPERATOR_KEY.public_key,
+                        messages_per_batch=MESSAGES_PER_BATCH)
     path = tmp_path / "published.json"
     path.write_text(json.dumps(other_vk))
     report = audit_chain(RollupClient(chain, deployment.rollup), path)

@@ -18,6 +18,7 @@ from prover.proving.batches import config_spec, load_scenario, prove_batch, simu
 from prover.proving.circuit import build, compile_verifier
 from prover.toolchain.common import REPO_ROOT
 from prover.verifier.audit import audit_chain
+from tests.chain.conftest import OPERATOR_KEY
 
 DEMO = REPO_ROOT / "docs" / "examples" / "demo.json"
 BATCHES = 3
@@ -40,7 +41,8 @@ def test_proven_batches_are_accepted_and_audited(chain, proven):
     deployment = deploy(
         chain, compile_verifier(artifacts), artifacts.verification_key(), scenario.venue,
         genesis_root=start.root, genesis_timestamp=start.last_timestamp,
-        operator=operator, admin=admin,
+        operator=operator, admin=admin, operator_key=OPERATOR_KEY.public_key,
+        messages_per_batch=scenario.config.entries,
     )
     client = RollupClient(chain, deployment.rollup)
     assert client.state().config_hash == scenario.venue.hash()

@@ -1,0 +1,175 @@
+"""``zkmatch trader``: a trader's key file, and orders and cancels sent to the inbox.
+
+    zkmatch trader keygen --out trader.key [--seed TEXT] [--force] [--show-private]
+    zkmatch trader order --key trader.key --account 2 --market 0 --side sell
+                         --price 31000000 --size 1 --order-id 7 --expiry +3600
+                         [--max-fee PPM] [--tif gtc|ioc|post-only]
+                         (--rpc-url URL --rollup ADDRESS | --data DIR) [--out FILE]
+    zkmatch trader cancel --key trader.key --account 2 --order-id 7 [--cancel-id ID]
+                          [--slot-bits S] (--rpc-url URL --rollup ADDRESS | --data DIR)
+
+An order is checked against the Rollup's markets before it is signed, encrypted to the
+operator's key and sent from the key file's own Ethereum account. Docs: docs/trader.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from cli.output import emit, json_option, progress
+from prover.trader.keys import SEED_WARNING, load_trader_key, new_trader_key
+from prover.trader.send import CancelArgs, OrderArgs, place_cancel, place_order
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _chain_options(func: F) -> F:
+    for option in reversed((
+        click.option("--rpc-url", default=None, envvar="ZKMATCH_RPC_URL",
+                     help="EVM JSON-RPC node (also $ZKMATCH_RPC_URL); with --data it "
+                     "overrides the deployment's."),
+        click.option("--rollup", default=None, envvar="ZKMATCH_ROLLUP", metavar="ADDRESS",
+                     help="The Rollup's address (also $ZKMATCH_ROLLUP)."),
+        click.option("--data", "data_dir", default=None,
+                     type=click.Path(file_okay=False, exists=True, path_type=Path),
+                     help="An operator's data folder instead: node, Rollup and the state's "
+                     "shape (account and slot bits) from there (development)."),
+        click.option("--out", "out", default=None,
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write the encrypted message here as JSON and send nothing."),
+        json_option,
+    )):
+        func = option(func)
+    return func
+
+
+def _key_option(func: F) -> F:
+    return click.option(
+        "--key", "key_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+        help="The trader's key file (`zkmatch trader keygen`).",
+    )(func)
+
+
+@click.group("trader")
+def command() -> None:
+    """A trader: a key file, and orders and cancels encrypted to the operator."""
+
+
+@command.command("keygen")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="New key file (mode 0600).")
+@click.option("--seed", default=None, metavar="TEXT",
+              help="DEVELOPMENT ONLY: derive both keys from TEXT (anyone who knows it has "
+              "the keys).")
+@click.option("--force", is_flag=True, help="Overwrite an existing key file (its keys are lost).")
+@click.option("--show-private", is_flag=True, help="Also print the private keys.")
+@json_option
+def keygen(out: Path, seed: str | None, force: bool, show_private: bool, as_json: bool) -> None:
+    """Make a trader key file: the account key (Baby Jubjub) that signs orders, and a
+    separate Ethereum key that pays for sending them. Prints the public key and the
+    sending address, never a private key unless --show-private."""
+    if seed is not None:
+        progress(f"WARNING: {SEED_WARNING}")
+    key = new_trader_key(out, seed=seed, force=force)
+    result: dict[str, Any] = {"key_file": str(out), **key.public_json(),
+                              "development_seed": key.development_seed}
+    if show_private:
+        progress("WARNING: private keys printed below; anyone who sees them owns the account")
+        result.update(key.private_json())
+
+    def human(r: dict[str, Any]) -> str:
+        lines = [
+            f"trader key written to {r['key_file']}",
+            f"public key      {r['public_key'][0]}",
+            f"                {r['public_key'][1]}",
+            f"sending address {r['eth_address']} (pays for sendMessage; fund it)",
+        ]
+        if show_private:
+            lines += [f"account private key {r['babyjub_private_key']}",
+                      f"sending private key {r['eth_private_key']}"]
+        return "\n".join(lines)
+
+    emit(result, as_json, human)
+
+
+def _sent_lines(r: dict[str, Any]) -> list[str]:
+    if not r["sent"]:
+        return [f"  encrypted to the operator; message written to {r['out']} (not sent)"]
+    return [
+        f"  message index {r['index']}, inbox chain after it {r['inbox_chain']}",
+        f"  tx {r['tx_hash']} (block {r['block']}, gas {r['gas_used']:,}) from {r['sender']}",
+    ]
+
+
+@command.command("order")
+@_key_option
+@click.option("--account", type=int, required=True, help="Your account's index.")
+@click.option("--market", type=int, required=True, help="Market id (0, 1, ...).")
+@click.option("--side", required=True, metavar="buy|sell")
+@click.option("--price", type=int, required=True, help="Limit price in quote units per lot "
+              "(a multiple of the market's tick).")
+@click.option("--size", type=int, required=True, help="Lots.")
+@click.option("--order-id", type=int, required=True, help="Your order id; slot = id mod 2^S, "
+              "a larger id replaces the slot's order.")
+@click.option("--expiry", required=True, metavar="UNIX_TIME|+SECONDS",
+              help="Last batch time the order may enter (+SECONDS: from now).")
+@click.option("--max-fee", "max_fee", type=int, default=None, metavar="PPM",
+              help="Fee cap in ppm (default: the market's highest fee rate).")
+@click.option("--tif", default="gtc", show_default=True, metavar="gtc|ioc|post-only")
+@_chain_options
+def order_command(
+    key_file: Path, account: int, market: int, side: str, price: int, size: int,
+    order_id: int, expiry: str, max_fee: int | None, tif: str, rpc_url: str | None,
+    rollup: str | None, data_dir: Path | None, out: Path | None, as_json: bool,
+) -> None:
+    """Check, sign and encrypt an order and send it to the Rollup's inbox."""
+    key = load_trader_key(key_file)
+    args = OrderArgs(account, market, side, price, size, order_id, expiry, tif, max_fee)
+    result = place_order(key, args, rpc_url=rpc_url, rollup=rollup, data_dir=data_dir, out=out)
+
+    def human(r: dict[str, Any]) -> str:
+        o = r["order"]
+        side_name = "buy" if o["side"] == "0" else "sell"
+        tif_name = ("gtc", "ioc", "post-only")[int(o["tif"])]
+        return "\n".join([
+            f"order {o['order_id']}: account {o['account']} {side_name} {o['size']} lots of "
+            f"market {o['market']} at {o['price']}, {tif_name}, expiry {o['expiry']}, "
+            f"max fee {o['max_fee_ppm']} ppm",
+            *_sent_lines(r),
+        ])
+
+    emit(result, as_json, human)
+
+
+@command.command("cancel")
+@_key_option
+@click.option("--account", type=int, required=True, help="Your account's index.")
+@click.option("--order-id", type=int, required=True, help="The order to cancel.")
+@click.option("--cancel-id", type=int, default=None,
+              help="The cancel's own id (default: order id + 2^S, the next id of that slot).")
+@click.option("--slot-bits", type=int, default=None, metavar="S",
+              help="The venue's S (order slots per account 2^S); --data knows it.")
+@_chain_options
+def cancel_command(
+    key_file: Path, account: int, order_id: int, cancel_id: int | None,
+    slot_bits: int | None, rpc_url: str | None, rollup: str | None, data_dir: Path | None,
+    out: Path | None, as_json: bool,
+) -> None:
+    """Sign and encrypt a cancel of an order and send it to the Rollup's inbox."""
+    key = load_trader_key(key_file)
+    args = CancelArgs(account, order_id, cancel_id, slot_bits)
+    result = place_cancel(key, args, rpc_url=rpc_url, rollup=rollup, data_dir=data_dir, out=out)
+
+    def human(r: dict[str, Any]) -> str:
+        c = r["cancel"]
+        return "\n".join([
+            f"cancel of order {r['cancels_order_id']}: account {c['account']}, cancel id "
+            f"{c['order_id']}",
+            *_sent_lines(r),
+        ])
+
+    emit(result, as_json, human)

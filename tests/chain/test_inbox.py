@@ -267,3 +267,15 @@ def test_the_constructor_refuses_a_bad_operator_key_or_capacity(
                genesis_timestamp=1, operator=operator, admin=admin,
                operator_key=operator_key, messages_per_batch=per_batch)
     assert caught.value.reason == reason
+
+
+def test_deploy_makes_the_operator_inbox_key_once(tmp_path):
+    from prover.crypto.eddsa import load_key_file
+    from prover.operator.data import DataDir
+    from prover.operator.deploy import operator_babyjub_key
+
+    data = DataDir(tmp_path / "data")
+    made = operator_babyjub_key(data)
+    assert data.operator_babyjub_key.stat().st_mode & 0o777 == 0o600
+    assert load_key_file(data.operator_babyjub_key).public_key == made.public_key
+    assert operator_babyjub_key(data).public_key == made.public_key  # reused, not replaced

@@ -56,7 +56,7 @@ from prover.exchange.state import ExchangeState
 from prover.exchange.venue import development_venue
 from prover.proving.backends import ProverBackend, arkworks_available, backend
 from prover.proving.batch_circuit import batch_spec, circuit_inputs
-from prover.proving.batches import default_workers
+from prover.proving.batches import default_workers, expected_public
 from prover.proving.circuit import (
     Artifacts,
     WitnessGenerator,
@@ -339,8 +339,7 @@ def run_bench(
         parallel = _parallel_rate(artifacts, inputs, generator, engine, width, len(result.fills),
                                   folder, say)
     end_to_end, raw_s = min(ends), min(raws)
-    expected = [str(v) for v in (result.old_root, result.new_root, result.batch_info,
-                                 result.config_hash)]
+    expected = expected_public(result)
     if proof.public != expected:
         raise ZkmatchError(f"bench: public signals {proof.public} differ from the model's")
     start = time.monotonic()

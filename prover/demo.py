@@ -3,10 +3,11 @@
 The default demo (:func:`run_operator_demo`) runs a small shipped scenario
 (``docs/examples/demo.json``) the way an operator does: deploys into a data folder (a
 ``Rollup`` at the scenario's genesis, its markets, funding caps and development price
-feed registered), queues each round's signed orders and runs the batch loop
-(:mod:`prover.operator.loop`: match, prove with ``Batch(K, E, B, D, S, M)``, submit,
-confirm) until the queue is empty, shows that a changed ``newRoot`` is rejected by snarkjs
-and by the Rollup, and finally audits the chain the way ``zkmatch verify`` does.
+feed registered), sends each round's signed orders to the Rollup's inbox, encrypted to
+the operator, each trader from its own node account, and runs the batch loop
+(:mod:`prover.operator.loop`: match an inbox range, prove with ``Batch(K, E, B, D, S, M)``,
+submit, confirm) until no message is pending, shows that a changed ``newRoot`` is rejected
+by snarkjs and by the Rollup, and finally audits the chain the way ``zkmatch verify`` does.
 :func:`run_batch_demo` (``--no-chain``) proves and checks with snarkjs only.
 
 The membership demo (:func:`run_demo`, ``zkmatch demo --membership``):
@@ -336,7 +337,8 @@ def tampered_new_root(public: list[str]) -> list[str]:
 
 
 def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = None) -> list[Any]:
-    """Feed ``scenario``'s rounds to ``operator`` (its queue, then batch after batch with
+    """Feed ``scenario``'s rounds to ``operator`` (each round's signed orders encrypted to
+    the operator and sent to the Rollup's inbox, then batch after batch with
     prices the scenario's feed signs: a batch the engine splits off gets them a second
     later; with several workers a round's batches are proven at once,
     :meth:`~prover.operator.loop.Operator.batches_ahead`); every
@@ -346,22 +348,29 @@ def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = Non
 
     runs: list[Any] = []
     store = operator.store
+    # Each trader sends from its own Ethereum account (the node's development accounts,
+    # where it has any; else the operator's account sends for all).
+    nodes = list(operator.w3.eth.accounts)[1:]
+
+    def sender(entry: Any) -> str | None:
+        return nodes[entry.account % len(nodes)] if nodes else None
+
     for rnd, messages in zip(scenario.rounds, signed_rounds(scenario), strict=True):
-        store.enqueue(messages)
+        operator.post_entries(messages, sender)
 
         def prices_after(last: int, rnd: Any = rnd) -> PriceSet:
             t = max(rnd.timestamp, last + 1)
             return PriceSet(0, t, rnd.marks, rnd.funding).signed(scenario.feed)
 
-        while store.pending():
+        while operator.pending_messages():
             prices = prices_after(store.load_state().last_timestamp)
-            before = len(store.pending())
+            before = operator.pending_messages()
             if operator.workers > 1:  # the round's batches proven at once, sent in order
                 runs.extend(operator.batches_ahead(prices, prices_after))
             else:
                 runs.extend(operator.batch(prices))
-            if len(store.pending()) == before:
-                raise ToolError(f"the operator took none of {before} queued messages")
+            if operator.pending_messages() == before:
+                raise ToolError(f"the operator took none of {before} pending inbox messages")
     return runs
 
 
@@ -377,8 +386,8 @@ def run_operator_demo(
     workers: int | None = None,
 ) -> BatchDemoReport:
     """The demo as an operator runs it: deploy into a data folder (zkmatch's own anvil
-    unless ``rpc_url``), queue each round's signed orders, ``zkmatch batch`` until the
-    queue is empty (match, prove, submit, confirm; the store records each step), check
+    unless ``rpc_url``), send each round's signed orders to the inbox, ``zkmatch batch``
+    until no message is pending (match, prove, submit, confirm; the store records each step), check
     that a changed new root is refused by snarkjs and by the Rollup, then audit the chain
     as ``zkmatch verify`` does."""
     import tempfile
@@ -432,7 +441,8 @@ def run_operator_demo(
         try:
             operator.client.submit_transaction(
                 (int(last["new_root"]) + 1) % SNARK_FIELD, int(last["timestamp"]) + 1,
-                json.loads(last["proof"]), operator.signer.address,
+                operator.client.inbox_consumed(), json.loads(last["proof"]),
+                operator.signer.address,
             )
             chain_refused = False
         except RollupRevert as exc:

@@ -7,9 +7,9 @@ files, verify), and the Python verifier in process (key loaded once, then per pr
     .venv/bin/python scripts/bench_verify.py [--vkey VK --proof PROOF --public PUBLIC]
                                              [--runs 5] [--json]
 
-Without files it builds the four-public-input stand-in circuit of the Rollup tests
+Without files it builds the six-public-input stand-in circuit of the Rollup tests
 (tests/chain/circuits/RollupShape.circom, cached) and proves once: the batch circuit's
-verifier has the same shape (four public inputs), so the verification cost is the same.
+verifier has the same shape (six public inputs), so the verification cost is the same.
 Figures are the median of ``--runs`` runs; the load average is printed beside them.
 """
 
@@ -48,12 +48,13 @@ def _files(work: Path) -> tuple[Path, Path, Path]:
         name="rollup_shape",
         source="RollupShape.circom",
         template="RollupShape",
-        public=("oldRoot", "newRoot", "batchInfo", "configHash"),
+        public=("oldRoot", "newRoot", "batchInfo", "configHash", "inboxBefore", "inboxAfter"),
         circuits_dir=ROOT / "tests" / "chain" / "circuits",
     )
     artifacts = build(spec)
     result = prove(artifacts, {"oldRoot": "1", "newRoot": "2", "batchInfo": "3",
-                               "configHash": "4"}, work_dir=work)
+                               "configHash": "4", "inboxBefore": "5", "inboxAfter": "6"},
+                   work_dir=work)
     proof, public = result.write(work)
     return artifacts.vkey, proof, public
 

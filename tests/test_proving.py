@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from cli.commands.setup import parse_params, specs_for
 from cli.main import main
 from prover.errors import ZkmatchError
+from prover.exchange import inbox
 from prover.exchange.domain import BatchConfig
 from prover.exchange.scenario import parse_scenario, run_scenario
 from prover.field import SNARK_FIELD
@@ -74,11 +75,13 @@ def test_config_spec_and_expected_public() -> None:
     scenario = parse_scenario(TINY)
     spec = config_spec(scenario.config)
     assert spec.params == (4, 2, 2, 4, 2, 2)  # Batch(K, E, B, D, S, M)
-    assert spec.public == ("oldRoot", "newRoot", "batchInfo", "configHash")
+    assert spec.public == (
+        "oldRoot", "newRoot", "batchInfo", "configHash", "inboxBefore", "inboxAfter"
+    )
     result = simulate(scenario).reports[0].result
     assert expected_public(result) == [
         str(result.old_root), str(result.new_root), str(result.batch_info),
-        str(result.config_hash),
+        str(result.config_hash), "0", str(inbox.chain_of(result.witness.messages)),
     ]
     assert result.batch_info == (0 << 80) + (0 << 40) + result.timestamp
     assert len(result.fills) == 1 and len(result.entries) == 2

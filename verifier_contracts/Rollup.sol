@@ -10,7 +10,7 @@ interface IGroth16Verifier {
         uint256[2] calldata pA,
         uint256[2][2] calldata pB,
         uint256[2] calldata pC,
-        uint256[4] calldata pubSignals
+        uint256[6] calldata pubSignals
     ) external view returns (bool);
 }
 
@@ -21,28 +21,37 @@ interface IPoseidon3 {
 
 /// @title zkmatch Rollup: the chain's copy of the exchange state, moved only by proven batches
 /// @notice Holds the account tree's root, the batch number, the last batch's timestamp, the
-/// registered markets and price-feed key (through `configHash`) and the verifier of the batch
-/// circuit. `submitBatch` rebuilds the four public inputs of the batch proof from this storage
-/// and the call's new root and timestamp, so a proof can choose none of them:
-///   [0] oldRoot    = stateRoot
-///   [1] newRoot    = the argument
-///   [2] batchInfo  = batchNumber * 2^80 + lastTimestamp * 2^40 + timestamp
+/// registered markets, price-feed key and operator key (through `configHash`), the inbox and
+/// how much of it batches consumed, and the verifier of the batch circuit. `submitBatch`
+/// rebuilds the six public inputs of the batch proof from this storage and the call's new
+/// root, timestamp and inbox end, so a proof can choose none of them:
+///   [0] oldRoot     = stateRoot
+///   [1] newRoot     = the argument
+///   [2] batchInfo   = batchNumber * 2^80 + lastTimestamp * 2^40 + timestamp
 /// Batches are numbered from 0, as the exchange model numbers them.
-///   [3] configHash = the registered configuration's hash:
+///   [3] configHash  = the registered configuration's hash:
 ///       h_0 = Poseidon(TAG_CONFIG, feedKeyX, feedKeyY),
 ///       h_{m+1} = Poseidon(TAG_CONFIG_MARKET, h_m, tickSize + imrBps * 2^40
 ///                 + mmrBps * 2^54 + makerFeePpm * 2^68 + takerFeePpm * 2^88
-///                 + fundingRateCap * 2^108)
+///                 + fundingRateCap * 2^108),
+///       configHash = Poseidon(TAG_CONFIG_OPERATOR, h_M,
+///                             Poseidon(TAG_OPERATOR_KEY, operatorKeyX, operatorKeyY))
+///   [4] inboxBefore = inboxConsumedChain: the inbox chain after the messages earlier
+///       batches consumed (0 at genesis)
+///   [5] inboxAfter  = the inbox chain after the argument inboxEnd messages
 ///
 /// The inbox: anyone may post an order or cancel encrypted to the operator's Baby Jubjub key
 /// (`sendMessage`, docs/inbox.md). The contract checks the message's values and appends it to
 /// a Poseidon hash chain, h_0 = 0, h_{i+1} = Poseidon3(Poseidon4(h_i, ephY, c0, c1), c2, c3)
 /// (poseidon-solidity's PoseidonT5 and PoseidonT4: circomlib's Poseidon(4) and Poseidon(3),
 /// zero capacity; deployed libraries, linked at deployment). Storage: `inboxCount` (sharing
-/// the slot of batchNumber, lastTimestamp and mode), `inboxHead` = h_inboxCount, and
-/// `checkpoints[n]` = h_n at every multiple n of `messagesPerBatch` and wherever `sealInbox`
-/// cut. Batches do not consume the inbox yet: the four public inputs above are all a proof
-/// states today; the inbox chain and the operator key will join them with the circuit part.
+/// the slot of batchNumber, lastTimestamp, mode and inboxConsumed), `inboxHead` =
+/// h_inboxCount, and `checkpoints[n]` = h_n at every multiple n of `messagesPerBatch` and
+/// wherever `sealInbox` cut. Every batch consumes the messages [inboxConsumed, inboxEnd):
+/// at most `messagesPerBatch` of them (an empty range is allowed), ending where the contract
+/// knows the chain (the head or a checkpoint); the proof processes exactly those messages,
+/// because its inboxBefore and inboxAfter are the chain at both ends, read from storage.
+/// The operator key inside configHash binds the proof to whoever can decrypt the messages.
 /// docs/settlement.md describes the protocol; prover/chain/ mirrors every encoding in Python.
 contract Rollup {
     /// @notice The BN254 scalar field: every public input must be below it.
@@ -58,12 +67,14 @@ contract Rollup {
     /// @notice Domain-separation tags of the configuration hash (first Poseidon input).
     uint256 public constant TAG_CONFIG = 10;
     uint256 public constant TAG_CONFIG_MARKET = 11;
+    uint256 public constant TAG_CONFIG_OPERATOR = 13;
+    uint256 public constant TAG_OPERATOR_KEY = 14;
     /// @notice Limits shared with the circuit (docs/protocol.md).
     uint256 public constant MAX_MARKETS = 8;
     uint256 public constant MARGIN_SCALE = 10_000;
     uint256 public constant FEE_SCALE = 1_000_000;
     /// @notice `mode` while batches are accepted.
-    uint64 public constant MODE_ACTIVE = 1;
+    uint8 public constant MODE_ACTIVE = 1;
     /// @notice Baby Jubjub (twisted Edwards over the scalar field): a*x^2 + y^2 = 1 + d*x^2*y^2.
     uint256 public constant BABYJUB_A = 168700;
     uint256 public constant BABYJUB_D = 168696;
@@ -111,28 +122,37 @@ contract Rollup {
     /// @notice The time before batch 0; batch 0's timestamp is later.
     uint64 public immutable genesisTimestamp;
     /// @notice The operator's Baby Jubjub public key, the one inbox messages are encrypted to
-    /// (a later batch proof shows the operator's private key matches it).
+    /// (every batch proof shows the operator's private key matches it, through configHash).
     uint256 public immutable operatorKeyX;
     uint256 public immutable operatorKeyY;
+    /// @notice Poseidon(TAG_OPERATOR_KEY, operatorKeyX, operatorKeyY), inside every configHash.
+    uint256 public immutable operatorKeyHash;
     /// @notice The batch circuit's message capacity (its entry count E): a checkpoint of the
     /// inbox chain is stored after every `messagesPerBatch` messages.
     uint64 public immutable messagesPerBatch;
 
     /// @notice Root of the account tree after the last accepted batch (genesis at first).
     uint256 public stateRoot;
-    /// @notice Number of batches accepted so far, which is the next batch's number.
-    uint64 public batchNumber;
+    /// @notice Number of batches accepted so far, which is the next batch's number (below
+    /// 2^40, as the circuit's batchInfo packs it: 40 bits leave room in the slot for
+    /// inboxConsumed).
+    uint40 public batchNumber;
     /// @notice Timestamp of the last accepted batch (the genesis timestamp at first).
     uint64 public lastTimestamp;
     /// @notice MODE_ACTIVE while the Rollup accepts batches. It shares a storage slot with
-    /// batchNumber and lastTimestamp and is never zero, so that slot is never zero either
-    /// and batch 0 costs what every later batch costs (no zero-to-non-zero write).
-    uint64 public mode;
+    /// batchNumber, lastTimestamp, inboxCount and inboxConsumed and is never zero, so that
+    /// slot is never zero either and batch 0 costs what every later batch costs (no
+    /// zero-to-non-zero write).
+    uint8 public mode;
     /// @notice Number of inbox messages so far (the next message's 0-based index). In the
     /// same never-zero slot as mode, so the first message pays no zero-to-non-zero write for
     /// it, and a message reads and writes one slot for its count.
     uint64 public inboxCount;
-    /// @notice Hash of the registered markets and feed key; public input [3] of every batch.
+    /// @notice Number of inbox messages the accepted batches consumed: the next batch's
+    /// messages start at this index. In the slot submitBatch reads and writes anyway.
+    uint64 public inboxConsumed;
+    /// @notice Hash of the registered markets, feed key and operator key; public input [3] of
+    /// every batch.
     uint256 public configHash;
     /// @notice The price feed's Baby Jubjub public key; its signature on the batch's prices is
     /// checked in the circuit against the key bound through configHash.
@@ -145,6 +165,9 @@ contract Rollup {
     /// messagesPerBatch and wherever sealInbox cut (0: not stored; a chain value of 0 after
     /// a message would be a Poseidon preimage of 0).
     mapping(uint64 count => uint256 chain) public checkpoints;
+    /// @notice The inbox chain after inboxConsumed messages (0 at genesis): public input [4]
+    /// (inboxBefore) of the next batch.
+    uint256 public inboxConsumedChain;
 
     /// @notice A new configuration took effect (at deployment, or by `registerMarkets`).
     event ConfigRegistered(
@@ -155,7 +178,9 @@ contract Rollup {
         Market[] markets
     );
 
-    /// @notice Batch `batchNumber` moved the root; with the configuration in force this is
+    /// @notice Batch `batchNumber` moved the root and consumed inbox messages
+    /// [inboxStart, inboxEnd), after which the chain is `inboxAfter` (its inboxBefore is the
+    /// previous batch's inboxAfter, 0 for batch 0); with the configuration in force this is
     /// everything needed to rebuild its public inputs and re-check its proof.
     event BatchSubmitted(
         uint64 indexed batchNumber,
@@ -164,6 +189,9 @@ contract Rollup {
         uint64 previousTimestamp,
         uint64 timestamp,
         uint256 configHash,
+        uint64 inboxStart,
+        uint64 inboxEnd,
+        uint256 inboxAfter,
         uint256[8] proof
     );
 
@@ -191,6 +219,10 @@ contract Rollup {
     error Rollup__EphemeralKeyXOdd(uint256 ephX);
     error Rollup__InboxFull();
     error Rollup__ZeroMessagesPerBatch();
+    error Rollup__InboxEndBeforeConsumed(uint64 inboxEnd, uint64 inboxConsumed);
+    error Rollup__InboxEndAfterCount(uint64 inboxEnd, uint64 inboxCount);
+    error Rollup__InboxRangeTooLong(uint64 inboxStart, uint64 inboxEnd, uint64 messagesPerBatch);
+    error Rollup__InboxChainUnknown(uint64 inboxEnd);
 
     /// @notice Deploys the rollup at its genesis state.
     /// @param verifier_ the snarkjs-exported Groth16 verifier of the batch circuit
@@ -239,6 +271,7 @@ contract Rollup {
         genesisTimestamp = genesisTimestamp_;
         operatorKeyX = keyX;
         operatorKeyY = keyY;
+        operatorKeyHash = poseidon3_.poseidon([TAG_OPERATOR_KEY, keyX, keyY]);
         messagesPerBatch = inbox_.messagesPerBatch;
         stateRoot = genesisRoot_;
         lastTimestamp = genesisTimestamp_;
@@ -246,13 +279,23 @@ contract Rollup {
         _register(feedKeyX_, feedKeyY_, markets_);
     }
 
-    /// @notice Accepts batch `batchNumber` if `proof` proves it from the current root.
+    /// @notice Accepts batch `batchNumber` if `proof` proves it from the current root,
+    /// consuming inbox messages [inboxConsumed, inboxEnd).
     /// @dev Public inputs are rebuilt here (see the contract's notice); the proof is
     /// snarkjs's (pA, pB, pC) flattened: a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y.
     /// @param newRoot the account tree's root after the batch
     /// @param timestamp the batch's time: after the last batch's, not after this block's
+    /// @param inboxEnd the inbox count after the batch's messages: from inboxConsumed to
+    ///        inboxCount, at most messagesPerBatch more than inboxConsumed, and either
+    ///        inboxConsumed (no message) or a count whose chain the contract knows (the
+    ///        head or a checkpoint: `inboxChainAt`)
     /// @param proof the Groth16 proof
-    function submitBatch(uint256 newRoot, uint64 timestamp, uint256[8] calldata proof) external {
+    function submitBatch(
+        uint256 newRoot,
+        uint64 timestamp,
+        uint64 inboxEnd,
+        uint256[8] calldata proof
+    ) external {
         if (msg.sender != operator) revert Rollup__NotOperator(msg.sender);
         if (newRoot >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(newRoot);
         uint64 previous = lastTimestamp;
@@ -263,15 +306,14 @@ contract Rollup {
         if (timestamp >= TIME_LIMIT) revert Rollup__TimestampTooLarge(timestamp);
         uint64 number = batchNumber;
         if (number + 1 >= TIME_LIMIT) revert Rollup__BatchNumberExhausted();
-
-        uint256 oldRoot = stateRoot;
-        uint256 config = configHash;
-        uint256[4] memory inputs = [
-            oldRoot,
-            newRoot,
-            (uint256(number) << 80) | (uint256(previous) << 40) | uint256(timestamp),
-            config
-        ];
+        // The inbox range first, into the inputs (one local fewer: the stack is at its limit).
+        uint256[6] memory inputs;
+        uint64 start;
+        (start, inputs[4], inputs[5]) = _inboxRange(inboxEnd, inboxCount);
+        inputs[0] = stateRoot;
+        inputs[1] = newRoot;
+        inputs[2] = (uint256(number) << 80) | (uint256(previous) << 40) | uint256(timestamp);
+        inputs[3] = configHash;
         for (uint256 i = 0; i < 8; i++) {
             if (proof[i] >= BASE_FIELD) revert Rollup__NotInField(proof[i]);
         }
@@ -284,12 +326,18 @@ contract Rollup {
         if (!ok) revert Rollup__InvalidProof();
 
         stateRoot = newRoot;
-        batchNumber = number + 1;
+        batchNumber = uint40(number + 1); // below 2^40: checked above
         lastTimestamp = timestamp;
-        emit BatchSubmitted(number, oldRoot, newRoot, previous, timestamp, config, proof);
+        inboxConsumed = inboxEnd;
+        inboxConsumedChain = inputs[5];
+        emit BatchSubmitted(
+            number, inputs[0], newRoot, previous, timestamp, inputs[3], start, inboxEnd,
+            inputs[5], proof
+        );
     }
 
-    /// @notice Replaces the markets and feed key from the next batch on; event-logged.
+    /// @notice Replaces the markets and feed key from the next batch on (the operator key
+    /// stays); event-logged.
     /// @param feedKeyX_ the price feed's public key, x
     /// @param feedKeyY_ the price feed's public key, y
     /// @param markets_ the markets, in market-id order (as many as the circuit has)
@@ -306,21 +354,27 @@ contract Rollup {
         return _markets;
     }
 
-    /// @notice The public inputs the next batch's proof must have, for a given new root and
-    /// timestamp (what `submitBatch` builds; for operators and verifiers).
+    /// @notice The public inputs the next batch's proof must have, for a given new root,
+    /// timestamp and inbox end (what `submitBatch` builds; for operators and verifiers).
+    /// Reverts as `submitBatch` does when `inboxEnd` is not acceptable; the timestamp is not
+    /// checked here.
     /// @param newRoot the root after the batch
     /// @param timestamp the batch's time
-    /// @return inputs oldRoot, newRoot, batchInfo, configHash
-    function nextPublicInputs(uint256 newRoot, uint64 timestamp)
+    /// @param inboxEnd the inbox count after the batch's messages (see `submitBatch`)
+    /// @return inputs oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter
+    function nextPublicInputs(uint256 newRoot, uint64 timestamp, uint64 inboxEnd)
         external
         view
-        returns (uint256[4] memory inputs)
+        returns (uint256[6] memory inputs)
     {
+        (, uint256 before, uint256 after_) = _inboxRange(inboxEnd, inboxCount);
         inputs = [
             stateRoot,
             newRoot,
             (uint256(batchNumber) << 80) | (uint256(lastTimestamp) << 40) | uint256(timestamp),
-            configHash
+            configHash,
+            before,
+            after_
         ];
     }
 
@@ -371,12 +425,42 @@ contract Rollup {
     /// @return chain the chain after `count` messages (0 when not known)
     /// @return known whether the contract knows it
     function inboxChainAt(uint64 count) external view returns (uint256 chain, bool known) {
+        return _chainAt(count, inboxCount);
+    }
+
+    /// @dev The chain after `count` messages when the inbox holds `current`, if known.
+    function _chainAt(uint64 count, uint64 current)
+        private
+        view
+        returns (uint256 chain, bool known)
+    {
         if (count == 0) return (0, true);
-        uint64 current = inboxCount;
         if (count == current) return (inboxHead, true);
         if (count > current) return (0, false);
         chain = checkpoints[count];
         known = chain != 0;
+    }
+
+    /// @dev The next batch's inbox range [start, inboxEnd) and the chain at both ends, when
+    /// the inbox holds `count` messages; reverts if the range is not one a batch may consume.
+    /// An empty range (inboxEnd = start) ends at the stored inboxConsumedChain, known even
+    /// when later messages made start neither the head nor a checkpoint.
+    function _inboxRange(uint64 inboxEnd, uint64 count)
+        private
+        view
+        returns (uint64 start, uint256 before, uint256 after_)
+    {
+        start = inboxConsumed;
+        if (inboxEnd < start) revert Rollup__InboxEndBeforeConsumed(inboxEnd, start);
+        if (inboxEnd > count) revert Rollup__InboxEndAfterCount(inboxEnd, count);
+        if (inboxEnd - start > messagesPerBatch) {
+            revert Rollup__InboxRangeTooLong(start, inboxEnd, messagesPerBatch);
+        }
+        before = inboxConsumedChain;
+        if (inboxEnd == start) return (start, before, before);
+        bool known;
+        (after_, known) = _chainAt(inboxEnd, count);
+        if (!known) revert Rollup__InboxChainUnknown(inboxEnd);
     }
 
     /// @dev Whether (x, y), both below the field, is on Baby Jubjub.
@@ -412,6 +496,7 @@ contract Rollup {
             hash = poseidon3.poseidon([TAG_CONFIG_MARKET, hash, packed]);
             _markets.push(market);
         }
+        hash = poseidon3.poseidon([TAG_CONFIG_OPERATOR, hash, operatorKeyHash]);
         configHash = hash;
         feedKeyX = keyX;
         feedKeyY = keyY;

@@ -25,6 +25,9 @@ function TAG_CONFIG() { return 10; }
 function TAG_CONFIG_MARKET() { return 11; }
 // The price feed's signed message (a capacity tag, as the others).
 function TAG_PRICES() { return 12; }
+// The operator's key inside configHash (first Poseidon input, as the other config tags).
+function TAG_CONFIG_OPERATOR() { return 13; }
+function TAG_OPERATOR_KEY() { return 14; }
 
 // Tree shape (protocol section 3).
 function ARITY() { return 4; }

@@ -9,61 +9,72 @@ include "../lib/SelectOne.circom";
 include "../lib/AccountLeaf.circom";
 include "../lib/QuadMerkleUpdate.circom";
 include "../lib/FundingPayment.circom";
-include "../lib/OrderEntry.circom";
+include "../lib/InboxMessage.circom";
+include "../lib/MessageEntry.circom";
+include "circomlib/circuits/escalarmulfix.circom";
+include "circomlib/circuits/comparators.circom";
 include "../lib/FillCheck.circom";
 include "../lib/MarginCheck.circom";
 include "../lib/BatchParams.circom";
 
-/// One batch of the exchange (docs/protocol.md, section 7; inputs: docs/batch-witness.md).
+/// One batch of the exchange (docs/protocol.md, section 7; inputs: docs/batch-witness.md;
+/// the inbox: docs/inbox.md, "In the batch").
 ///
-/// Proves: given the public `oldRoot`, `newRoot`, `batchInfo`, `configHash` (as the Rollup
-/// builds them), there are batch parameters (BatchParams, all range-checked) with
-/// `batchInfo = n * 2^80 + tPrev * 2^40 + t`, `tPrev < t`, markets, funding caps and feed
-/// key hashing to `configHash`, marks and funding indices signed by that feed for time t,
-/// each index within its cap of the insurance fund's (the last batch's) index, and
+/// Proves: given the public `oldRoot`, `newRoot`, `batchInfo`, `configHash`, `inboxBefore`,
+/// `inboxAfter` (as the Rollup builds them), there are batch parameters (BatchParams, all
+/// range-checked) with `batchInfo = n * 2^80 + tPrev * 2^40 + t`, `tPrev < t`, markets,
+/// funding caps and feed key hashing to `h_markets`, marks and funding indices signed by that
+/// feed for time t, each index within its cap of the insurance fund's (the last batch's)
+/// index, an operator secret `s` (253 bits) with `s * BASE8 = O` and
+/// `configHash = P3(13, h_markets, P3(14, Ox, Oy))`, and
 ///  Phase 1 (open): K account slots; used slots form a prefix with strictly increasing
 ///    indices, slot 0 = fee account (index 0), slot 1 = insurance fund (index 1); each
 ///    slot's leaf (AccountLeaf) is opened in the running root;
 ///  Phase 2 (funding): every used slot pays `sum_m P_m * (F*_m - F_m)` (FundingPayment),
 ///    the insurance fund (slot 1) receives the total, `F_m := F*_m`; every collateral
 ///    after funding satisfies |C| < 2^63;
-///  Phase 3 (entries): each used entry (OrderEntry) is signed by its account's key and
-///    writes its order or cancel into that account's order slot, seq = n * 2^16 + e,
-///    with `filled` = the total quantity of the fills that take with it (checked at the
-///    end of phase 4), at most its size;
-///  Phase 4 (fills): used fills form a prefix and follow the order of entries (their
-///    taker entry indices never decrease: a taker trades at its entry); each used fill
-///    names its taker by entry index (an order entry of this batch: OrderEntry lets only
-///    an order carry a `filled` above 0, which check (11) makes the sum of its fills) and
-///    obeys every rule of step 4 (FillCheck), moves N = qty * price and qty between the
-///    sides, pays both fees to the fee account, rewrites the maker's slot with
+///  Phase 3 (messages): used message slots form a prefix; the inbox chain runs from
+///    `inboxBefore` through them, in order, to `inboxAfter` (InboxMessage: chain step,
+///    ECDH with `s`, decryption, parsing); a message that decodes and whose account fits
+///    D bits names a used account slot holding that index (not the insurance fund's for a
+///    valid one); MessageEntry decides validity from chain-bound data and the opened state
+///    alone and writes a valid order or cancel into its account's order slot,
+///    seq = n * 2^16 + e, with `filled` = the total quantity of the fills that take with
+///    it (check (11)), at most its size; an invalid message writes nothing;
+///  Phase 4 (fills): used fills form a prefix and follow the order of messages (their
+///    taker indices never decrease: a taker trades at its entry); each used fill names its
+///    taker by message index (a valid order of this batch: only it may carry a `filled`
+///    above 0) and obeys every rule of step 4 (FillCheck), moves N = qty * price and qty
+///    between the sides, pays both fees to the fee account, rewrites the maker's slot with
 ///    filled + qty, and both accounts pass the margin rule afterwards (MarginCheck); every
 ///    collateral a fill writes stays within |C| < 2^63 (both sides', and the fee
-///    account's after the fee credit);
-///  Phase 5 (close): every used slot's leaf is rewritten with its final state; the root
-///    moves from `oldRoot` to `newRoot` through the K writes in slot order (unused slots
-///    rewrite their leaf unchanged).
-/// Entries and fills may only name used account slots; unused ones change nothing. The
+///    account's after the fee credit); a padding fill reads market 0;
+///  Phase 5 (close): every used slot's leaf is rewritten with its final state, except an
+///    opened empty leaf (slots k >= 2 with key x = 0: an unknown account a message named),
+///    written back unchanged; the root moves from `oldRoot` to `newRoot` through the K
+///    writes in slot order (unused slots rewrite their leaf unchanged).
+/// Messages and fills may only name used account slots; unused ones change nothing. The
 /// insurance fund (slot 1) neither enters orders nor trades (a rule of the model).
 ///
 /// @param  K  account slots, >= 2
-/// @param  E  entry slots, 1..2^16
+/// @param  E  message slots, 1..2^16
 /// @param  B  fill slots, >= 1
 /// @param  D  account tree bits, even, 2..32
 /// @param  S  order-slot tree bits, even, 2..16
 /// @param  M  markets, 1..8
-/// @input  oldRoot, newRoot, batchInfo, configHash   public (in this order)
+/// @input  oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter   public (in
+///         this order)
 /// @input  everything else as named in docs/batch-witness.md (hints it does not list
 ///         there, such as accRoot or the fill's before/after values, are not inputs:
 ///         the circuit computes them; prover/proving/batch_circuit.py drops them)
 ///
 /// Assumptions: every leaf in `oldRoot` was written by an earlier batch proof or is the
 /// empty leaf, so its C, P_m, F_m and its order slots are in range (this circuit
-/// range-checks everything it writes). The inbox (decryption, message hash chain),
-/// deposits and withdrawals are not part of this version.
-/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 38,452
-/// (tests/circuits/test_batch.py asserts it); at D=32, S=8, M=8 see docs/circuits.md,
-/// "Budget".
+/// range-checks everything it writes); every account past 0 and 1 has a key of the
+/// prime-order subgroup other than the identity (ExchangeState.create_account), so x = 0
+/// marks the empty leaf. Deposits and withdrawals are not part of this version.
+/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 49,867
+/// (tests/circuits/test_batch.py asserts it); K=4, E=2, B=16, D=32, S=8, M=2: 168,285.
 template Batch(K, E, B, D, S, M) {
     assert(K >= 2);
     assert(E >= 1 && E <= 65536);
@@ -79,6 +90,13 @@ template Batch(K, E, B, D, S, M) {
     signal input newRoot;
     signal input batchInfo;
     signal input configHash;
+    signal input inboxBefore;
+    signal input inboxAfter;
+
+    // ---- the operator's key (bound through configHash) ----
+    signal input operatorSecret;
+    signal input operatorKeyX;
+    signal input operatorKeyY;
 
     // ---- batch parameters ----
     signal input batchNumber;
@@ -110,21 +128,12 @@ template Batch(K, E, B, D, S, M) {
     signal input accOrdersRoot[K];
     signal input accSiblings[K][L][3];
 
-    // ---- entries ----
-    signal input entryUsed[E];
-    signal input entryIsCancel[E];
+    // ---- inbox messages ----
+    signal input msgUsed[E];
+    signal input msgEphX[E];
+    signal input msgEphY[E];
+    signal input msgCiphertext[E][4];
     signal input entryAccountSlot[E];
-    signal input entryMarket[E];
-    signal input entrySide[E];
-    signal input entryPrice[E];
-    signal input entrySize[E];
-    signal input entryOrderId[E];
-    signal input entryExpiry[E];
-    signal input entryMaxFeePpm[E];
-    signal input entryTif[E];
-    signal input entrySigR8x[E];
-    signal input entrySigR8y[E];
-    signal input entrySigS[E];
     signal input entryOldSlotOrderId[E];
     signal input entryOldSlotOrderHash[E];
     signal input entryOldSlotFilled[E];
@@ -176,7 +185,24 @@ template Batch(K, E, B, D, S, M) {
     params.fundingIndex <== fundingIndex;
     params.prevFunding <== accPosFunding[INSURANCE_ACCOUNT()];
     params.batchInfo === batchInfo;
-    params.configHash === configHash;
+
+    // Check (1b): the operator's key: s * BASE8 = O, and O is the registered one:
+    // configHash = P3(TAG_CONFIG_OPERATOR, h_markets, P3(TAG_OPERATOR_KEY, Ox, Oy)).
+    component secretBits = Num2Bits(253);
+    secretBits.in <== operatorSecret;
+    var BASE8[2] = [
+        5299619240641551281634865583518297030282874472190772894086521144482721001553,
+        16950150798460657717958625567821834550301663161624707787222815936182638968203
+    ];
+    component operatorPub = EscalarMulFix(253, BASE8);
+    operatorPub.e <== secretBits.out;
+    operatorPub.out[0] === operatorKeyX;
+    operatorPub.out[1] === operatorKeyY;
+    component operatorKeyHash = Poseidon(3);
+    operatorKeyHash.inputs <== [TAG_OPERATOR_KEY(), operatorKeyX, operatorKeyY];
+    component fullConfig = Poseidon(3);
+    fullConfig.inputs <== [TAG_CONFIG_OPERATOR(), params.configHash, operatorKeyHash.out];
+    fullConfig.out === configHash;
 
     // ================= phase 1: open =================
     // Check (2): used slots are a prefix, slots 0 and 1 are the fee account and the
@@ -234,30 +260,65 @@ template Batch(K, E, B, D, S, M) {
         ordersRoot[0][k] <== accOrdersRoot[k];
     }
 
-    // ================= phase 3: entries =================
+    // ================= phase 3: inbox messages =================
+    // Check (4a): used message slots come first; the inbox chain runs through them in
+    // order, from the Rollup's inboxBefore to its inboxAfter.
+    component msg[E];
+    signal chain[E + 1];
+    chain[0] <== inboxBefore;
+    for (var e = 0; e < E; e++) {
+        if (e + 1 < E) {
+            msgUsed[e + 1] * (1 - msgUsed[e]) === 0;
+        }
+        msg[e] = InboxMessage();
+        msg[e].used <== msgUsed[e];
+        msg[e].chainBefore <== chain[e];
+        msg[e].secretBits <== secretBits.out;
+        msg[e].ephX <== msgEphX[e];
+        msg[e].ephY <== msgEphY[e];
+        msg[e].c <== msgCiphertext[e];
+        chain[e + 1] <== msg[e].chainAfter;
+    }
+    chain[E] === inboxAfter;
+
     component entrySel[E];
     component entryUsedSlot[E];
     component entryIndex[E];
     component entryPubX[E];
     component entryPubY[E];
     component entryRoot[E];
+    component accountHighZero[E];
+    component accountIsInsurance[E];
     component entry[E];
+    signal named[E];
+    signal accountOk[E];
     signal entryDelta[E];
     signal entryWrite[E][K];
     for (var e = 0; e < E; e++) {
-        // Check (4): the entry names a used account slot (the signer's: its index and key
-        // are what OrderEntry signs and verifies with).
+        // Check (4b): a decodable message whose account fits D bits names a used account
+        // slot holding that index (the leaf it names is the one opened: an unknown
+        // account is an opened empty leaf, whose key (0, 0) verifies nothing).
+        var high = 0;
+        for (var i = D; i < 32; i++) {
+            high += msg[e].accountBits[i];
+        }
+        accountHighZero[e] = IsZero();
+        accountHighZero[e].in <== high;
+        named[e] <== msg[e].decodable * accountHighZero[e].out;
         entrySel[e] = OneHot(K);
         entrySel[e].index <== entryAccountSlot[e];
         entryUsedSlot[e] = SelectOne(K);
         entryUsedSlot[e].sel <== entrySel[e].sel;
         entryUsedSlot[e].values <== accUsed;
-        entryUsed[e] * (1 - entryUsedSlot[e].out) === 0;
-        // The insurance fund places no orders (model decision, docs/batch-witness.md).
-        entryUsed[e] * entrySel[e].sel[INSURANCE_ACCOUNT()] === 0;
+        named[e] * (1 - entryUsedSlot[e].out) === 0;
         entryIndex[e] = SelectOne(K);
         entryIndex[e].sel <== entrySel[e].sel;
         entryIndex[e].values <== accIndex;
+        named[e] * (entryIndex[e].out - msg[e].account) === 0;
+        // The insurance fund places no orders (model decision, docs/batch-witness.md).
+        accountIsInsurance[e] = IsEqual();
+        accountIsInsurance[e].in <== [msg[e].account, INSURANCE_ACCOUNT()];
+        accountOk[e] <== accountHighZero[e].out * (1 - accountIsInsurance[e].out);
         entryPubX[e] = SelectOne(K);
         entryPubX[e].sel <== entrySel[e].sel;
         entryPubX[e].values <== accPubX;
@@ -268,24 +329,28 @@ template Batch(K, E, B, D, S, M) {
         entryRoot[e].sel <== entrySel[e].sel;
         entryRoot[e].values <== ordersRoot[e];
 
-        // Check (5): the entry itself (signature, ranges, slot write).
-        entry[e] = OrderEntry(S, M);
-        entry[e].used <== entryUsed[e];
-        entry[e].isCancel <== entryIsCancel[e];
-        entry[e].accountIndex <== entryIndex[e].out;
+        // Check (5): a valid order or cancel enters its slot; an invalid message is a no-op.
+        entry[e] = MessageEntry(S, M);
+        entry[e].decodable <== msg[e].decodable;
+        entry[e].accountOk <== accountOk[e];
+        entry[e].kind <== msg[e].kind;
+        entry[e].account <== msg[e].account;
+        entry[e].market <== msg[e].market;
+        entry[e].side <== msg[e].side;
+        entry[e].price <== msg[e].price;
+        entry[e].size <== msg[e].size;
+        entry[e].orderId <== msg[e].orderId;
+        entry[e].orderIdBits <== msg[e].orderIdBits;
+        entry[e].expiry <== msg[e].expiry;
+        entry[e].maxFeePpm <== msg[e].maxFeePpm;
+        entry[e].tif <== msg[e].tif;
+        entry[e].tifBits <== msg[e].tifBits;
+        entry[e].r8x <== msg[e].r8x;
+        entry[e].r8y <== msg[e].r8y;
+        entry[e].r8Ok <== msg[e].r8Ok;
+        entry[e].sigS <== msg[e].sigS;
         entry[e].pubX <== entryPubX[e].out;
         entry[e].pubY <== entryPubY[e].out;
-        entry[e].market <== entryMarket[e];
-        entry[e].side <== entrySide[e];
-        entry[e].price <== entryPrice[e];
-        entry[e].size <== entrySize[e];
-        entry[e].orderId <== entryOrderId[e];
-        entry[e].expiry <== entryExpiry[e];
-        entry[e].maxFeePpm <== entryMaxFeePpm[e];
-        entry[e].tif <== entryTif[e];
-        entry[e].sigR8x <== entrySigR8x[e];
-        entry[e].sigR8y <== entrySigR8y[e];
-        entry[e].sigS <== entrySigS[e];
         entry[e].oldSlotOrderId <== entryOldSlotOrderId[e];
         entry[e].oldSlotOrderHash <== entryOldSlotOrderHash[e];
         entry[e].oldSlotFilled <== entryOldSlotFilled[e];
@@ -367,16 +432,24 @@ template Batch(K, E, B, D, S, M) {
         takerEntrySlot[f].values <== entryAccountSlot;
         takerEntryMarket[f] = SelectOne(E);
         takerEntryMarket[f].sel <== takerEntrySel[f].sel;
-        takerEntryMarket[f].values <== entryMarket;
+        for (var e = 0; e < E; e++) {
+            takerEntryMarket[f].values[e] <== msg[e].market;
+        }
         takerEntrySide[f] = SelectOne(E);
         takerEntrySide[f].sel <== takerEntrySel[f].sel;
-        takerEntrySide[f].values <== entrySide;
+        for (var e = 0; e < E; e++) {
+            takerEntrySide[f].values[e] <== msg[e].side;
+        }
         takerEntryPrice[f] = SelectOne(E);
         takerEntryPrice[f].sel <== takerEntrySel[f].sel;
-        takerEntryPrice[f].values <== entryPrice;
+        for (var e = 0; e < E; e++) {
+            takerEntryPrice[f].values[e] <== msg[e].price;
+        }
         takerEntryTif[f] = SelectOne(E);
         takerEntryTif[f].sel <== takerEntrySel[f].sel;
-        takerEntryTif[f].values <== entryTif;
+        for (var e = 0; e < E; e++) {
+            takerEntryTif[f].values[e] <== msg[e].tif;
+        }
         for (var e = 0; e < E; e++) {
             takerEntryQty[f][e] <== takerEntrySel[f].sel[e] * fillQty[f];
         }
@@ -433,7 +506,9 @@ template Batch(K, E, B, D, S, M) {
         fill[f].takerAccountIndex <== takerIndex[f].out;
         fill[f].makerAccountIndex <== makerIndex[f].out;
         fill[f].makerOrdersRoot <== makerRoot[f].out;
-        fill[f].takerMarket <== takerEntryMarket[f].out;
+        // A padding fill reads market 0, not message slot e's (a no-op message may
+        // carry any market bits, and FillCheck's market selector needs one below M).
+        fill[f].takerMarket <== fillUsed[f] * takerEntryMarket[f].out;
         fill[f].takerSide <== takerEntrySide[f].out;
         fill[f].takerPrice <== takerEntryPrice[f].out;
         fill[f].takerTif <== takerEntryTif[f].out;
@@ -538,6 +613,8 @@ template Batch(K, E, B, D, S, M) {
     component leafAfter[K];
     component collFinalRange[K];
     component write[K];
+    component accEmpty[K];
+    signal writes[K];
     signal written[K];
     signal root[K + 1];
     root[0] <== oldRoot;
@@ -564,7 +641,19 @@ template Batch(K, E, B, D, S, M) {
         leafAfter[k].posSize <== pos[B][k];
         leafAfter[k].posFunding <== fundingIndex;
         leafAfter[k].ordersRoot <== ordersRoot[E + B][k];
-        written[k] <== leafBefore[k].leaf + accUsed[k] * (leafAfter[k].leaf - leafBefore[k].leaf);
+        // An opened empty leaf (a message named an unknown account) stays empty: past
+        // slots 0 and 1 (always written: the fee account and the insurance fund may have
+        // no key), a leaf with key x = 0 is the empty leaf, since every other account's
+        // key is a prime-order point other than the identity (ExchangeState.create_account),
+        // the only points with x = 0 being the identity and (0, -1).
+        if (k < 2) {
+            writes[k] <== accUsed[k];
+        } else {
+            accEmpty[k] = IsZero();
+            accEmpty[k].in <== accPubX[k];
+            writes[k] <== accUsed[k] * (1 - accEmpty[k].out);
+        }
+        written[k] <== leafBefore[k].leaf + writes[k] * (leafAfter[k].leaf - leafBefore[k].leaf);
 
         // Check (13): leaf a_k holds leafBefore in the running root, and writing it moves
         // the root on.

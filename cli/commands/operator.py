@@ -156,7 +156,7 @@ def deploy_command(
 
 @click.group("orders")
 def orders_group() -> None:
-    """The operator's queue of signed orders and cancels."""
+    """Signed orders and cancels into the Rollup's inbox, and the inbox as the operator read it."""
 
 
 @orders_group.command("add")
@@ -165,9 +165,10 @@ def orders_group() -> None:
                 type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @json_option
 def orders_add(data_dir: Path, files: tuple[Path, ...], as_json: bool) -> None:
-    """Queue the signed messages in FILES (JSON lists); each is checked against the
-    state (account, signature, market, tick, size) and the whole call is refused on the
-    first bad one, naming it."""
+    """Send the signed messages in FILES (JSON lists) to the Rollup's inbox, encrypted to
+    the operator's key, in order; each is checked against the state first (account,
+    signature, market, tick, size) and the whole call is refused on the first bad one,
+    naming it. (A trader sends its own with `zkmatch trader order`.)"""
     entries = []
     for path in files:
         try:
@@ -187,30 +188,33 @@ def orders_add(data_dir: Path, files: tuple[Path, ...], as_json: bool) -> None:
         try:
             validate_entries(store, entries)
         except ProtocolError as exc:
-            raise ZkmatchError(f"nothing queued: {exc}") from exc
-        seqs = store.enqueue(entries)
-        pending = len(store.pending())
+            raise ZkmatchError(f"nothing sent: {exc}") from exc
+    # Into the Rollup's inbox, encrypted to the operator (as `zkmatch trader order` does).
+    with _operator(data_dir, None, False) as operator:
+        seqs = operator.post_entries(entries)
+        pending = operator.pending_messages()
     emit({"queued": seqs, "pending": pending}, as_json,
-         lambda r: f"queued {len(r['queued'])} messages; {r['pending']} pending")
+         lambda r: f"sent {len(r['queued'])} messages to the inbox; {r['pending']} pending")
 
 
 @orders_group.command("list")
 @data_option
 @json_option
 def orders_list(data_dir: Path, as_json: bool) -> None:
-    """Every queued message: pending, batched (in which batch) or rejected (why)."""
+    """Every inbox message the operator has read from the chain: pending (no batch yet)
+    or batched (in which batch), and what became of it (entered and filled, or a no-op
+    and why)."""
     with Store.open(DataDir(data_dir).store) as store:
         messages = store.messages()
 
     def human(rows: list[dict[str, Any]]) -> str:
-        lines = [f"{'seq':>4}  {'message':<40} {'status':<9} batch  outcome"]
+        lines = [f"{'index':>5}  {'status':<8} batch  outcome"]
         for m in rows:
             outcome = m["outcome"] or {}
             why = "; ".join(r.get("reason", "") for r in outcome.get("rejections", []))
             what = f"filled {outcome.get('filled', 0)}" if outcome.get("accepted") else why
             batch = "" if m["batch"] is None else str(m["batch"])
-            lines.append(f"{m['seq']:>4}  {m['key'][:40]:<40} {m['status']:<9} {batch:>5}  "
-                         f"{what}")
+            lines.append(f"{m['index']:>5}  {m['status']:<8} {batch:>5}  {what}")
         return "\n".join(lines)
 
     emit(messages, as_json, human)
@@ -264,14 +268,14 @@ def batch_command(
     witness: str | None, prover: str | None, verbose: bool, as_json: bool,
 ) -> None:
     """One batch: reconcile with the chain, finish a batch left in flight, then match the
-    queue, prove, submit and record."""
+    next inbox range, prove, submit and record."""
     prices = read_price_set(prices_file) if prices_file is not None else None
     with _operator(data_dir, rpc_url, verbose, witness, ptau, prover=prover) as operator:
         runs = operator.batch(prices)
         status = operator.status()
     out = {"batches": [r.to_json() for r in runs], "status": status}
     emit(out, as_json, lambda o: "\n".join(
-        [_run_line(r) for r in runs] or ["nothing to do (no queued messages or no prices)"]))
+        [_run_line(r) for r in runs] or ["nothing to do (no pending inbox messages or no prices)"]))
 
 
 @click.command("run")
@@ -305,7 +309,7 @@ def run_command(
     workers: int | None, ray: str | None, ptau: Path | None, witness: str | None,
     prover: str | None, verbose: bool, as_json: bool,
 ) -> None:
-    """Run the operator: a batch every INTERVAL seconds while orders are queued, until
+    """Run the operator: a batch every INTERVAL seconds while inbox messages are pending, until
     stopped (Ctrl-C or SIGTERM finish the current step first)."""
     if (prices_dir is None) == (feed_key is None):
         raise click.UsageError("give exactly one of --prices-dir and --feed-key")
@@ -342,7 +346,7 @@ def run_command(
 @rpc_option
 @json_option
 def status_command(data_dir: Path, rpc_url: str | None, as_json: bool) -> None:
-    """The store and the chain side by side: batches, roots, the batch in flight, queue."""
+    """The store and the chain side by side: batches, roots, the batch in flight, the inbox."""
     with _operator(data_dir, rpc_url, False, read_only=True) as operator:
         out = operator.status()
 

@@ -7,9 +7,13 @@
                          (--rpc-url URL --rollup ADDRESS | --data DIR) [--out FILE]
     zkmatch trader cancel --key trader.key --account 2 --order-id 7 [--cancel-id ID]
                           [--slot-bits S] (--rpc-url URL --rollup ADDRESS | --data DIR)
+    zkmatch trader state (--receipt FILE | --receipts DIR --account N) [--key trader.key]
+                         (--rpc-url URL --rollup ADDRESS | --data DIR)
 
 An order is checked against the Rollup's markets before it is signed, encrypted to the
-operator's key and sent from the key file's own Ethereum account. Docs: docs/trader.md.
+operator's key and sent from the key file's own Ethereum account. ``trader state`` reads
+an operator's receipt, recomputes the account leaf and root and checks that root against
+the one the Rollup accepted for the receipt's batch. Docs: docs/trader.md.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import click
 from cli.output import emit, json_option, progress
 from prover.trader.keys import SEED_WARNING, load_trader_key, new_trader_key
 from prover.trader.send import CancelArgs, OrderArgs, place_cancel, place_order
+from prover.trader.state import resolve_receipt, trader_state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -173,3 +178,73 @@ def cancel_command(
         ])
 
     emit(result, as_json, human)
+
+
+def _state_lines(r: dict[str, Any]) -> list[str]:
+    def market(x: dict[str, Any]) -> str:
+        return str(x["market_name"])
+
+    chain = r["chain"]
+    lines = [
+        f"account {r['account']} after batch {r['batch']}: verified on chain (root "
+        f"{r['root']}, accepted in block {r['block']}, tx {r['tx_hash']})",
+        "  current: yes, the Rollup's root is still this one" if r["current"] else
+        f"  current: no, the Rollup has moved on (next batch {chain['batch_number']}, root "
+        f"{chain['root']}); a later batch may have changed this account",
+        f"  collateral {r['collateral']}",
+        "  positions: " + "; ".join(
+            f"{market(p)} {int(p['size']):+d} (funding index {p['funding_index']})"
+            for p in r["positions"]),
+    ]
+    orders = r["open_orders"]
+    lines.append(f"  open orders: {len(orders) or 'none'}")
+    lines += [
+        f"    order {o['order_id']} (slot {o['slot']}): {o['side']} {o['size']} {market(o)} at "
+        f"{o['price']}, filled {o['filled']}, remaining {o['remaining']}, {o['tif']}, expiry "
+        f"{o['expiry']}"
+        for o in orders
+    ]
+    lines.append(f"  fills in batch {r['batch']}: {len(r['fills']) or 'none'}")
+    lines += [
+        f"    {f['role']} ({f['side']}) {f['qty']} {market(f)} at {f['price']}, fee {f['fee']}, "
+        f"order {f['order_id']} against account {f['counterparty']}"
+        for f in r["fills"]
+    ]
+    if r["key_checked"]:
+        lines.append("  the leaf's public key is this key file's")
+    return lines
+
+
+@command.command("state")
+@click.option("--receipt", "receipt", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="A receipt file from the operator.")
+@click.option("--receipts", "receipts_dir", default=None,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="A folder of receipts, one folder per account (DIR/<N>/latest.json); "
+              "with --data, default DATA/receipts.")
+@click.option("--account", type=int, default=None, help="Your account's index.")
+@click.option("--key", "key_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also check that the account's public key is this key file's.")
+@click.option("--rpc-url", default=None, envvar="ZKMATCH_RPC_URL",
+              help="EVM JSON-RPC node (also $ZKMATCH_RPC_URL); with --data it overrides the "
+              "deployment's.")
+@click.option("--rollup", default=None, envvar="ZKMATCH_ROLLUP", metavar="ADDRESS",
+              help="The Rollup you trust (also $ZKMATCH_ROLLUP); the receipt's must be it.")
+@click.option("--data", "data_dir", default=None,
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="An operator's data folder instead: node and Rollup from there "
+              "(development).")
+@json_option
+def state_command(
+    receipt: Path | None, receipts_dir: Path | None, account: int | None,
+    key_file: Path | None, rpc_url: str | None, rollup: str | None, data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Your account from an operator's receipt: collateral, positions, open orders and this
+    batch's fills, with the Merkle path checked against the root the Rollup accepted."""
+    key = load_trader_key(key_file) if key_file is not None else None
+    path = resolve_receipt(receipt, receipts_dir, account, data_dir)
+    result = trader_state(path, account=account, key=key, rpc_url=rpc_url, rollup=rollup,
+                          data_dir=data_dir)
+    emit(result, as_json, lambda r: "\n".join(_state_lines(r)))

@@ -1,7 +1,7 @@
 """The chain stage: the Rollup contract's build, deployment, calls and events.
 
 * :mod:`prover.chain.config` (pure): the registered configuration (markets, funding caps,
-  price-feed key) and its hash, exactly as ``Rollup._register`` computes it;
+  price-feed key, operator key) and its hash, exactly as ``Rollup._register`` computes it;
 * :mod:`prover.chain.vkey` (pure): the verification key's hash the Rollup stores, and the
   check that a verifier contract's code embeds a given key;
 * :mod:`prover.chain.contracts`: compiling ``verifier_contracts/Rollup.sol`` (pinned solc,

@@ -1,7 +1,7 @@
 """The Rollup's view of the venue configuration, and the packing of public input [2].
 
 :class:`RollupConfig` is :class:`prover.exchange.venue.VenueConfig` (markets, funding caps,
-feed key, and the ``configHash`` the contract computes).
+feed key, operator key, and the ``configHash`` the contract computes).
 """
 
 from __future__ import annotations

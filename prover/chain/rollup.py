@@ -6,7 +6,8 @@ Rollup on chain; :class:`RollupClient` reads the state, submits batches (a rever
 back as a :class:`RollupRevert` carrying the contract's ``Rollup__Reason`` and its
 arguments), reads the ``BatchSubmitted`` / ``ConfigRegistered`` events a verifier rebuilds
 batches from, and sends and reads inbox messages (``sendMessage``, ``sealInbox``,
-``MessageSent``; docs/inbox.md).
+``MessageSent``; docs/inbox.md). Each batch consumes the inbox messages
+``[inbox_consumed(), inbox_end)``; ``submitBatch`` reads the chain at both ends from storage.
 
 Docs: docs/settlement.md.
 """
@@ -172,11 +173,12 @@ def _transact(
 
 def _simulate(
     call: Any, params: Mapping[str, Any], abi: Sequence[Mapping[str, Any]], block: Any = None
-) -> None:
+) -> Any:
+    """``eth_call`` of ``call``; its result, or :class:`RollupRevert` with the reason."""
     from web3.exceptions import ContractCustomError, ContractLogicError
 
     try:
-        call.call(dict(params), block_identifier=block or "latest")
+        return call.call(dict(params), block_identifier=block or "latest")
     except ContractCustomError as exc:
         data = exc.data if isinstance(exc.data, str) else str(exc.message)
         raise decode_revert(abi, data) or RollupRevert("unknown", [data]) from exc
@@ -242,8 +244,8 @@ def deploy(
     genesis_timestamp: int,
     operator: str,
     admin: str,
-    operator_key: Point,
     messages_per_batch: int,
+    operator_key: Point | None = None,
     sender: str | None = None,
     signer: Signer | None = None,
 ) -> Deployment:
@@ -251,9 +253,13 @@ def deploy(
     PoseidonT5 libraries, and a Rollup linked to them at the genesis state.
 
     ``operator_key`` is the operator's Baby Jubjub public key (inbox messages are encrypted
-    to it), ``messages_per_batch`` the batch circuit's entry count E. With ``signer`` the
+    to it; ``config.operator_key`` unless given), ``messages_per_batch`` the batch circuit's
+    entry count E. The Rollup's ``configHash`` binds the key deployed: it equals
+    ``config.hash()`` only when that is ``config.operator_key``. With ``signer`` the
     transactions are signed here (any node); else the node signs for ``sender`` (default
     ``admin``; a development node's unlocked account)."""
+    if operator_key is None:
+        operator_key = config.operator_key
     sender = signer.address if signer is not None else (sender or admin)
     verifier_address = _deploy(w3, verifier, sender, signer=signer)
     (p3,) = (_deploy(w3, poseidon_contract(n), sender, signer=signer) for n in POSEIDON_INPUTS)
@@ -311,6 +317,11 @@ class BatchEvent:
     previous_timestamp: int
     timestamp: int
     config_hash: int
+    #: The inbox messages the batch consumed, ``[inbox_start, inbox_end)``, and the chain
+    #: after them (its ``inboxBefore`` is the previous batch's ``inbox_after``; 0 for batch 0).
+    inbox_start: int
+    inbox_end: int
+    inbox_after: int
     proof: tuple[int, ...]
     tx_hash: str
     block: int
@@ -355,9 +366,11 @@ class RollupClient:
         )
 
     def config(self) -> RollupConfig:
+        """The registered markets, feed key and operator key (``config().hash()`` is the
+        Rollup's ``configHash``)."""
         f = self.contract.functions
         return RollupConfig.from_contract(
-            (f.feedKeyX().call(), f.feedKeyY().call()), f.markets().call()
+            (f.feedKeyX().call(), f.feedKeyY().call()), f.markets().call(), self.operator_key()
         )
 
     def genesis(self) -> tuple[int, int]:
@@ -371,39 +384,47 @@ class RollupClient:
     def verification_key_hash(self) -> bytes:
         return bytes(self.contract.functions.verificationKeyHash().call())
 
-    def next_public_inputs(self, new_root: int, timestamp: int) -> list[int]:
-        return [
-            int(x) for x in self.contract.functions.nextPublicInputs(new_root, timestamp).call()
-        ]
+    def next_public_inputs(self, new_root: int, timestamp: int, inbox_end: int) -> list[int]:
+        """The six public inputs ``submitBatch`` would build (``nextPublicInputs``); raises
+        :class:`RollupRevert` if the contract refuses ``inbox_end`` (the time is not
+        checked)."""
+        call = self.contract.functions.nextPublicInputs(new_root, timestamp, inbox_end)
+        return [int(x) for x in _simulate(call, {}, self.abi)]
+
+    def _submit_call(
+        self, new_root: int, timestamp: int, inbox_end: int,
+        proof: Mapping[str, Any] | Sequence[int],
+    ) -> Any:
+        words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
+        return self.contract.functions.submitBatch(new_root, timestamp, inbox_end, words)
 
     def submit_batch(
-        self, new_root: int, timestamp: int, proof: Mapping[str, Any] | Sequence[int], sender: str
+        self, new_root: int, timestamp: int, inbox_end: int,
+        proof: Mapping[str, Any] | Sequence[int], sender: str,
     ) -> Any:
-        """Send ``submitBatch``; returns the receipt, or raises :class:`RollupRevert`."""
-        words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
-        call = self.contract.functions.submitBatch(new_root, timestamp, words)
+        """Send ``submitBatch`` (the batch consumes inbox messages ``[inbox_consumed(),
+        inbox_end)``); returns the receipt, or raises :class:`RollupRevert`."""
+        call = self._submit_call(new_root, timestamp, inbox_end, proof)
         return _send(self.w3, call, sender, self.abi, SUBMIT_GAS)
 
     def submit_transaction(
-        self, new_root: int, timestamp: int, proof: Mapping[str, Any] | Sequence[int],
-        sender: str,
+        self, new_root: int, timestamp: int, inbox_end: int,
+        proof: Mapping[str, Any] | Sequence[int], sender: str,
     ) -> dict[str, Any]:
         """The unsigned ``submitBatch`` transaction (for :meth:`Signer.sign`), after an
         ``eth_call`` that raises :class:`RollupRevert` if the contract would refuse it."""
-        words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
-        call = self.contract.functions.submitBatch(new_root, timestamp, words)
+        call = self._submit_call(new_root, timestamp, inbox_end, proof)
         params = {"from": sender, "gas": SUBMIT_GAS}
         _simulate(call, params, self.abi)
         tx: dict[str, Any] = call.build_transaction(params)
         return tx
 
     def revert_reason(
-        self, new_root: int, timestamp: int, proof: Mapping[str, Any] | Sequence[int],
-        sender: str, block: int,
+        self, new_root: int, timestamp: int, inbox_end: int,
+        proof: Mapping[str, Any] | Sequence[int], sender: str, block: int,
     ) -> RollupRevert | None:
         """Why ``submitBatch`` with these arguments failed at ``block`` (a replay), or None."""
-        words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
-        call = self.contract.functions.submitBatch(new_root, timestamp, words)
+        call = self._submit_call(new_root, timestamp, inbox_end, proof)
         try:
             _simulate(call, {"from": sender, "gas": SUBMIT_GAS}, self.abi, block=block)
         except RollupRevert as exc:
@@ -418,6 +439,14 @@ class RollupClient:
         return None
 
     def register_markets(self, config: RollupConfig, sender: str) -> Any:
+        """``registerMarkets`` with ``config``'s markets and feed key. The operator key is the
+        deployment's for good: a ``config`` with another one is refused here, since the
+        contract would hash in its own and ``config.hash()`` would not be its configHash."""
+        if tuple(config.operator_key) != self.operator_key():
+            raise ZkmatchError(
+                f"the Rollup's operator key is {self.operator_key()}, fixed at deployment; "
+                f"the configuration has {tuple(config.operator_key)}"
+            )
         call = self.contract.functions.registerMarkets(*config.as_contract_args())
         return _send(self.w3, call, sender, self.abi)
 
@@ -435,6 +464,9 @@ class RollupClient:
                     int(a["previousTimestamp"]),
                     int(a["timestamp"]),
                     int(a["configHash"]),
+                    int(a["inboxStart"]),
+                    int(a["inboxEnd"]),
+                    int(a["inboxAfter"]),
                     tuple(int(x) for x in a["proof"]),
                     _hex(log["transactionHash"]),
                     int(log["blockNumber"]),
@@ -460,6 +492,15 @@ class RollupClient:
     def inbox_head(self) -> int:
         """The inbox chain after the last message (0 when empty)."""
         return int(self.contract.functions.inboxHead().call())
+
+    def inbox_consumed(self) -> int:
+        """How many messages the accepted batches consumed (the next batch starts there)."""
+        return int(self.contract.functions.inboxConsumed().call())
+
+    def inbox_consumed_chain(self) -> int:
+        """The inbox chain after :meth:`inbox_consumed` messages: the next batch's
+        ``inboxBefore`` (0 at genesis)."""
+        return int(self.contract.functions.inboxConsumedChain().call())
 
     def chain_at(self, count: int) -> int | None:
         """The inbox chain after ``count`` messages, or None if the contract does not know
@@ -515,10 +556,13 @@ class RollupClient:
     def configs(self, from_block: int = 0) -> list[ConfigEvent]:
         """Every configuration registered (the deployment's first), in order."""
         logs = self.contract.events.ConfigRegistered().get_logs(from_block=from_block)
+        operator_key = self.operator_key()  # immutable: the same in every configuration
         out = []
         for log in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
             a = log["args"]
-            config = RollupConfig.from_contract((a["feedKeyX"], a["feedKeyY"]), a["markets"])
+            config = RollupConfig.from_contract(
+                (a["feedKeyX"], a["feedKeyY"]), a["markets"], operator_key
+            )
             out.append(
                 ConfigEvent(
                     int(a["configHash"]), int(a["fromBatch"]), config, int(log["blockNumber"])

@@ -1,6 +1,7 @@
 """Batch builder and batch witness (docs/protocol.md, section 7; docs/batch-witness.md).
 
-:class:`BatchBuilder` takes entries (signed orders and cancels) and fills one at a
+:class:`BatchBuilder` takes inbox messages (:meth:`BatchBuilder.add_message`: each a
+valid order or cancel, or a no-op) and fills one at a
 time, in inbox order and matching order, checks every rule as it goes, and
 refuses what is illegal without changing anything. :meth:`BatchBuilder.seal`
 then **replays** the batch in the circuit's phase order on a copy of the state:
@@ -21,7 +22,9 @@ slots, collateral conserved). The result is the new state and a fixed-size, padd
 ``circuits/main/Batch.circom``. The signal names, shapes and the padding of no-op
 slots are specified in docs/batch-witness.md; in short:
 
-- public: ``oldRoot newRoot batchInfo configHash`` (as the Rollup builds them);
+- public: ``oldRoot newRoot batchInfo configHash inboxBefore inboxAfter`` (as the Rollup
+  builds them);
+- the operator's key: ``operatorSecret operatorKeyX operatorKeyY``;
 - parameters: ``batchNumber prevTimestamp timestamp
   market{TickSize,ImrBps,MmrBps,MakerFeePpm,TakerFeePpm,FundingCap}[M] feedKey{X,Y}
   feedSig{R8x,R8y,S} mark[M] fundingIndex[M]``;
@@ -29,10 +32,10 @@ slots are specified in docs/batch-witness.md; in short:
   accPosSize[M] accPosFunding[M] accOrdersRoot accSiblings[L][3] accRoot[K+1]
   accCollateralAfter accPosSizeAfter[M] accPosFundingAfter[M] accOrdersRootAfter
   fundingPayment accCollateralFunded``;
-- entries ``[E]``: ``entryUsed entryIsCancel entryAccountSlot entry{Account,Market,
-  Side,Price,Size,OrderId,Expiry,MaxFeePpm,Tif} entrySigR8x entrySigR8y entrySigS
-  entryOldSlot{OrderId,OrderHash,Filled,Seq} entrySlotSiblings[LS][3]
-  entryFilled entryOrdersRootBefore entryOrdersRootAfter entrySeq``;
+- message slots ``[E]``: ``msgUsed msgEphX msgEphY msgCiphertext[4] entryAccountSlot
+  entryValid entryOldSlot{OrderId,OrderHash,Filled,Seq} entrySlotSiblings[LS][3]
+  entryFilled entryOrdersRootBefore entryOrdersRootAfter entrySeq`` (the order or
+  cancel itself is in the ciphertext: the circuit decrypts it);
 - fills ``[B]``: ``fillUsed fillTakerEntry fillTakerAccountSlot fillMakerAccountSlot
   fill{Taker,Maker}{Account,...,Tif} fillMakerSlot{OrderId,OrderHash,Filled,Seq}
   fillMakerSlotSiblings[LS][3] fillMakerOrdersRoot{Before,After}
@@ -52,7 +55,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from prover.crypto import babyjub
+from prover.crypto.poseidon_hash import poseidon
 from prover.errors import ProtocolError
+from prover.exchange import inbox
 from prover.exchange.constants import (
     COLLATERAL_BITS,
     FEE_ACCOUNT,
@@ -64,6 +70,8 @@ from prover.exchange.constants import (
     TIF_POST_ONLY,
 )
 from prover.exchange.domain import (
+    EMPTY_SLOT,
+    ZERO_PUBKEY,
     Account,
     BatchConfig,
     BatchFull,
@@ -85,12 +93,20 @@ from prover.exchange.domain import (
     make_seq,
     signature_parts,
 )
+from prover.exchange.inbox import Decoded, Message
 from prover.exchange.margin import legal_transition, margin, pretrade_check
 from prover.exchange.state import ExchangeState
-from prover.exchange.venue import VenueConfig, batch_info
-from prover.field import encode_signed
+from prover.exchange.venue import DEV_OPERATOR, VenueConfig, batch_info
+from prover.field import SNARK_FIELD, encode_signed
 
 Siblings = tuple[tuple[int, int, int], ...]
+
+#: A padding message slot: the ephemeral key ``-BASE8`` (even x; BASE8's own x is odd) and a
+#: zero ciphertext. The circuit opens it like any message (it decodes to nothing).
+PAD_MESSAGE = Message((SNARK_FIELD - babyjub.BASE8[0], babyjub.BASE8[1]), (0, 0, 0, 0))
+_ORDER_ID_OFFSET, _ORDER_ID_BITS = inbox.FIELDS["order_id"]
+#: Domain tag of the simulation path's ephemeral keys (add_entry); not a circuit tag.
+TAG_SIM_EPHEMERAL = 101
 
 #: Order fields in circuit signal order: (signal suffix, Order attribute).
 ORDER_SIGNALS: tuple[tuple[str, str], ...] = (
@@ -134,12 +150,15 @@ class AccountSlotWitness:
 
 @dataclass(frozen=True)
 class EntryWitness:
-    """Entry slot ``e`` (phase 3). ``entry`` is ``None`` for a padded slot."""
+    """Message slot ``e`` (phase 3). ``used``: the slot holds an inbox message of the batch
+    (``message`` is :data:`PAD_MESSAGE` otherwise); ``entry``: the valid order or cancel it
+    carries, ``None`` for a no-op or a padded slot."""
 
     used: bool
     index: int
     account_slot: int
     entry: Entry | None
+    message: Message
     old_slot: OrderSlot
     siblings: Siblings
     orders_root_before: int
@@ -222,6 +241,9 @@ class BatchWitness:
     accounts: tuple[AccountSlotWitness, ...]
     entries: tuple[EntryWitness, ...]
     fills: tuple[FillWitness, ...]
+    inbox_before: int = 0
+    inbox_after: int = 0
+    operator_secret: int = 0
 
     @property
     def account_roots(self) -> list[int]:
@@ -239,19 +261,29 @@ class BatchWitness:
         return self.venue.hash()
 
     def public_inputs(self) -> dict[str, str]:
-        """Section 10: ``oldRoot, newRoot, batchInfo, configHash``."""
+        """Section 10: ``oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter``."""
         return {
             "oldRoot": str(self.old_root),
             "newRoot": str(self.new_root),
             "batchInfo": str(self.batch_info),
             "configHash": str(self.config_hash),
+            "inboxBefore": str(self.inbox_before),
+            "inboxAfter": str(self.inbox_after),
         }
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """The inbox messages the batch consumes, in inbox order."""
+        return tuple(w.message for w in self.entries if w.used)
 
     def _param_inputs(self) -> dict[str, Any]:
         p, markets, signature = self.params, self.markets, self.params.signature
         if signature is None:
             raise ProtocolError("the batch's prices carry no feed signature")
         return {
+            "operatorSecret": str(self.operator_secret),
+            "operatorKeyX": str(self.venue.operator_key[0]),
+            "operatorKeyY": str(self.venue.operator_key[1]),
             "batchNumber": str(p.batch_number),
             "prevTimestamp": str(self.previous_timestamp),
             "timestamp": str(p.timestamp),
@@ -308,25 +340,13 @@ class BatchWitness:
         rows: list[dict[str, Any]] = []
         for w in self.entries:
             row: dict[str, Any] = {
-                "entryUsed": str(int(w.used)),
+                "msgUsed": str(int(w.used)),
+                "msgEphX": str(w.message.eph[0]),
+                "msgEphY": str(w.message.eph[1]),
+                "msgCiphertext": [str(c) for c in w.message.ciphertext],
                 "entryAccountSlot": str(w.account_slot),
+                "entryValid": str(int(w.entry is not None)),
             }
-            entry = w.entry
-            if isinstance(entry, SignedOrder):
-                row["entryIsCancel"] = "0"
-                row.update(_order_fields("entry", entry.order))
-                rx, ry, s = signature_parts(entry.signature)
-            elif isinstance(entry, SignedCancel):
-                row["entryIsCancel"] = "1"
-                row.update(_zero_order_fields("entry"))
-                row["entryAccount"] = str(entry.cancel.account)
-                row["entryOrderId"] = str(entry.cancel.order_id)
-                rx, ry, s = signature_parts(entry.signature)
-            else:
-                row["entryIsCancel"] = "0"
-                row.update(_zero_order_fields("entry"))
-                rx = ry = s = 0
-            row["entrySigR8x"], row["entrySigR8y"], row["entrySigS"] = str(rx), str(ry), str(s)
             row.update(_slot_fields("entryOldSlot", w.old_slot))
             row["entrySlotSiblings"] = _siblings(w.siblings)
             row["entryFilled"] = str(w.filled)
@@ -525,16 +545,42 @@ def apply_fill(
 
 
 @dataclass(frozen=True)
+class MessageOutcome:
+    """What :meth:`BatchBuilder.add_message` made of one inbox message.
+
+    ``entry`` is the valid order or cancel the message carries (it entered its slot), or
+    ``None``: the message is a no-op and ``reason`` says why (the circuit proves it)."""
+
+    index: int
+    message: Message
+    decoded: Decoded
+    entry: Entry | None
+    reason: Reject | None
+
+    @property
+    def valid(self) -> bool:
+        return self.entry is not None
+
+
+@dataclass(frozen=True)
 class _EntryRecord:
     index: int
-    entry: Entry
-    account: int
+    message: Message
+    entry: Entry | None
+    reason: Reject | None
+    account: int | None
+    """The account the message names (opened in an account slot), if it names one."""
     slot_no: int
+    """The order slot the circuit opens for it (``orderId mod 2^S``)."""
     seq: int
 
     @property
     def order(self) -> Order | None:
         return self.entry.order if isinstance(self.entry, SignedOrder) else None
+
+    @property
+    def account_or_fee(self) -> int:
+        return FEE_ACCOUNT if self.account is None else self.account
 
 
 @dataclass(frozen=True)
@@ -552,6 +598,15 @@ class BatchBuilder:
 
     ``markets`` defaults to the state's; it must equal them (the markets are part of
     ``configHash``). ``config`` must agree with the state (``D``, ``S``, ``M``).
+    ``operator_secret`` is the operator's inbox scalar (``PrivateKey.scalar``), whose public
+    key the venue registers; it defaults to the development operator's when the venue
+    registers that one.
+
+    The batch consumes inbox messages in order, from the state's ``inbox_count``
+    (:meth:`add_message`; :meth:`add_entry` encrypts an entry to the operator and adds it
+    as a message, for tests and simulations). :meth:`plan` announces the batch's messages
+    first, so that a fill never uses a resting order whose slot a later message of the
+    same batch writes, and account slots stay free for the accounts the messages name.
     """
 
     def __init__(
@@ -560,6 +615,8 @@ class BatchBuilder:
         config: BatchConfig,
         params: PriceSet,
         markets: Sequence[Market] | None = None,
+        *,
+        operator_secret: int | None = None,
     ) -> None:
         self.markets = check_markets(markets if markets is not None else state.markets)
         if self.markets != state.markets:
@@ -577,6 +634,21 @@ class BatchBuilder:
         if len(params.marks) != len(self.markets):
             raise ProtocolError(f"{len(params.marks)} marks for {len(self.markets)} markets")
         self.venue = _check_prices(state, params)
+        if operator_secret is None:
+            if self.venue.operator_key != DEV_OPERATOR.public_key:
+                raise ProtocolError(
+                    "the batch needs the operator's inbox secret: the venue registers an "
+                    "operator key other than the development one"
+                )
+            operator_secret = DEV_OPERATOR.scalar
+        if (
+            isinstance(operator_secret, bool)
+            or not isinstance(operator_secret, int)
+            or not 0 < operator_secret < 1 << 253
+            or babyjub.mul_base8(operator_secret) != self.venue.operator_key
+        ):
+            raise ProtocolError("the operator's inbox secret does not match the venue's key")
+        self._operator_secret = operator_secret
         self.config = config
         self.params = params
         self._base = state.copy()
@@ -594,6 +666,13 @@ class BatchBuilder:
         self._fills: list[_FillRecord] = []
         self._result: BatchResult | None = None
         self._verified: set[tuple[int, tuple[int, int, int], tuple[int, int]]] = set()
+        # Accounts a message named that hold the empty leaf (opened, never written).
+        self._empty_opened: set[int] = set()
+        # The batch's messages announced by plan(): (named account, slot) per message.
+        self._plan: tuple[Message, ...] | None = None
+        self._plan_names: tuple[tuple[int, int] | None, ...] = ()
+        self._plan_decoded: list[Decoded] = []
+        self._pad_slot = self._opening_slot(inbox.decode(PAD_MESSAGE, operator_secret))
         # Slots 0 and 1: the insurance fund first, so the fee account's funding lands in it.
         self._commit_open(INSURANCE_ACCOUNT, *self._funded(INSURANCE_ACCOUNT))
         self._commit_open(FEE_ACCOUNT, *self._funded(FEE_ACCOUNT))
@@ -610,7 +689,13 @@ class BatchBuilder:
 
     @property
     def entries(self) -> tuple[Entry, ...]:
-        return tuple(r.entry for r in self._entries)
+        """The valid entries so far, in inbox order (no-op messages left out)."""
+        return tuple(r.entry for r in self._entries if r.entry is not None)
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """Every message consumed so far, in inbox order."""
+        return tuple(r.message for r in self._entries)
 
     @property
     def fills(self) -> tuple[Fill, ...]:
@@ -640,13 +725,22 @@ class BatchBuilder:
         """Account ``index`` as it stands in the batch so far (funding applied once opened)."""
         if index in self._accounts:
             return self._accounts[index]
-        return self._base.account(index)
+        return self._base_account(index)
+
+    def _base_account(self, index: int) -> Account:
+        """The pre-batch account; the all-zero (empty) account where there is none."""
+        if self._base.exists(index):
+            return self._base.account(index)
+        self._base._check_index(index)
+        return Account.zero(self._base.num_markets)
 
     def slot(self, index: int, slot_no: int) -> OrderSlot:
         """Order slot as it stands in the batch so far."""
         key = (index, slot_no)
         if key in self._slots:
             return self._slots[key]
+        if not self._base.exists(index):
+            return EMPTY_SLOT
         return self._base.slot(index, slot_no)
 
     def order(self, account: int, order_id: int) -> Order | None:
@@ -673,7 +767,7 @@ class BatchBuilder:
     def _funded(self, index: int) -> tuple[Account, int]:
         """7.2 for an account not yet opened: (account after funding, its payment)."""
         try:
-            return fund(self._base.account(index), self.params.funding)
+            return fund(self._base_account(index), self.params.funding)
         except ProtocolError as exc:
             if isinstance(exc, OrderRejected):
                 raise
@@ -770,14 +864,20 @@ class BatchBuilder:
         self._check(signed)
 
     def add_entry(self, signed: Entry) -> int:
-        """7.3 Append an entry; returns its entry index ``e``.
+        """7.3 Append an entry as an inbox message; returns its entry index ``e``.
 
-        Raises :class:`OrderRejected` as :meth:`check_entry`, then :class:`BatchFull` if
-        the ``E`` entry slots are used, the signer's account would need a ``K+1``-th
-        account slot, or the entry would overwrite an order slot that a fill of this
-        batch used as the maker (the circuit opens makers' slots after all entries; a
-        taker trades at its entry, so replacing a taker's slot later is fine).
+        For tests and simulations: the entry is checked as :meth:`check_entry` does (the
+        operator's pre-trade margin check included, which no message gets), encrypted to
+        the venue's operator key (with an ephemeral key derived from the signature: a
+        simulation's witness is reproducible) and added by
+        :meth:`add_message`. Raises :class:`OrderRejected` as :meth:`check_entry`, then
+        :class:`BatchFull` if the ``E`` entry slots are used, the signer's account would
+        need a ``K+1``-th account slot, or the entry would overwrite an order slot that a
+        fill of this batch used as the maker (the circuit opens makers' slots after all
+        entries; a taker trades at its entry, so replacing a taker's slot later is fine).
         """
+        if self._plan is not None:
+            raise ProtocolError("this batch's messages are planned: add them with add_message")
         index, slot_no = self._check(signed)
         if len(self._entries) >= self.config.entries:
             raise BatchFull(f"all {self.config.entries} entry slots are used")
@@ -788,20 +888,148 @@ class BatchBuilder:
                 f"entry would overwrite slot {slot_no} of account {index}, "
                 "used by a fill of this batch as the maker"
             )
-        if index not in self._accounts:
-            self._commit_open(index, *self._funded(index))
+        # A deterministic ephemeral key (from the signature), so that the same entries
+        # give the same witness; a trader's client draws a fresh one (prover/trader/send.py).
+        body_hash = signed.order.hash() if isinstance(signed, SignedOrder) else signed.cancel.hash()
+        eph = poseidon([TAG_SIM_EPHEMERAL, signature_parts(signed.signature)[2], body_hash])
+        eph_scalar = eph % (babyjub.SUBORDER - 1) + 1
+        message = inbox.encrypt_entry(signed, self.venue.operator_key, eph_scalar)
+        outcome = self.add_message(message)
+        if outcome.entry is None:
+            raise AssertionError(f"a checked entry became a no-op message: {outcome.reason}")
+        return outcome.index
+
+    # --- inbox messages ---------------------------------------------------------
+
+    def _opening_slot(self, decoded: Decoded) -> int:
+        """The order slot the circuit opens for a message: its orderId bits mod 2^S, read
+        from the plaintext whether or not the message decodes."""
+        order_id = (decoded.plaintext[0] >> _ORDER_ID_OFFSET) & ((1 << _ORDER_ID_BITS) - 1)
+        return order_id & self._slot_mask
+
+    def _named(self, decoded: Decoded) -> int | None:
+        """The account a message names: it decodes and its account fits ``D`` bits (the
+        circuit then opens that account's leaf, empty or not)."""
+        if decoded.fields is None:
+            return None
+        account = decoded.fields["account"]
+        return account if account < self._base.capacity else None
+
+    def _decode(self, message: Message) -> Decoded:
+        if not isinstance(message, Message):
+            raise ProtocolError("an inbox message is an inbox.Message")
+        try:
+            return inbox.decode(message, self._operator_secret)
+        except ValueError as exc:
+            # An off-curve ephemeral key: the Rollup refuses those, so it is not the inbox's.
+            raise ProtocolError(f"not an inbox message: {exc}") from exc
+
+    def plan(self, messages: Sequence[Message]) -> None:
+        """Announce the batch's messages (in inbox order, at most ``E``) before adding them
+        with :meth:`add_message`, in that order.
+
+        With a plan, :meth:`add_fill` leaves alone a resting order whose slot a later
+        message of the batch names (its slot would be replaced before the circuit opens
+        makers' slots), and keeps enough account slots free for the accounts the
+        remaining messages name (so every message of the range fits). Both are the
+        operator's policy, not proven (docs/inbox.md, "The operator's batch range and plan").
+        """
+        if self._plan is not None or self._entries:
+            raise ProtocolError("plan the batch's messages once, before adding any")
+        messages = tuple(messages)
+        if len(messages) > self.config.entries:
+            raise BatchFull(f"{len(messages)} messages for {self.config.entries} entry slots")
+        names: list[tuple[int, int] | None] = []
+        self._plan_decoded = []
+        for message in messages:
+            decoded = self._decode(message)
+            self._plan_decoded.append(decoded)
+            account = self._named(decoded)
+            names.append(None if account is None else (account, self._opening_slot(decoded)))
+        accounts = {n[0] for n in names if n is not None} - set(self._accounts)
+        if len(self._accounts) + len(accounts) > self.config.accounts:
+            raise BatchFull(
+                f"the messages name {len(accounts)} more accounts than the "
+                f"{self.config.accounts - len(self._accounts)} account slots left"
+            )
+        self._plan = messages
+        self._plan_names = tuple(names)
+
+    def _later_names(self) -> list[tuple[int, int]]:
+        return [n for n in self._plan_names[len(self._entries):] if n is not None]
+
+    def add_message(self, message: Message) -> MessageOutcome:
+        """7.3 Consume the next inbox message: a valid order or cancel enters its slot, any
+        other message is a no-op (and the proof shows why: docs/inbox.md, "Validity").
+
+        The rules are the circuit's (:func:`inbox.rejection`), without the operator's
+        pre-trade margin check: a valid order enters whatever its margin. A message that
+        names an account (it decodes and its index fits ``D`` bits) opens that account's
+        slot, even an empty leaf. Raises :class:`BatchFull` when the ``E`` message slots are
+        used or the named account needs a ``K+1``-th account slot (the message then starts
+        the next batch), :class:`ProtocolError` for a message that is not the planned one
+        or one that would replace a slot a fill of this batch used as the maker (plan the
+        batch to avoid it). Nothing changes when it raises.
+        """
+        if self._result is not None:
+            raise ProtocolError("the batch is sealed")
         e = len(self._entries)
-        seq = make_seq(self.params.batch_number, e)
-        if isinstance(signed, SignedOrder):
-            order: Order | None = signed.order
-            slot = OrderSlot(signed.order.order_id, signed.order.hash(), 0, seq)
+        if e >= self.config.entries:
+            raise BatchFull(f"all {self.config.entries} entry slots are used")
+        if self._plan is not None and (e >= len(self._plan) or self._plan[e] != message):
+            raise ProtocolError(f"message {e} is not the one planned for this batch")
+        decoded = self._plan_decoded[e] if self._plan is not None else self._decode(message)
+        account = self._named(decoded)
+        slot_no = self._opening_slot(decoded)
+        if (
+            account is not None
+            and account not in self._accounts
+            and len(self._accounts) >= self.config.accounts
+        ):
+            raise BatchFull(f"all {self.config.accounts} account slots are used")
+        if account is None:
+            reason = inbox.rejection(
+                decoded,
+                account_bits=self._base.account_bits,
+                pubkey=ZERO_PUBKEY,
+                slot_order_id=0,
+                markets=self.markets,
+                timestamp=self.params.timestamp,
+            )
         else:
-            order = None
-            slot = OrderSlot(signed.cancel.order_id, 0, 0, seq)
-        self._slots[(index, slot_no)] = slot
-        self._slot_orders[(index, slot_no)] = order
-        self._entries.append(_EntryRecord(e, signed, index, slot_no, seq))
-        return e
+            reason = inbox.rejection(
+                decoded,
+                account_bits=self._base.account_bits,
+                pubkey=self.account(account).pubkey,
+                slot_order_id=self.slot(account, slot_no).order_id,
+                markets=self.markets,
+                timestamp=self.params.timestamp,
+            )
+        entry = decoded.entry if reason is None else None
+        if entry is not None and account is not None and (account, slot_no) in self._fill_slots:
+            raise ProtocolError(
+                f"message {e} replaces slot {slot_no} of account {account}, which a fill of "
+                "this batch used as the maker: plan the batch (BatchBuilder.plan)"
+            )
+        # Commit.
+        if account is not None and account not in self._accounts:
+            if not self._base.exists(account):
+                self._empty_opened.add(account)
+            self._commit_open(account, *self._funded(account))
+        seq = make_seq(self.params.batch_number, e)
+        if entry is not None:
+            assert account is not None
+            if isinstance(entry, SignedOrder):
+                order: Order | None = entry.order
+                slot = OrderSlot(entry.order.order_id, entry.order.hash(), 0, seq)
+            else:
+                assert isinstance(entry, SignedCancel)
+                order = None
+                slot = OrderSlot(entry.cancel.order_id, 0, 0, seq)
+            self._slots[(account, slot_no)] = slot
+            self._slot_orders[(account, slot_no)] = order
+        self._entries.append(_EntryRecord(e, message, entry, reason, account, slot_no, seq))
+        return MessageOutcome(e, message, decoded, entry, reason)
 
     # --- fills ------------------------------------------------------------------
 
@@ -908,6 +1136,20 @@ class BatchBuilder:
             raise OrderRejected(Reject.FEE_TOO_HIGH, "maker fee above the order's cap", order=maker)
         if maker.account not in self._accounts and len(self._accounts) >= self.config.accounts:
             raise BatchFull(f"all {self.config.accounts} account slots are used")
+        if self._plan is not None:
+            later = self._later_names()
+            if (maker.account, m_slot_no) in later:
+                raise BatchFull(
+                    f"a later message of this batch names the maker's slot {m_slot_no} of "
+                    f"account {maker.account}: the maker waits for the next batch"
+                )
+            if maker.account not in self._accounts:
+                needed = {a for a, _ in later} - set(self._accounts) - {maker.account}
+                if len(self._accounts) + 1 + len(needed) > self.config.accounts:
+                    raise BatchFull(
+                        f"the maker's account {maker.account} would take an account slot "
+                        "the batch's remaining messages need"
+                    )
 
         price = m_order.price
         notional = qty * price
@@ -984,7 +1226,7 @@ class BatchBuilder:
         slot_of = {index: k for k, index in enumerate(order)}
 
         # Phase 1 and 2: open and fund.
-        before = {i: base.account(i) for i in order}
+        before = {i: self._base_account(i) for i in order}
         orders_root_before = {i: base.orders_root(i) for i in order}
         current: dict[int, Account] = {}
         payments: dict[int, int] = {}
@@ -1002,31 +1244,48 @@ class BatchBuilder:
             taker_filled[frec.taker_entry] += frec.fill.qty
         entry_w: list[EntryWitness] = []
         for rec in self._entries:
-            old = new.slot(rec.account, rec.slot_no)
-            proof = new.slot_proof(rec.account, rec.slot_no)
-            root_before = new.orders_root(rec.account)
-            slot = replace(self._entry_slot(rec), filled=taker_filled[rec.index])
-            new.set_slot(rec.account, rec.slot_no, slot, rec.order, sync=False)
+            # A message that names no account opens a slot of the fee account (slot 0).
+            acct = rec.account_or_fee
+            old = new.slot(acct, rec.slot_no) if new.exists(acct) else EMPTY_SLOT
+            proof = new.slot_proof(acct, rec.slot_no)
+            root_before = new.orders_root(acct)
+            if rec.entry is not None:
+                slot = replace(self._entry_slot(rec), filled=taker_filled[rec.index])
+                new.set_slot(acct, rec.slot_no, slot, rec.order, sync=False)
+            elif taker_filled[rec.index]:
+                raise AssertionError(f"replay: no-op message {rec.index} has fills")
             entry_w.append(
                 EntryWitness(
                     True,
                     rec.index,
-                    slot_of[rec.account],
+                    slot_of[acct],
                     rec.entry,
+                    rec.message,
                     old,
                     proof.siblings,
                     root_before,
-                    new.orders_root(rec.account),
+                    new.orders_root(acct),
                     rec.seq,
                     taker_filled[rec.index],
                 )
             )
         for e in range(len(self._entries), cfg.entries):
-            old = new.slot(FEE_ACCOUNT, 0)
-            proof = new.slot_proof(FEE_ACCOUNT, 0)
+            old = new.slot(FEE_ACCOUNT, self._pad_slot)
+            proof = new.slot_proof(FEE_ACCOUNT, self._pad_slot)
             root = new.orders_root(FEE_ACCOUNT)
             entry_w.append(
-                EntryWitness(False, e, 0, None, old, proof.siblings, root, root, make_seq(n, e))
+                EntryWitness(
+                    False,
+                    e,
+                    0,
+                    None,
+                    PAD_MESSAGE,
+                    old,
+                    proof.siblings,
+                    root,
+                    root,
+                    make_seq(n, e),
+                )
             )
 
         # Phase 4: fills. The taker's slot was written at entry; only the maker's opens.
@@ -1036,7 +1295,7 @@ class BatchBuilder:
             # The taker trades at its entry, whose slot write carries its fills (a later
             # entry of the batch may have replaced that slot since).
             t_rec = self._entries[frec.taker_entry]
-            if t_rec.order is None or t_rec.order.ref != fill.taker:
+            if t_rec.order is None or t_rec.order.ref != fill.taker or t_rec.account is None:
                 raise AssertionError(f"replay: entry {frec.taker_entry} is not {fill.taker}")
             t_slot = replace(self._entry_slot(t_rec), filled=taker_filled[frec.taker_entry])
             t_root = new.orders_root(fill.taker.account)
@@ -1112,10 +1371,10 @@ class BatchBuilder:
         for _ in range(len(self._fills), cfg.fills):
             # A padding fill names entry 0 as its taker and order slot 0 of the insurance
             # fund as its maker (a real opening; nothing moves).
-            taker_index = self._entries[0].account if self._entries else FEE_ACCOUNT
+            taker_index = self._entries[0].account_or_fee if self._entries else FEE_ACCOUNT
             pad_sides = []
             for index, opened in ((taker_index, False), (INSURANCE_ACCOUNT, True)):
-                slot = new.slot(index, 0)
+                slot = new.slot(index, 0) if new.exists(index) else EMPTY_SLOT
                 sibs = new.slot_proof(index, 0).siblings if opened else ()
                 root = new.orders_root(index)
                 c = current[index].collateral
@@ -1141,9 +1400,13 @@ class BatchBuilder:
         # Phase 5: close, in slot order.
         acc_w: list[AccountSlotWitness] = []
         for i in order:
-            new.set_account(i, current[i], sync=False)
             root_before = new.stored_root
-            proof = new.sync(i)
+            if i in self._empty_opened:
+                # An unknown account a message named: its empty leaf is opened, not written.
+                proof = new.account_proof(i)
+            else:
+                new.set_account(i, current[i], sync=False)
+                proof = new.sync(i)
             acc_w.append(
                 AccountSlotWitness(
                     True,
@@ -1155,11 +1418,15 @@ class BatchBuilder:
                     proof.siblings,
                     root_before,
                     new.stored_root,
-                    current[i],
+                    before[i] if i in self._empty_opened else current[i],
                     new.orders_root(i),
                 )
             )
         new_root = new.root
+        inbox_before = base.inbox_chain
+        inbox_after = inbox.chain_of(self.messages, inbox_before)
+        new.inbox_count = base.inbox_count + len(self._entries)
+        new.inbox_chain = inbox_after
         fee_final = current[FEE_ACCOUNT]
         fee_proof = new.account_proof(FEE_ACCOUNT)
         for _ in range(len(order), cfg.accounts):
@@ -1203,6 +1470,9 @@ class BatchBuilder:
             tuple(acc_w),
             tuple(entry_w),
             tuple(fill_w),
+            inbox_before,
+            inbox_after,
+            self._operator_secret,
         )
         self._result = BatchResult(
             new,
@@ -1220,6 +1490,7 @@ class BatchBuilder:
         entry = rec.entry
         if isinstance(entry, SignedOrder):
             return OrderSlot(entry.order.order_id, entry.order.hash(), 0, rec.seq)
+        assert isinstance(entry, SignedCancel)
         return OrderSlot(entry.cancel.order_id, 0, 0, rec.seq)
 
 
@@ -1245,6 +1516,8 @@ __all__ = [
     "BatchResult",
     "BatchWitness",
     "EntryWitness",
+    "MessageOutcome",
+    "PAD_MESSAGE",
     "FillSide",
     "FillWitness",
     "apply_fill",

@@ -21,6 +21,9 @@ TAG_MARKET: Final = 9
 # Poseidon has a zero capacity): prover/exchange/venue.py, docs/settlement.md.
 TAG_CONFIG: Final = 10
 TAG_CONFIG_MARKET: Final = 11
+#: The operator's inbox key inside configHash (first Poseidon input, as the other config tags).
+TAG_CONFIG_OPERATOR: Final = 13
+TAG_OPERATOR_KEY: Final = 14
 TAG_PRICES: Final = 12
 
 # Tree arity and limits.

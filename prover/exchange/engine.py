@@ -61,6 +61,7 @@ from prover.exchange.domain import (
     Reject,
     SignedOrder,
 )
+from prover.exchange.inbox import Message
 from prover.exchange.state import ExchangeState
 
 #: Reason reported when a sweep needs more fill or account slots than an empty batch has.
@@ -204,8 +205,10 @@ class Engine:
         *,
         first_batch: int = 0,
         on_seal: Callable[[BatchReport, Engine], None] | None = None,
+        operator_secret: int | None = None,
     ) -> None:
         self.state = state
+        self._operator_secret = operator_secret
         self.markets = tuple(markets) if markets is not None else state.markets
         self.config = config
         self._prices = _prices_from(prices)
@@ -231,7 +234,13 @@ class Engine:
                 raise ProtocolError(
                     f"prices for batch {self.next_batch} carry batch number {params.batch_number}"
                 )
-            self._builder = BatchBuilder(self.state, self.config, params, self.markets)
+            self._builder = BatchBuilder(
+                self.state,
+                self.config,
+                params,
+                self.markets,
+                operator_secret=self._operator_secret,
+            )
             self._expire(params.timestamp)
         return self._builder
 
@@ -241,8 +250,8 @@ class Engine:
         return self._builder is not None and bool(self._builder.entries)
 
     def end_batch(self) -> BatchReport | None:
-        """Seal the open batch; None if it holds no entry (nothing is sealed then)."""
-        if self._builder is None or not self._builder.entries:
+        """Seal the open batch; None if it holds no message (nothing is sealed then)."""
+        if self._builder is None or not self._builder.messages:
             return None
         result = self._builder.seal()
         report = BatchReport(result, tuple(self._pending), tuple(self._pending_messages))
@@ -298,6 +307,61 @@ class Engine:
             entries = sorted(book, key=lambda r: r.arrival)
             out.extend((self.resting[r.ref], r) for r in entries)  # type: ignore[index]
         return out
+
+    # --- inbox messages -----------------------------------------------------------
+
+    def submit_inbox(self, messages: Sequence[Message]) -> tuple[BatchReport | None, list[Outcome]]:
+        """One batch that consumes exactly ``messages``, an inbox range in inbox order
+        (at most ``E``; the Rollup fixes where it ends): each valid order or cancel enters
+        and an order is matched at its entry; every other message is a no-op, reported
+        as an ``order`` rejection with the circuit's reason. Returns the sealed batch
+        (None for an empty range) and one outcome per message.
+
+        The batch is planned first (:meth:`BatchBuilder.plan`): a resting order whose
+        slot a later message of the range names does not make in this batch, and account
+        slots are kept for the accounts the messages name. A post-only order that would
+        cross rests all the same (the circuit has no rule against it yet: the slot is
+        written, so the order is open) and takes nothing.
+        """
+        if self._builder is not None and (self._builder.messages or self._builder.fills):
+            raise ProtocolError("a batch is open: seal it before an inbox range")
+        if not messages:
+            return None, []
+        builder = self.builder
+        builder.plan(messages)
+        mask = (1 << self.state.slot_bits) - 1
+        outcomes: list[Outcome] = []
+        first = self.state.inbox_count
+        for position, message in enumerate(messages):
+            index = first + position  # the message's index in the inbox
+            self._message += 1
+            added = builder.add_message(message)
+            self._pending_messages.append(index)
+            fields = added.decoded.fields
+            ref = OrderRef(fields["account"], fields["order_id"]) if fields else OrderRef(0, 0)
+            outcome = Outcome(index, ref, added.valid, builder.params.batch_number, added.index)
+            outcomes.append(outcome)
+            if added.entry is None:
+                kind = "cancel" if fields and fields["kind"] == 1 else "order"
+                reason = added.reason or Reject.MALFORMED
+                self._reject(outcome, kind, ref, reason, f"message {index} is a no-op: {reason}")
+                continue
+            # The entry overwrote its slot: an order of this account resting there leaves.
+            for old in [r for r in self.resting if r.account == ref.account]:
+                if old != ref and old.order_id & mask == ref.order_id & mask:
+                    self._unrest(old)
+                    outcome.cancelled = old
+            order = added.entry.order if isinstance(added.entry, SignedOrder) else None
+            if order is None:
+                continue
+            remaining, stopped = order.size, False
+            if order.tif != TIF_POST_ONLY:
+                remaining, stopped = self._match(builder, order, outcome)
+            if remaining > 0 and order.tif != TIF_IOC and not stopped:
+                seq = builder.slot(ref.account, ref.order_id & mask).seq
+                self.rest(order, filled=order.size - remaining, seq=seq)
+                outcome.rested = True
+        return self.end_batch(), outcomes
 
     # --- messages -----------------------------------------------------------------
 

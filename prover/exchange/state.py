@@ -50,6 +50,7 @@ from prover.exchange.domain import (
     pubkey_of,
 )
 from prover.exchange.venue import VenueConfig
+from prover.field import SNARK_FIELD
 from prover.merkle import MerkleProof, QuadTree
 
 
@@ -93,6 +94,8 @@ class ExchangeState:
         insurance_pubkey: Any = ZERO_PUBKEY,
         venue: VenueConfig | None = None,
         last_timestamp: int = 0,
+        inbox_count: int = 0,
+        inbox_chain: int = 0,
     ) -> None:
         self.markets: tuple[Market, ...] = check_markets(markets)
         if venue is not None and venue.markets != self.markets:
@@ -103,6 +106,14 @@ class ExchangeState:
             raise ProtocolError(f"last_timestamp must be in [0, 2^40), got {last_timestamp!r}")
         #: The time of the last batch (the genesis time before the first).
         self.last_timestamp = last_timestamp
+        if not isinstance(inbox_count, int) or not 0 <= inbox_count < 1 << 64:
+            raise ProtocolError(f"inbox_count must be in [0, 2^64), got {inbox_count!r}")
+        if not isinstance(inbox_chain, int) or not 0 <= inbox_chain < SNARK_FIELD:
+            raise ProtocolError("inbox_chain must be a field element")
+        #: Inbox messages consumed by the batches so far, and the inbox hash chain after
+        #: them (docs/inbox.md): the next batch starts there.
+        self.inbox_count = inbox_count
+        self.inbox_chain = inbox_chain
         if not (
             isinstance(account_bits, int)
             and MIN_ACCOUNT_BITS <= account_bits <= MAX_ACCOUNT_BITS
@@ -310,6 +321,10 @@ class ExchangeState:
         # subgroup, so a key must be checked here, when it enters the state. The zero
         # key is allowed: it is off the curve, so nothing can ever be signed for it
         # (the fee account and insurance fund default to it).
+        if key == ZERO_PUBKEY and index not in (FEE_ACCOUNT, INSURANCE_ACCOUNT):
+            # The batch circuit leaves a leaf with key x = 0 past slots 0 and 1 unwritten
+            # (an unknown account a message named): only accounts 0 and 1 may be keyless.
+            raise ProtocolError(f"account {index} needs a public key (only 0 and 1 may have none)")
         if key != ZERO_PUBKEY and not eddsa.is_valid_public_key(key):
             raise ProtocolError(
                 f"public key of account {index} is not a Baby Jubjub point of the "
@@ -407,6 +422,8 @@ class ExchangeState:
             "markets": [m.to_json() for m in self.markets],
             "venue": self.venue.to_json() if self.venue is not None else None,
             "last_timestamp": str(self.last_timestamp),
+            "inbox_count": str(self.inbox_count),
+            "inbox_chain": str(self.inbox_chain),
             "accounts": accounts,
             "root": str(self.root),
         }
@@ -433,6 +450,8 @@ class ExchangeState:
             insurance_pubkey=insurance.pubkey,
             venue=VenueConfig.from_json(data["venue"]) if data.get("venue") else None,
             last_timestamp=parse_int(data.get("last_timestamp", "0"), "last_timestamp"),
+            inbox_count=parse_int(data.get("inbox_count", "0"), "inbox_count"),
+            inbox_chain=parse_int(data.get("inbox_chain", "0"), "inbox_chain"),
         )
         for index, record in sorted(by_index.items()):
             account = Account.from_json(record)

@@ -10,7 +10,12 @@ the first *input* here (the rest of zkmatch puts its tags in the capacity)::
     packed_m  = tickSize + imrBps * 2^40 + mmrBps * 2^54 + makerFeePpm * 2^68
                 + takerFeePpm * 2^88 + fundingRateCap * 2^108          (< 2^172)
     h_{m+1}   = Poseidon(TAG_CONFIG_MARKET, h_m, packed_m)
-    configHash = h_M
+    h_markets  = h_M
+    configHash = Poseidon(TAG_CONFIG_OPERATOR, h_markets, Poseidon(TAG_OPERATOR_KEY, Ox, Oy))
+
+where ``(Ox, Oy)`` is the operator's Baby Jubjub key, the one inbox messages are encrypted
+to (docs/inbox.md): the batch circuit proves the operator's secret scalar matches it, so a
+proof can only come from whoever can read the inbox.
 
 Packing the six fields of a market into one element (each is range-bound to its width:
 40, 14, 14, 20, 20 and 64 bits) costs the circuit nothing and saves it a wide Poseidon per
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from prover.crypto.eddsa import PrivateKey
 from prover.crypto.poseidon_hash import poseidon
@@ -35,6 +40,8 @@ from prover.exchange.constants import (
     MAX_MARKETS,
     TAG_CONFIG,
     TAG_CONFIG_MARKET,
+    TAG_CONFIG_OPERATOR,
+    TAG_OPERATOR_KEY,
 )
 from prover.exchange.domain import Market
 from prover.field import SNARK_FIELD
@@ -46,13 +53,21 @@ FUNDING_CAP_LIMIT = 1 << FUNDING_CAP_BITS
 #: The development price feed's seed (scenarios, benchmarks, tests): its key is public
 #: knowledge, so anyone can sign prices with it; a real venue registers its feed's key.
 DEV_FEED_SEED = "zkmatch-demo-feed"
+#: The development operator's seed (simulations, tests): its inbox key is public knowledge,
+#: so anyone can read what is sent to it; a real venue's operator makes its own key
+#: (``zkmatch deploy`` writes ``keys/operator-babyjub.key``).
+DEV_OPERATOR_SEED = "zkmatch-dev-operator"
+DEV_OPERATOR = PrivateKey.from_seed(DEV_OPERATOR_SEED)
+DEV_OPERATOR_KEY: tuple[int, int] = DEV_OPERATOR.public_key
+
 #: A funding-rate cap where none is given: 0.1 % of the mark per second.
 DEFAULT_FUNDING_CAP = 1_000_000
 
 
 @dataclass(frozen=True)
 class VenueConfig:
-    """Markets (in id order), each one's funding-rate cap, and the price feed's key.
+    """Markets (in id order), each one's funding-rate cap, the price feed's key and the
+    operator's inbox key (the development operator's unless given).
 
     ``funding_caps[m]``: the most market ``m``'s funding index may move per second, in
     ``10^-9`` of the mark.
@@ -61,11 +76,13 @@ class VenueConfig:
     markets: tuple[Market, ...]
     funding_caps: tuple[int, ...]
     feed_key: tuple[int, int]
+    operator_key: tuple[int, int] = DEV_OPERATOR_KEY
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "markets", tuple(self.markets))
         object.__setattr__(self, "funding_caps", tuple(self.funding_caps))
         object.__setattr__(self, "feed_key", tuple(self.feed_key))
+        object.__setattr__(self, "operator_key", cast(tuple[int, int], tuple(self.operator_key)))
         if not 1 <= len(self.markets) <= MAX_MARKETS:
             raise ProtocolError(f"a rollup registers 1 to {MAX_MARKETS} markets")
         if [m.id for m in self.markets] != list(range(len(self.markets))):
@@ -83,6 +100,8 @@ class VenueConfig:
                 raise ProtocolError(f"funding cap of market {m} must be in [0, 2^64)")
         if len(self.feed_key) != 2 or not all(0 <= c < SNARK_FIELD for c in self.feed_key):
             raise ProtocolError("the feed key is two field elements (x, y)")
+        if len(self.operator_key) != 2 or not all(0 <= c < SNARK_FIELD for c in self.operator_key):
+            raise ProtocolError("the operator key is two field elements (x, y)")
 
     def packed(self, m: int) -> int:
         """Market ``m``'s six registered fields as one element (below 2^172)."""
@@ -96,11 +115,19 @@ class VenueConfig:
             | self.funding_caps[m] << 108
         )
 
-    def hash(self) -> int:
+    def markets_hash(self) -> int:
+        """``h_markets``: the feed key and the markets (BatchParams' ``configHash``)."""
         h = poseidon([TAG_CONFIG, *self.feed_key])
         for m in range(len(self.markets)):
             h = poseidon([TAG_CONFIG_MARKET, h, self.packed(m)])
         return int(h)
+
+    def operator_key_hash(self) -> int:
+        return int(poseidon([TAG_OPERATOR_KEY, *self.operator_key]))
+
+    def hash(self) -> int:
+        """Public input [3], ``configHash``: the markets and the operator's inbox key."""
+        return int(poseidon([TAG_CONFIG_OPERATOR, self.markets_hash(), self.operator_key_hash()]))
 
     def check_funding(
         self, m: int, previous: int, index: int, mark: int, elapsed: int
@@ -124,6 +151,7 @@ class VenueConfig:
             "markets": [m.to_json() for m in self.markets],
             "funding_caps": [str(c) for c in self.funding_caps],
             "feed_key": [str(c) for c in self.feed_key],
+            "operator_key": [str(c) for c in self.operator_key],
         }
 
     @classmethod
@@ -133,16 +161,22 @@ class VenueConfig:
                 tuple(Market.from_json(m) for m in data["markets"]),
                 tuple(int(c) for c in data["funding_caps"]),
                 (int(data["feed_key"][0]), int(data["feed_key"][1])),
+                (int(data["operator_key"][0]), int(data["operator_key"][1]))
+                if "operator_key" in data
+                else DEV_OPERATOR_KEY,
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ProtocolError(f"malformed rollup configuration: {exc}") from exc
 
     @classmethod
     def from_contract(
-        cls, feed_key: Sequence[int], markets: Sequence[Any]
+        cls,
+        feed_key: Sequence[int],
+        markets: Sequence[Any],
+        operator_key: Sequence[int] = DEV_OPERATOR_KEY,
     ) -> VenueConfig:
-        """From ``Rollup.feedKeyX/Y`` and ``Rollup.markets()`` (or a ConfigRegistered event,
-        whose structs web3.py decodes as mappings)."""
+        """From ``Rollup.feedKeyX/Y``, ``Rollup.markets()`` (or a ConfigRegistered event,
+        whose structs web3.py decodes as mappings) and ``Rollup.operatorKeyX/Y``."""
         markets = [
             [row[name] for name in MARKET_FIELDS] if isinstance(row, Mapping) else row
             for row in markets
@@ -151,6 +185,7 @@ class VenueConfig:
             tuple(Market(m, *map(int, row[:5])) for m, row in enumerate(markets)),
             tuple(int(row[5]) for row in markets),
             (int(feed_key[0]), int(feed_key[1])),
+            (int(operator_key[0]), int(operator_key[1])),
         )
 
 
@@ -167,17 +202,25 @@ def batch_info(batch_number: int, previous_timestamp: int, timestamp: int) -> in
 
 
 def development_venue(
-    markets: Sequence[Market], cap: int = DEFAULT_FUNDING_CAP, seed: str = DEV_FEED_SEED
+    markets: Sequence[Market],
+    cap: int = DEFAULT_FUNDING_CAP,
+    seed: str = DEV_FEED_SEED,
+    operator_key: Sequence[int] = DEV_OPERATOR_KEY,
 ) -> tuple[VenueConfig, PrivateKey]:
     """A venue of ``markets`` with one cap for all and the development feed (and its key,
     to sign prices with): for simulations, benchmarks and tests, never for real funds."""
     feed = PrivateKey.from_seed(seed)
-    return VenueConfig(tuple(markets), (cap,) * len(markets), feed.public_key), feed
+    key = (int(operator_key[0]), int(operator_key[1]))
+    venue = VenueConfig(tuple(markets), (cap,) * len(markets), feed.public_key, key)
+    return venue, feed
 
 
 __all__ = [
     "DEFAULT_FUNDING_CAP",
     "DEV_FEED_SEED",
+    "DEV_OPERATOR",
+    "DEV_OPERATOR_KEY",
+    "DEV_OPERATOR_SEED",
     "FUNDING_RATE_SCALE",
     "TAG_CONFIG",
     "TAG_CONFIG_MARKET",

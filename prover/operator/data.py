@@ -17,6 +17,8 @@
       chain/anvil-state.json   zkmatch's own anvil: its chain, written when it stops
       chain/anvil.log
       work/                    proving folders (one per attempt, removed after)
+      receipts/<account>/      each touched account's receipt per confirmed batch
+                               (batch-<n>.json, latest.json; prover/operator/receipts.py)
       operator.lock            held while an operator runs (one operator per folder)
 
 JSON files are written atomically (temporary file, fsync, rename), so a crash leaves the
@@ -104,6 +106,11 @@ class DataDir:
     @property
     def work(self) -> Path:
         return self.root / "work"
+
+    @property
+    def receipts(self) -> Path:
+        """One folder per account of the receipts it was handed (prover/operator/receipts.py)."""
+        return self.root / "receipts"
 
     @property
     def lock(self) -> Path:

@@ -30,6 +30,7 @@ from prover.chain.signer import Signer, fund_on_dev_chain
 from prover.chain.vkey import key_hash
 from prover.crypto.eddsa import PrivateKey, load_key_file, save_key_file
 from prover.errors import ZkmatchError
+from prover.exchange.domain import BatchConfig
 from prover.exchange.scenario import genesis
 from prover.feed import KIND as FEED_KIND
 from prover.feed import save_feed_key
@@ -71,6 +72,13 @@ def operator_babyjub_key(data: DataDir) -> PrivateKey:
     return key
 
 
+def messages_per_batch(config: BatchConfig) -> int:
+    """The inbox range a batch takes at most: the circuit's ``E`` message slots, and no
+    more than the ``K - 2`` account slots past the fee account and the insurance fund (each
+    message may name another account, and every message of a range must find one)."""
+    return max(1, min(config.entries, config.accounts - 2))
+
+
 def deploy_operator(
     data_root: Path,
     scenario_path: Path,
@@ -100,7 +108,6 @@ def deploy_operator(
     if feed_key is not None:
         venue = replace(venue, feed_key=feed_public_key(feed_key))
     state = genesis(scenario)
-    state = type(state).from_json({**state.to_json(), "venue": venue.to_json()})
     with data.locked():
         for leftover in (data.store, data.genesis, data.vkey, data.zkey):
             leftover.unlink(missing_ok=True)  # a deploy that was killed half way
@@ -117,6 +124,9 @@ def deploy_operator(
         inbox_key = operator_babyjub_key(data)
         _say(progress, f"inbox key: {inbox_key.public_key[0]}, {inbox_key.public_key[1]} "
              f"(key {data.operator_babyjub_key})")
+        # The Rollup's configHash binds the inbox key: the venue the state carries has it too.
+        venue = replace(venue, operator_key=inbox_key.public_key)
+        state = type(state).from_json({**state.to_json(), "venue": venue.to_json()})
 
         spec = config_spec(scenario.config)
         artifacts = build(spec, ptau, progress, contributions=contributions)
@@ -143,7 +153,7 @@ def deploy_operator(
                 genesis_root=state.root, genesis_timestamp=state.last_timestamp,
                 operator=signer.address, admin=admin or signer.address,
                 operator_key=inbox_key.public_key,
-                messages_per_batch=scenario.config.entries, signer=signer,
+                messages_per_batch=messages_per_batch(scenario.config), signer=signer,
             )
             _say(progress, f"chain: Rollup at {deployment.rollup} on {endpoint.rpc_url} "
                  f"(block {deployment.block})")
@@ -163,7 +173,7 @@ def deploy_operator(
                 "scenario": str(scenario_path),
                 "development_feed": dev_feed,
                 "operator_babyjub_key": [str(c) for c in inbox_key.public_key],
-                "messages_per_batch": scenario.config.entries,
+                "messages_per_batch": messages_per_batch(scenario.config),
             }
             write_json(data.deployment, record)
     return record

@@ -1,4 +1,4 @@
-"""The operator's batch loop: queued orders -> matched -> proven -> sent -> confirmed.
+"""The operator's batch loop: inbox messages -> matched -> proven -> sent -> confirmed.
 
 :class:`Operator` works on one data folder (prover/operator/data.py) and one chain. Every
 call starts with :meth:`Operator.reconcile`, which compares the store with the Rollup's
@@ -18,7 +18,9 @@ abandons the batch, and its messages are pending again), ``proven`` is signed an
 recorded as ``sent`` *before* it is broadcast, ``sent`` is looked up by its hash (mined:
 confirmed; unknown: broadcast again, the same signed bytes; failed: signed anew). The
 Rollup itself refuses a second submission of a batch (its old root and number moved on),
-so no crash can make a batch count twice.
+so no crash can make a batch count twice. A confirmed batch's receipts (one per account it
+touched, prover/operator/receipts.py) are written after the confirmation, and again by
+:meth:`Operator.reconcile` for the last confirmed batch if any is missing.
 
 Crash points (:func:`crashpoint`) let the tests kill the process with SIGKILL at each
 step boundary (``ZKMATCH_CRASHPOINT=after_match`` and so on; docs/operator.md).
@@ -26,7 +28,6 @@ step boundary (``ZKMATCH_CRASHPOINT=after_match`` and so on; docs/operator.md).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -42,10 +43,14 @@ from typing import Any
 from prover.chain.rollup import RollupClient, RollupRevert, connect
 from prover.chain.signer import Signer
 from prover.chain.vkey import key_hash
+from prover.crypto import babyjub
+from prover.crypto.eddsa import load_key_file
 from prover.errors import ProtocolError, StoreError, ToolError, ZkmatchError
+from prover.exchange import inbox
 from prover.exchange.domain import Entry, PriceSet, SignedOrder
 from prover.exchange.engine import BatchReport, Engine, Outcome
 from prover.feed import for_batch
+from prover.operator import receipts as receipt_files
 from prover.operator.data import DataDir
 from prover.operator.store import (
     STEP_CONFIRMED,
@@ -55,8 +60,8 @@ from prover.operator.store import (
     Store,
 )
 from prover.proving.backends import ProverBackend, backend
-from prover.proving.batch_circuit import circuit_inputs
-from prover.proving.batches import config_spec, default_workers
+from prover.proving.batch_circuit import PUBLIC_INPUTS, circuit_inputs, without_secrets
+from prover.proving.batches import config_spec, default_workers, load_scenario
 from prover.proving.circuit import (
     Artifacts,
     ProofResult,
@@ -76,7 +81,7 @@ CRASHPOINTS = (
     "after_prove",  # proof recorded; nothing signed
     "after_record_sent",  # signed and recorded as sent; not broadcast
     "after_broadcast",  # broadcast (mined on a dev chain); confirmation not recorded
-    "after_confirm",  # confirmed and applied
+    "after_confirm",  # confirmed and applied; receipts not written
 )
 RECEIPT_TIMEOUT = 120
 
@@ -137,7 +142,7 @@ class BatchRun:
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    """A queued message's outcome, as the store keeps it."""
+    """An inbox message's outcome, as the store keeps it."""
     return {
         "accepted": outcome.accepted,
         "batch": outcome.batch_number,
@@ -147,6 +152,11 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "cancelled": outcome.cancelled.to_json() if outcome.cancelled is not None else None,
         "rejections": [r.to_json() for r in outcome.rejections],
     }
+
+
+def _inbox_end(row: dict[str, Any]) -> int:
+    """Where a recorded batch's inbox range ends (its state's consumed count)."""
+    return int(json.loads(row["delta"])["inbox_count"])
 
 
 def validate_entries(store: Store, entries: Sequence[Entry]) -> None:
@@ -209,6 +219,8 @@ class Operator:
         self._generator: WitnessGenerator | None = None
         self._vk: VerificationKey | None = None
         self._submit_s: float | None = None
+        self._inbox_secret: int | None = None
+        self._messages_per_batch: int | None = None
 
     def close(self) -> None:
         if self._ray is not None:
@@ -269,7 +281,18 @@ class Operator:
     # --- reconcile ----------------------------------------------------------------------
 
     def reconcile(self) -> list[str]:
-        """Bring store and chain in step (module docstring); what was done, as lines."""
+        """Bring store and chain in step (module docstring), then write the last confirmed
+        batch's receipts if any is missing (a kill between confirming and writing them);
+        what was done, as lines."""
+        done = self._reconcile_chain()
+        written = self.write_receipts()
+        if written:
+            done.append(f"batch {self.store.next_batch - 1}: {len(written)} receipt files "
+                        f"written to {self.data.receipts}")
+            self._say(done[-1])
+        return done
+
+    def _reconcile_chain(self) -> list[str]:
         done: list[str] = []
         chain = self.client.state()
         store = self.store
@@ -310,6 +333,9 @@ class Operator:
                     )
                 tx_hash, block, gas = self._send_and_wait(row)
                 store.confirm_again(n, tx_hash, block, gas)
+                resent = store.batch(n)
+                assert resent is not None
+                receipt_files.retarget_receipts(self.data.receipts, resent)
                 done.append(f"batch {n}: the chain had lost it; sent again (tx {tx_hash})")
                 self._say(done[-1])
             return done
@@ -340,15 +366,99 @@ class Operator:
             timings=timings,
         )
 
+    # --- the inbox -------------------------------------------------------------------
+
+    @property
+    def inbox_secret(self) -> int:
+        """The operator's inbox scalar (``keys/operator-babyjub.key``), checked against the
+        venue's registered key by the batch builder."""
+        if self._inbox_secret is None:
+            path = self.data.operator_babyjub_key
+            try:
+                self._inbox_secret = load_key_file(path).scalar
+            except (OSError, ValueError) as exc:
+                raise ZkmatchError(
+                    f"{path}: the operator's inbox key cannot be read ({exc})"
+                ) from exc
+        return self._inbox_secret
+
+    def post_entries(
+        self, entries: Sequence[Entry], sender: Callable[[Entry], str | None] | None = None
+    ) -> list[int]:
+        """Encrypt signed orders and cancels to the operator's inbox key (each with a fresh
+        ephemeral key) and send them to the Rollup's inbox, in order (``sendMessage``:
+        anyone may send; a trader uses ``zkmatch trader order``): from ``sender(entry)``, a
+        node account, where it gives one, else from the operator's account. For the demo
+        and the tests; returns the messages' inbox indices."""
+        key = babyjub.mul_base8(self.inbox_secret)
+        indices = []
+        for entry in entries:
+            index = self.client.inbox_count()
+            message = inbox.encrypt_entry(entry, key)
+            account = sender(entry) if sender is not None else None
+            if account is not None:
+                self.client.send_message(message, sender=account)
+            else:
+                self.client.send_message(message, signer=self.signer)
+            indices.append(index)
+        return indices
+
+    def sync_inbox(self) -> int:
+        """Read the Rollup's new ``MessageSent`` events into the store (its cursor is the
+        number of messages it holds: a crash loses nothing, a re-read is checked equal);
+        returns how many messages the store holds."""
+        have = self.store.inbox_length()
+        events = self.client.messages(from_index=have)
+        return self.store.add_inbox(
+            [(e.index, e.message, e.chain, e.block_number) for e in events]
+        )
+
+    def _per_batch(self) -> int:
+        if self._messages_per_batch is None:
+            self._messages_per_batch = self.client.messages_per_batch()
+            if self._messages_per_batch > self.store.config.entries:
+                raise ZkmatchError(
+                    f"the Rollup takes {self._messages_per_batch} messages per batch, the "
+                    f"batch circuit {self.store.config.entries}"
+                )
+        return self._messages_per_batch
+
+    def inbox_range(self, start: int, available: int) -> int:
+        """Where a batch that starts at message ``start`` ends (exclusive): the next
+        multiple of the Rollup's ``messagesPerBatch`` (a stored checkpoint), or every
+        message read so far if that comes first (sealed on chain before the batch is sent,
+        so the Rollup knows the chain there)."""
+        per_batch = self._per_batch()
+        return min(available, (start // per_batch + 1) * per_batch)
+
+    def pending_messages(self) -> int:
+        """Inbox messages on chain that no batch has consumed yet (after a sync)."""
+        available = self.sync_inbox()
+        return available - self.store.load_state().inbox_count
+
+    def _seal_if_needed(self, end: int) -> None:
+        """Make the Rollup store the chain at ``end`` (``sealInbox``) unless it knows it."""
+        if self.client.chain_at(end) is not None:
+            return
+        if self.client.inbox_count() != end:
+            raise ToolError(f"the inbox moved past message {end} before it was sealed; retry")
+        self.client.seal_inbox(signer=self.signer)
+        if self.client.chain_at(end) is None:
+            raise ToolError(f"sealInbox did not store the inbox chain at {end}; retry")
+
     def match(self, prices: PriceSet) -> int | None:
-        """Take queued messages into a new batch at ``prices`` (matched, recorded); the
-        batch number, or None if nothing was queued or every message was refused."""
+        """Take the next inbox range into a new batch at ``prices`` (matched, recorded);
+        the batch number, or None if no inbox message is waiting."""
         store = self.store
         if store.in_flight() is not None:
             raise StoreError(f"{store.path}: a batch is in flight; finish it first")
-        pending = store.pending()
-        if not pending:
+        available = self.sync_inbox()
+        state = store.load_state()
+        first_message = state.inbox_count
+        end = self.inbox_range(first_message, available)
+        if end == first_message:
             return None
+        self._seal_if_needed(end)
         start = time.monotonic()
         number = store.next_batch
         first = for_batch(prices, number)
@@ -364,28 +474,19 @@ class Operator:
             book = [(o, e.filled, e.seq) for o, e in engine.resting_orders()]
             sealed.append((report, book))
 
-        engine = store.engine(provider, on_seal=on_seal)
-        taken: list[tuple[int, dict[str, Any]]] = []
-        for seq, entry in pending:
-            try:
-                outcome = engine.submit(entry)
-            except _Sealed:
-                break
-            if sealed:
-                break
-            taken.append((seq, outcome_json(outcome)))
-        if not sealed:
-            engine.end_batch()
-        if not sealed:
-            store.reject_messages(taken)
-            self._say(f"match: {len(taken)} queued messages, all refused; no batch")
-            return None
+        engine = store.engine(provider, on_seal=on_seal, operator_secret=self.inbox_secret)
+        _report, outcomes = engine.submit_inbox(store.inbox(first_message, end))
         report, book = sealed[0]
         match_s = time.monotonic() - start
-        store.record_matched(report, book, taken, timings={"match": match_s})
+        store.record_matched(
+            report, book, [{"index": o.message, **outcome_json(o)} for o in outcomes],
+            timings={"match": match_s},
+        )
+        valid = sum(1 for o in outcomes if o.accepted)
         self._say(
-            f"batch {number}: matched {len(taken)} messages, {len(report.result.entries)} "
-            f"entries, {len(report.result.fills)} fills ({match_s:.2f} s)"
+            f"batch {number}: inbox messages {first_message}..{end - 1} ({valid} valid, "
+            f"{len(outcomes) - valid} no-ops), {len(report.result.fills)} fills "
+            f"({match_s:.2f} s)"
         )
         crashpoint("after_match")
         return number
@@ -413,7 +514,7 @@ class Operator:
             else:
                 result = prove(artifacts, inputs, progress, work_dir=work, witness=generator,
                                prover=self._engine)
-            expected = [str(inputs[k]) for k in ("oldRoot", "newRoot", "batchInfo", "configHash")]
+            expected = [str(inputs[k]) for k in PUBLIC_INPUTS]
             if list(result.public) != expected:
                 raise ToolError(f"batch {number}: public signals {result.public} are not "
                                 f"the batch's {expected}")
@@ -435,7 +536,8 @@ class Operator:
         assert row is not None and row["step"] == STEP_MATCHED
         self.remote()
         start = time.monotonic()
-        inputs = circuit_inputs(json.loads(row["witness"]))
+        recorded = json.loads(row["witness"])
+        inputs = circuit_inputs({**recorded, "operatorSecret": str(self.inbox_secret)})
         inputs_s = time.monotonic() - start
         try:
             if made is None:
@@ -460,8 +562,8 @@ class Operator:
     def _send_and_wait(self, row: dict[str, Any]) -> tuple[str, int, int]:
         """Sign and send ``row``'s proof without recording (a resend); hash, block, gas."""
         tx = self.client.submit_transaction(
-            int(row["new_root"]), int(row["timestamp"]), json.loads(row["proof"]),
-            self.signer.address,
+            int(row["new_root"]), int(row["timestamp"]), _inbox_end(row),
+            json.loads(row["proof"]), self.signer.address,
         )
         signed = self.signer.sign(self.w3, tx)
         self.w3.eth.send_raw_transaction(signed.raw)
@@ -478,11 +580,18 @@ class Operator:
         start = time.monotonic()
         try:
             tx = self.client.submit_transaction(
-                int(row["new_root"]), int(row["timestamp"]), json.loads(row["proof"]),
-                self.signer.address,
+                int(row["new_root"]), int(row["timestamp"]), _inbox_end(row),
+                json.loads(row["proof"]), self.signer.address,
             )
         except RollupRevert as exc:
-            if exc.reason in ("Rollup__InvalidProof", "Rollup__TimestampNotAfterLast"):
+            if exc.reason in (
+                "Rollup__InvalidProof",
+                "Rollup__TimestampNotAfterLast",
+                # The inbox range no longer fits the Rollup (another batch took it, or the
+                # chain at its end is unknown): the proof can never be accepted.
+                "Rollup__InboxEndBeforeConsumed",
+                "Rollup__InboxChainUnknown",
+            ):
                 seqs = self.store.abandon(number)
                 raise SubmitError(
                     f"batch {number}: the Rollup refuses it ({exc}); the batch is dropped "
@@ -548,8 +657,8 @@ class Operator:
                 ) from exc
         if receipt["status"] != 1:
             reason = self.client.revert_reason(
-                int(row["new_root"]), int(row["timestamp"]), json.loads(row["proof"]),
-                self.signer.address, int(receipt["blockNumber"]) - 1,
+                int(row["new_root"]), int(row["timestamp"]), _inbox_end(row),
+                json.loads(row["proof"]), self.signer.address, int(receipt["blockNumber"]) - 1,
             )
             self.store.unsend(number)
             raise SubmitError(f"batch {number}: tx {tx_hash} failed on chain "
@@ -564,6 +673,7 @@ class Operator:
         self._say(f"batch {number}: confirmed in block {receipt['blockNumber']} "
                   f"(gas {receipt['gasUsed']})")
         crashpoint("after_confirm")
+        self.write_receipts(number)
 
     def finish(self, made: Future[Any] | None = None) -> BatchRun | None:
         """Drive the batch in flight (if any) to confirmed; what it went through. ``made``:
@@ -584,7 +694,7 @@ class Operator:
 
     def batch(self, prices: PriceSet | None) -> list[BatchRun]:
         """``zkmatch batch``: reconcile, finish a batch left in flight, then (with
-        ``prices``) match the queue into a new batch and take it to confirmed."""
+        ``prices``) match the next inbox range into a new batch and take it to confirmed."""
         self.reconcile()
         runs: list[BatchRun] = []
         flight = self.store.in_flight()
@@ -594,7 +704,7 @@ class Operator:
             if run is not None:
                 run.resumed = True
                 runs.append(run)
-        if prices is not None and self.store.pending():
+        if prices is not None and self.pending_messages():
             last = self.store.load_state().last_timestamp
             if prices.timestamp <= last:
                 raise ProtocolError(
@@ -610,7 +720,7 @@ class Operator:
     def plan(
         self, first: PriceSet, prices: Callable[[int], PriceSet | None], limit: int
     ) -> list[tuple[PriceSet, BatchReport]]:
-        """What the queue becomes in up to ``limit`` batches, the first at ``first`` and
+        """What the pending inbox becomes in up to ``limit`` batches, the first at ``first`` and
         each next one at ``prices(previous timestamp)``: the engine run from the store on
         the pending messages, nothing recorded (pure of the store)."""
         store = self.store
@@ -630,33 +740,35 @@ class Operator:
             return sets[-1]
 
         sealed: list[BatchReport] = []
-        engine = store.engine(provider, on_seal=lambda report, _engine: sealed.append(report))
-        open_messages = 0
-        stopped = False
-        for _seq, entry in store.pending():
-            before = len(sealed)
-            try:
-                engine.submit(entry)
-            except _Sealed:
-                stopped = True
+        engine = store.engine(
+            provider,
+            on_seal=lambda report, _engine: sealed.append(report),
+            operator_secret=self.inbox_secret,
+        )
+        available = store.inbox_length()
+        first_message = store.load_state().inbox_count
+        while len(sealed) < limit:
+            end = self.inbox_range(first_message, available)
+            if end == first_message:
                 break
-            open_messages = 1 if len(sealed) > before else open_messages + 1
-        if not stopped and open_messages:
-            with contextlib.suppress(_Sealed):
-                engine.end_batch()
+            try:
+                engine.submit_inbox(store.inbox(first_message, end))
+            except _Sealed:
+                break
+            first_message = end
         return list(zip(sets, sealed, strict=False))
 
     def batches_ahead(
         self, first: PriceSet, prices: Callable[[int], PriceSet | None]
     ) -> list[BatchRun]:
-        """:meth:`batch` for a backlog: the queue's next ``workers`` batches are planned
+        """:meth:`batch` for a backlog: the inbox's next ``workers`` batches are planned
         (:meth:`plan`) and proven at once, while they are matched, sent and confirmed one
         by one, in order, exactly as :meth:`batch` does. Each batch is matched from the
         store only after the one before it is confirmed; its proof made ahead is used only
         when the recorded witness is the planned one (else it is proven again), so nothing
         made ahead is ever recorded unchecked, and a crash loses only work in memory."""
         runs = self.batch(None)  # reconcile; finish a batch left in flight
-        if not self.store.pending():
+        if not self.pending_messages():
             return runs
         self.remote()
         last = self.store.load_state().last_timestamp
@@ -678,7 +790,8 @@ class Operator:
             ahead: list[tuple[str, Future[Any]]] = []
             for _price_set, report in planned:
                 planned_inputs = report.result.witness.as_circuit_inputs()
-                ahead.append((json.dumps(planned_inputs, sort_keys=True), pool.submit(
+                planned_json = json.dumps(without_secrets(planned_inputs), sort_keys=True)
+                ahead.append((planned_json, pool.submit(
                     self._make_proof, report.result.batch_number, circuit_inputs(planned_inputs),
                     None,
                 )))
@@ -694,7 +807,7 @@ class Operator:
                     if same:
                         self.ahead_used.append(number)
                     else:
-                        self._say(f"batch {number}: the queue changed since it was planned; "
+                        self._say(f"batch {number}: its witness changed since it was planned; "
                                   "proving it again")
                     run = self.finish(made if same else None)
                     if run is not None:
@@ -723,7 +836,7 @@ class Operator:
             flight = self.store.in_flight()
             if flight is not None:
                 last = max(last, int(flight["timestamp"]))
-            price_set = prices(last) if self.store.pending() else None
+            price_set = prices(last) if self.pending_messages() else None
             try:
                 if self.workers > 1 and price_set is not None:
                     runs.extend(self.batches_ahead(price_set, prices))
@@ -737,6 +850,44 @@ class Operator:
             while time.monotonic() < deadline and not should_stop():
                 time.sleep(min(0.2, interval))
         return runs
+
+    # --- receipts (prover/operator/receipts.py) ---------------------------------------
+
+    def _market_names(self) -> tuple[str, ...]:
+        """The deployment scenario's market names: labels in receipts, not under any root
+        (none when the scenario file cannot be read)."""
+        path = self.deployment.get("scenario")
+        if not path:
+            return ()
+        try:
+            return tuple(load_scenario(Path(path)).market_names)
+        except ZkmatchError:
+            return ()
+
+    def write_receipts(self, number: int | None = None) -> list[Path]:
+        """Write confirmed batch ``number``'s receipts (one per account it touched) into
+        ``DATA/receipts``; ``number`` None: the last confirmed batch's, only if one is missing
+        or names another transaction. Idempotent (files holding the same bytes are left
+        alone); only the last confirmed batch can be written, since the store keeps only its
+        state. Returns the paths written."""
+        store = self.store
+        last = store.next_batch - 1
+        row = store.batch(last)
+        if row is None or row["step"] != STEP_CONFIRMED or number not in (None, last):
+            return []
+        receipts = self.data.receipts
+        if number is None and receipt_files.receipts_current(receipts, row):
+            return []
+        try:
+            return receipt_files.write_receipts(
+                receipts, store, last, str(self.deployment["rollup"]),
+                int(self.deployment["chain_id"]), self._market_names(),
+            )
+        except OSError as exc:
+            raise ZkmatchError(
+                f"batch {last} is confirmed but its receipts cannot be written to {receipts} "
+                f"({exc.strerror or exc}); the next command writes them again"
+            ) from exc
 
     def status(self) -> dict[str, Any]:
         """Store and chain side by side (``zkmatch status``)."""

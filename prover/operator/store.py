@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,19 +41,19 @@ from typing import Any
 from prover.errors import ProtocolError, StoreError
 from prover.exchange.domain import (
     BatchConfig,
-    Entry,
     Market,
     Order,
     PriceSet,
-    SignedOrder,
-    entry_from_json,
     parse_int,
 )
 from prover.exchange.engine import BatchReport, Engine, Prices
+from prover.exchange.inbox import Message
+from prover.exchange.inbox import chain_step as inbox_chain_step
 from prover.exchange.state import ExchangeState
+from prover.proving.batch_circuit import without_secrets
 
 FORMAT = "zkmatch-store"
-VERSION = 3
+VERSION = 4
 
 STEP_MATCHED = "matched"
 STEP_PROVEN = "proven"
@@ -84,14 +83,11 @@ CREATE TABLE book (
     body TEXT NOT NULL,
     PRIMARY KEY (account, order_id)
 );
-CREATE TABLE messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
+CREATE TABLE inbox (
+    idx INTEGER PRIMARY KEY,
     body TEXT NOT NULL,
-    received INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    batch INTEGER,
-    outcome TEXT
+    chain TEXT NOT NULL,
+    block INTEGER NOT NULL
 );
 CREATE TABLE batches (
     number INTEGER PRIMARY KEY,
@@ -120,12 +116,6 @@ CREATE TABLE batches (
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def message_key(entry: Entry) -> str:
-    """What makes a queued message unique: its kind, account, order id and body hash."""
-    kind = "order" if isinstance(entry, SignedOrder) else "cancel"
-    return f"{kind}:{entry.account}:{entry.order_id}:{entry.hash()}"
 
 
 class Store:
@@ -180,6 +170,8 @@ class Store:
                 "root": str(state.root),
                 "venue": _dumps(state.venue.to_json() if state.venue is not None else None),
                 "last_timestamp": str(state.last_timestamp),
+                "inbox_count": str(state.inbox_count),
+                "inbox_chain": str(state.inbox_chain),
             }
             conn.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
             conn.executemany(
@@ -314,6 +306,8 @@ class Store:
                 "markets": [m.to_json() for m in self.markets()],
                 "venue": json.loads(self._meta("venue")),
                 "last_timestamp": self._meta("last_timestamp"),
+                "inbox_count": self._meta("inbox_count"),
+                "inbox_chain": self._meta("inbox_chain"),
                 "accounts": accounts,
                 "root": self._meta("root"),
             }
@@ -339,12 +333,14 @@ class Store:
         self,
         prices: Prices,
         on_seal: Callable[[BatchReport, Engine], None] | None = None,
+        operator_secret: int | None = None,
     ) -> Engine:
-        """An engine continuing from the store: its state, its books, its next batch."""
+        """An engine continuing from the store: its state, its books, its next batch
+        (``operator_secret``: the operator's inbox scalar, to open inbox messages)."""
         state = self.load_state()
         engine = Engine(
             state, state.markets, self.config, prices, first_batch=self.next_batch,
-            on_seal=on_seal,
+            on_seal=on_seal, operator_secret=operator_secret,
         )
         for order, filled, seq in self.load_book():
             slot = state.slot(order.account, order.slot(state.slot_bits))
@@ -379,6 +375,7 @@ class Store:
                     "fills": json.loads(row["fills"]),
                     "rejections": json.loads(row["rejections"]),
                     "messages": json.loads(row["messages"]),
+                    "inbox_end": int(json.loads(row["delta"])["inbox_count"]),
                     "tx_hash": row["tx_hash"],
                     "block": row["block"],
                     "gas_used": row["gas_used"],
@@ -388,7 +385,8 @@ class Store:
         return out
 
     def witness(self, number: int) -> dict[str, Any]:
-        """The circuit inputs recorded for batch ``number``."""
+        """The circuit inputs recorded for batch ``number``, less the operator's inbox
+        secret (never stored: the prover adds it from the key file)."""
         rows = self._rows("SELECT witness FROM batches WHERE number = ?", (number,))
         if not rows:
             raise StoreError(f"{self.path}: no batch {number} in the journal")
@@ -397,72 +395,101 @@ class Store:
 
     # --- the message queue ------------------------------------------------------------
 
-    def enqueue(self, entries: Sequence[Entry], *, received: int | None = None) -> list[int]:
-        """Queue signed orders and cancels (already validated by the caller); their seqs.
+    # --- the inbox, as read from the chain ------------------------------------------
 
-        All or nothing: a message already queued (the same signed body) refuses the whole
-        call with :class:`StoreError`, so a client that retries after a crash cannot queue
-        a message twice."""
-        now = int(time.time()) if received is None else received
-        seqs = []
+    def inbox_length(self) -> int:
+        """How many inbox messages the store has read from the chain (indices 0..n-1)."""
+        row = self._conn.execute("SELECT COUNT(*), MAX(idx) FROM inbox").fetchone()
+        count, last = int(row[0]), row[1]
+        if count and last != count - 1:
+            raise StoreError(f"{self.path}: corrupt store, the inbox has a gap")
+        return count
+
+    def add_inbox(self, events: Sequence[tuple[int, Message, int, int]]) -> int:
+        """Record messages read from the Rollup's ``MessageSent`` log, ``(index, message,
+        chain after it, block)``, in index order from :meth:`inbox_length` on; one already
+        recorded must be identical (a reorg or another chain is a :class:`StoreError`).
+        Checks each chain value against the hash chain. Returns the new length."""
         with self._transaction() as conn:
-            for entry in entries:
-                key = message_key(entry)
-                if conn.execute("SELECT seq FROM messages WHERE key = ?", (key,)).fetchone():
-                    raise StoreError(f"{self.path}: message {key} is already queued")
-                cursor = conn.execute(
-                    "INSERT INTO messages (key, body, received, status) VALUES (?, ?, ?, ?)",
-                    (key, _dumps(entry.to_json()), now, "pending"),
+            count = self.inbox_length()
+            previous = "0"
+            if count:
+                previous = conn.execute(
+                    "SELECT chain FROM inbox WHERE idx = ?", (count - 1,)
+                ).fetchone()[0]
+            for index, message, chain, block in events:
+                if index < count:
+                    row = conn.execute(
+                        "SELECT body, chain FROM inbox WHERE idx = ?", (index,)
+                    ).fetchone()
+                    if row != (_dumps(message.to_json()), str(chain)):
+                        raise StoreError(
+                            f"{self.path}: inbox message {index} differs from the recorded one"
+                        )
+                    continue
+                if index != count:
+                    raise StoreError(f"{self.path}: inbox message {index} after {count - 1}")
+                if inbox_chain_step(int(previous), message) != chain:
+                    raise StoreError(f"{self.path}: inbox message {index}: chain mismatch")
+                conn.execute(
+                    "INSERT INTO inbox VALUES (?, ?, ?, ?)",
+                    (index, _dumps(message.to_json()), str(chain), block),
                 )
-                seqs.append(int(cursor.lastrowid or 0))
-        return seqs
+                previous, count = str(chain), count + 1
+        return count
 
-    def pending(self) -> list[tuple[int, Entry]]:
-        """Queued messages not yet in a batch, in arrival order."""
+    def inbox(self, start: int, end: int) -> list[Message]:
+        """Inbox messages ``[start, end)``, in order."""
+        rows = self._rows(
+            "SELECT idx, body FROM inbox WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
+        )
+        if [r[0] for r in rows] != list(range(start, end)):
+            raise StoreError(f"{self.path}: inbox messages {start}..{end - 1} are not all read")
         try:
-            return [
-                (seq, entry_from_json(json.loads(body)))
-                for seq, body in self._rows(
-                    "SELECT seq, body FROM messages WHERE status = 'pending' ORDER BY seq"
-                )
-            ]
+            return [Message.from_json(json.loads(body)) for _, body in rows]
         except (ValueError, ProtocolError) as exc:
-            raise StoreError(f"{self.path}: corrupt store, queued message: {exc}") from exc
+            raise StoreError(f"{self.path}: corrupt store, inbox message: {exc}") from exc
+
+    def _ranges(self) -> list[tuple[int, int, int, str]]:
+        """``(batch, start, end, step)`` of every recorded batch's inbox range, in order."""
+        out = []
+        start = 0
+        for number, step, delta in self._rows(
+            "SELECT number, step, delta FROM batches ORDER BY number"
+        ):
+            end = int(json.loads(delta)["inbox_count"])
+            out.append((int(number), start, end, step))
+            start = end
+        return out
+
+    def pending(self) -> list[int]:
+        """Inbox messages read from the chain that no recorded batch takes, in order."""
+        ranges = self._ranges()
+        taken = ranges[-1][2] if ranges else self.load_state().inbox_count
+        return list(range(taken, self.inbox_length()))
 
     def messages(self) -> list[dict[str, Any]]:
-        """Every queued message with its status (pending, batched, rejected), batch and
-        outcome."""
+        """Every inbox message read so far: ``pending`` (no batch yet), or ``batched`` in a
+        batch (in flight or confirmed), with its outcome (entered, its fills, or a no-op
+        and why)."""
+        where: dict[int, int] = {}
+        for number, start, end, _step in self._ranges():
+            where.update({i: number for i in range(start, end)})
+        outcomes: dict[int, dict[str, Any]] = {}
+        for (body,) in self._rows("SELECT messages FROM batches"):
+            for outcome in json.loads(body):
+                if isinstance(outcome, dict) and "index" in outcome:
+                    outcomes[int(outcome["index"])] = outcome
         return [
             {
-                "seq": seq,
-                "key": key,
-                "status": status,
-                "batch": batch,
-                "received": received,
-                "outcome": json.loads(outcome) if outcome else None,
+                "index": index,
+                "status": "batched" if index in where else "pending",
+                "batch": where.get(index),
+                "block": block,
+                "outcome": outcomes.get(index),
             }
-            for seq, key, status, batch, received, outcome in self._rows(
-                "SELECT seq, key, status, batch, received, outcome FROM messages ORDER BY seq"
-            )
+            for index, block in self._rows("SELECT idx, block FROM inbox ORDER BY idx")
         ]
-
-    def reject_messages(self, outcomes: Sequence[tuple[int, dict[str, Any]]]) -> None:
-        """Mark pending messages rejected outside any batch (none of them made an entry)."""
-        with self._transaction() as conn:
-            for seq, outcome in outcomes:
-                self._take(conn, seq, "rejected", None, outcome)
-
-    def _take(
-        self, conn: sqlite3.Connection, seq: int, status: str, batch: int | None,
-        outcome: dict[str, Any],
-    ) -> None:
-        cursor = conn.execute(
-            "UPDATE messages SET status = ?, batch = ?, outcome = ? "
-            "WHERE seq = ? AND status = 'pending'",
-            (status, batch, _dumps(outcome), seq),
-        )
-        if cursor.rowcount != 1:
-            raise StoreError(f"{self.path}: message {seq} is not pending")
 
     # --- batches through their steps ----------------------------------------------------
 
@@ -492,14 +519,15 @@ class Store:
         self,
         report: BatchReport,
         book: Sequence[tuple[Order, int, int]],
-        taken: Sequence[tuple[int, dict[str, Any]]],
+        outcomes: Sequence[dict[str, Any]],
         *,
         step: str = STEP_MATCHED,
         timings: dict[str, float] | None = None,
     ) -> None:
         """Record a sealed batch at step ``matched``: its journal row, the state it leads
         to (applied by :meth:`confirm`), ``book`` (``(order, filled, seq)`` at seal time),
-        and the queued messages it took (``(seq, outcome)``), all in one transaction.
+        and what became of each inbox message of its range (``outcomes``, each with its
+        inbox ``index``), all in one transaction.
 
         The stored state does not move until the batch is confirmed: until then the
         store's root is the chain's."""
@@ -527,6 +555,8 @@ class Store:
             "root": str(result.new_root),
             "last_timestamp": str(state.last_timestamp),
             "entries": len(result.entries),
+            "inbox_count": str(state.inbox_count),
+            "inbox_chain": str(state.inbox_chain),
         }
         params = result.witness.params
         with self._transaction() as conn:
@@ -542,17 +572,14 @@ class Store:
                     _dumps(params.to_json()),
                     _dumps([f.to_json() for f in result.fills]),
                     _dumps([r.to_json() for r in report.rejections]),
-                    _dumps(result.witness.as_circuit_inputs()),
+                    _dumps(without_secrets(result.witness.as_circuit_inputs())),
                     step,
                     result.timestamp,
-                    _dumps([seq for seq, _ in taken]),
+                    _dumps(list(outcomes)),
                     _dumps(delta),
                     _dumps(timings or {}),
                 ),
             )
-            for seq, outcome in taken:
-                status = "batched" if outcome.get("accepted", True) else "rejected"
-                self._take(conn, seq, status, number, outcome)
             if step == STEP_SIMULATED:
                 self._apply(conn, number, delta)
 
@@ -627,18 +654,14 @@ class Store:
             )
 
     def abandon(self, number: int) -> list[int]:
-        """Drop an unconfirmed batch: its messages go back to pending, in their order;
-        returns their seqs. Only before anything was sent."""
-        row = self._step(number, (STEP_MATCHED, STEP_PROVEN))
-        seqs = [int(s) for s in json.loads(row["messages"])]
+        """Drop an unconfirmed batch: its inbox messages are pending again (the next batch
+        starts from them); returns their indices. Only before anything was sent."""
+        self._step(number, (STEP_MATCHED, STEP_PROVEN))
+        ranges = {n: (start, end) for n, start, end, _ in self._ranges()}
+        start, end = ranges[number]
         with self._transaction() as conn:
             conn.execute("DELETE FROM batches WHERE number = ?", (number,))
-            conn.execute(
-                "UPDATE messages SET status = 'pending', batch = NULL, outcome = NULL "
-                "WHERE batch = ?",
-                (number,),
-            )
-        return seqs
+        return list(range(start, end))
 
     # --- writing the state --------------------------------------------------------------
 
@@ -676,6 +699,8 @@ class Store:
         conn.execute(
             "UPDATE meta SET value = ? WHERE key = 'last_timestamp'", (delta["last_timestamp"],)
         )
+        for key in ("inbox_count", "inbox_chain"):
+            conn.execute("UPDATE meta SET value = ? WHERE key = ?", (delta[key], key))
 
     def commit_batch(self, report: BatchReport, engine: Engine) -> None:
         """Record a sealed batch and apply it at once (``zkmatch sim --store``: no chain;
@@ -702,6 +727,5 @@ __all__ = [
     "STEP_SIMULATED",
     "VERSION",
     "Store",
-    "message_key",
     "params_from_journal",
 ]

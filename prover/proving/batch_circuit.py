@@ -1,7 +1,8 @@
 """The batch circuit (``circuits/main/Batch.circom``) as a buildable :class:`CircuitSpec`.
 
-``batch_spec(K, E, B, D, S, M)`` names ``Batch(K, E, B, D, S, M)`` with its four public
-inputs (docs/protocol.md, section 10). ``circuit_inputs`` turns
+``batch_spec(K, E, B, D, S, M)`` names ``Batch(K, E, B, D, S, M)`` with its six public
+inputs (docs/protocol.md, section 10; the last two are the inbox chain before and after
+the batch's messages, docs/inbox.md). ``circuit_inputs`` turns
 ``BatchWitness.as_circuit_inputs()`` into exactly the circuit's inputs: the model also
 emits hints (running roots, before/after values) that the circuit recomputes instead of
 reading, and circom refuses unknown input names.
@@ -28,12 +29,32 @@ from prover.exchange.constants import (
 from prover.proving.circuit import CircuitSpec
 
 #: Public inputs, in the order snarkjs lists them in public.json (declaration order).
-PUBLIC_INPUTS: tuple[str, ...] = ("oldRoot", "newRoot", "batchInfo", "configHash")
+PUBLIC_INPUTS: tuple[str, ...] = (
+    "oldRoot",
+    "newRoot",
+    "batchInfo",
+    "configHash",
+    "inboxBefore",
+    "inboxAfter",
+)
+
+#: Inputs as secret as the operator's inbox key (whoever holds it reads every message):
+#: never stored with a recorded witness (prover/operator/store.py), added back to prove.
+SECRET_INPUTS: tuple[str, ...] = ("operatorSecret",)
+
+
+def without_secrets(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """``inputs`` without :data:`SECRET_INPUTS` (what the operator's store keeps)."""
+    return {k: v for k, v in inputs.items() if k not in SECRET_INPUTS}
+
 
 #: Every input signal of ``Batch``, in declaration order (tests/circuits/test_batch.py
 #: checks this against the circom source).
 BATCH_INPUTS: tuple[str, ...] = (
     *PUBLIC_INPUTS,
+    "operatorSecret",
+    "operatorKeyX",
+    "operatorKeyY",
     "batchNumber",
     "prevTimestamp",
     "timestamp",
@@ -60,20 +81,11 @@ BATCH_INPUTS: tuple[str, ...] = (
     "accPosFunding",
     "accOrdersRoot",
     "accSiblings",
-    "entryUsed",
-    "entryIsCancel",
+    "msgUsed",
+    "msgEphX",
+    "msgEphY",
+    "msgCiphertext",
     "entryAccountSlot",
-    "entryMarket",
-    "entrySide",
-    "entryPrice",
-    "entrySize",
-    "entryOrderId",
-    "entryExpiry",
-    "entryMaxFeePpm",
-    "entryTif",
-    "entrySigR8x",
-    "entrySigR8y",
-    "entrySigS",
     "entryOldSlotOrderId",
     "entryOldSlotOrderHash",
     "entryOldSlotFilled",
@@ -128,7 +140,8 @@ def batch_spec(
     S: int = 2,
     M: int = 2,  # noqa: N803
 ) -> CircuitSpec:
-    """``Batch(K, E, B, D, S, M)`` with public ``oldRoot, newRoot, batchInfo, configHash``."""
+    """``Batch(K, E, B, D, S, M)`` with public ``oldRoot, newRoot, batchInfo, configHash,
+    inboxBefore, inboxAfter``."""
     check_params(K, E, B, D, S, M)
     return CircuitSpec(
         name=f"batch_k{K}_e{E}_b{B}_d{D}_s{S}_m{M}",

@@ -88,11 +88,14 @@ class BatchProof:
     timings: dict[str, float] = field(default_factory=dict)
     witness_generator: str = "wasm"
     prover: str = "snarkjs"
+    inbox_before: int = 0
+    inbox_after: int = 0
 
     def expected_public(self) -> list[str]:
-        """What the public signals must be: ``oldRoot, newRoot, batchInfo, configHash``."""
+        """What the public signals must be: ``oldRoot, newRoot, batchInfo, configHash,
+        inboxBefore, inboxAfter``."""
         return [str(v) for v in (self.old_root, self.new_root, self.batch_info,
-                                 self.config_hash)]
+                                 self.config_hash, self.inbox_before, self.inbox_after)]
 
     def to_json(self) -> dict[str, Any]:
         """A summary as plain JSON (roots as decimal strings; the proof itself is in
@@ -122,7 +125,8 @@ class BatchProof:
 def expected_public(result: BatchResult) -> list[str]:
     """The public signals a proof of ``result`` must carry, in ``public.json`` order."""
     return [str(v) for v in (result.old_root, result.new_root, result.batch_info,
-                             result.config_hash)]
+                             result.config_hash, result.witness.inbox_before,
+                             result.witness.inbox_after)]
 
 
 def config_spec(config: BatchConfig) -> CircuitSpec:
@@ -199,7 +203,7 @@ def prove_batch(
     if list(proof.public) != want:
         raise ProvingError(
             f"batch {n}: the proof's public signals {proof.public} are not the model's "
-            f"(oldRoot, newRoot, batchInfo, configHash) = {want}"
+            f"(oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter) = {want}"
         )
     start = time.monotonic()
     ok = verify(artifacts, proof.proof, proof.public)
@@ -234,6 +238,8 @@ def prove_batch(
         timings=timings,
         witness_generator=proof.witness_generator,
         prover=proof.prover,
+        inbox_before=result.witness.inbox_before,
+        inbox_after=result.witness.inbox_after,
     )
 
 

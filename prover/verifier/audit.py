@@ -6,10 +6,13 @@ for each batch in order from genesis:
 1. checks the batch numbers run 0, 1, 2, ... and that batch n's old root and previous
    timestamp are batch n-1's new root and timestamp (the genesis root and time for batch 0),
    and that its timestamp moves forward;
-2. recomputes the configuration hash in force for that batch from the registered markets
-   and feed key in the events (:meth:`prover.chain.config.RollupConfig.hash`) and compares
-   it with the batch's;
-3. rebuilds the four public inputs from those values alone (nothing from the operator) and
+2. checks its inbox range starts where batch n-1's ended (0 for batch 0) and that the
+   chain after it is the one the ``MessageSent`` events' messages hash to (recomputed here:
+   the previous batch's for an empty range; the inbox chain at ``inboxEnd`` otherwise);
+3. recomputes the configuration hash in force for that batch from the registered markets
+   and feed key in the events and the Rollup's operator key
+   (:meth:`prover.chain.config.RollupConfig.hash`) and compares it with the batch's;
+4. rebuilds the six public inputs from those values alone (nothing from the operator) and
    verifies the proof with :mod:`prover.verifier.groth16` (py_ecc; no snarkjs, no node);
 
 after checking that the verification key file is the one the chain uses: its keccak equals
@@ -31,6 +34,7 @@ from prover.chain.config import batch_info
 from prover.chain.rollup import RollupClient, proof_from_words
 from prover.chain.vkey import key_hash, missing_from_code
 from prover.errors import ZkmatchError
+from prover.exchange import inbox
 from prover.toolchain.common import Progress
 from prover.verifier.groth16 import Proof, VerificationKey, VerifierError, verify
 
@@ -122,8 +126,14 @@ def audit_chain(
         return report
     configs = client.configs(from_block)
     batches = client.batches(from_block)
+    # The inbox chain after each message, recomputed from the messages themselves (not
+    # the chain value the event reports): a batch's inboxAfter must be one of these.
+    chains = {0: 0}
+    for e in client.messages(0, from_block):
+        chains[e.index + 1] = inbox.chain_step(chains[e.index], e.message)
     say(f"verify: {len(batches)} batches, {len(configs)} configurations, key {vk_path}")
     root, last_time = genesis_root, genesis_time
+    consumed, consumed_chain = 0, 0  # the inbox before batch 0
     for expected, event in enumerate(batches):
         check = BatchCheck(event.number, event.old_root, event.new_root, event.timestamp,
                            event.tx_hash, False)
@@ -138,16 +148,33 @@ def audit_chain(
             )
         elif event.previous_timestamp != last_time or event.timestamp <= last_time:
             reason = f"timestamp {event.timestamp} does not follow {last_time}"
+        elif event.inbox_start != consumed or event.inbox_end < consumed:
+            reason = (
+                f"inbox range [{event.inbox_start}, {event.inbox_end}) does not start at "
+                f"{consumed}, where the previous batch ended"
+            )
+        elif event.inbox_after != (
+            consumed_chain if event.inbox_end == consumed else chains.get(event.inbox_end)
+        ):
+            reason = (
+                f"the inbox chain after {event.inbox_end} messages is not the one the "
+                "MessageSent events give"
+            )
         elif not in_force:
             reason = "no configuration registered for this batch"
         elif in_force[-1].config.hash() != event.config_hash:
-            reason = "the configuration hash is not that of the registered markets and feed"
+            reason = (
+                "the configuration hash is not that of the registered markets, feed and "
+                "operator key"
+            )
         else:
             inputs = [
                 root,
                 event.new_root,
                 batch_info(event.number, last_time, event.timestamp),
                 in_force[-1].config.hash(),
+                consumed_chain,
+                event.inbox_after,
             ]
             try:
                 valid = verify(vk, Proof.from_json(proof_from_words(event.proof)), inputs)
@@ -162,6 +189,7 @@ def audit_chain(
             report.failure = f"batch {event.number}: {reason}"
             return report
         root, last_time = event.new_root, event.timestamp
+        consumed, consumed_chain = event.inbox_end, event.inbox_after
     state = client.state()
     if (state.root, state.batch_number) != (root, len(batches)):
         report.failure = (

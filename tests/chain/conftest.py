@@ -1,6 +1,6 @@
 """A Rollup deployed on the session's anvil, with a small stand-in circuit's verifier.
 
-``shape`` builds ``RollupShape`` (the batch circuit's four public inputs, nothing else;
+``shape`` builds ``RollupShape`` (the batch circuit's six public inputs, nothing else;
 cached by content hash) and its snarkjs-exported verifier. ``rollup`` deploys verifier,
 Poseidon contracts and Rollup inside the per-test snapshot, so each test starts at genesis.
 """
@@ -23,11 +23,19 @@ from prover.toolchain.solc import CompiledContract
 CIRCUITS = Path(__file__).resolve().parent / "circuits"
 GENESIS_ROOT = 123456789
 MARKETS = (Market(0, 1, 500, 300, 200, 500), Market(1, 5, 1000, 500, 0, 700))
-CONFIG = RollupConfig(MARKETS, (1_000, 2_000), PrivateKey.from_seed("zkmatch-test-feed").public_key)
-#: The operator's Baby Jubjub key (inbox messages are encrypted to it) and the inbox's
-#: checkpoint interval (the batch circuit's E; small, so tests reach several checkpoints).
+#: The operator's Baby Jubjub key (inbox messages are encrypted to it; configHash binds it)
+#: and the inbox's checkpoint interval (the batch circuit's E; small, so tests reach several
+#: checkpoints).
 OPERATOR_KEY = PrivateKey.from_seed("zkmatch-test-operator")
 MESSAGES_PER_BATCH = 3
+CONFIG = RollupConfig(
+    MARKETS,
+    (1_000, 2_000),
+    PrivateKey.from_seed("zkmatch-test-feed").public_key,
+    OPERATOR_KEY.public_key,
+)
+#: The stand-in's public inputs, in the batch circuit's order.
+PUBLIC = ("oldRoot", "newRoot", "batchInfo", "configHash", "inboxBefore", "inboxAfter")
 
 
 @dataclass
@@ -38,10 +46,9 @@ class Shape:
     work: Path
 
     def prove(self, inputs: list[int]) -> dict[str, Any]:
-        names = ("oldRoot", "newRoot", "batchInfo", "configHash")
         result = prove(
             self.artifacts,
-            {n: str(v) for n, v in zip(names, inputs, strict=True)},
+            {n: str(v) for n, v in zip(PUBLIC, inputs, strict=True)},
             work_dir=self.work,
         )
         assert [int(x) for x in result.public] == inputs
@@ -54,7 +61,7 @@ def shape(tmp_path_factory: pytest.TempPathFactory) -> Shape:
         name="rollup_shape",
         source="RollupShape.circom",
         template="RollupShape",
-        public=("oldRoot", "newRoot", "batchInfo", "configHash"),
+        public=PUBLIC,
         circuits_dir=CIRCUITS,
     )
     artifacts = build(spec)

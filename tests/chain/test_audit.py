@@ -1,5 +1,6 @@
 """``zkmatch verify`` (prover/verifier/audit.py): every batch re-verified from chain data,
-with the Python Groth16 verifier, on a Rollup the audit did not deploy."""
+with the Python Groth16 verifier, on a Rollup the audit did not deploy. The batches consume
+inbox messages (a range ending at a checkpoint, one at the head, an empty one)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,27 @@ from click.testing import CliRunner
 from cli.main import main
 from prover.chain.config import batch_info
 from prover.chain.rollup import RollupClient, deploy
+from prover.exchange import inbox
 from prover.verifier.audit import audit_chain
 from tests.chain.conftest import CONFIG, GENESIS_ROOT, MESSAGES_PER_BATCH, OPERATOR_KEY
+from tests.chain.test_inbox import message
 
 BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 
 
 def _three_batches(rollup, shape) -> list[int]:
+    sent = [message(i) for i in range(MESSAGES_PER_BATCH + 1)]
+    for m in sent:
+        rollup.client.send_message(m, sender=rollup.stranger)
     t = rollup.now() - 300
     roots = [101, 202, 303]
-    for n, root in enumerate(roots):
+    ends = [MESSAGES_PER_BATCH, MESSAGES_PER_BATCH + 1, MESSAGES_PER_BATCH + 1]
+    for n, (root, end) in enumerate(zip(roots, ends, strict=True)):
         state = rollup.client.state()
+        start = rollup.client.inbox_consumed()
         inputs = [state.root, root, batch_info(n, state.last_timestamp, t + n + 1),
-                  state.config_hash]
-        rollup.client.submit_batch(root, t + n + 1, shape.prove(inputs), rollup.operator)
+                  state.config_hash, inbox.chain_of(sent[:start]), inbox.chain_of(sent[:end])]
+        rollup.client.submit_batch(root, t + n + 1, end, shape.prove(inputs), rollup.operator)
     return roots
 
 

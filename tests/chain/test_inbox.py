@@ -27,8 +27,16 @@ TRADER = PrivateKey.from_seed("zkmatch-test-inbox-trader")
 #: Gas of one sendMessage transaction that stores no checkpoint (21,000 base and calldata
 #: included): the issue's budget.
 MESSAGE_GAS_BUDGET = 150_000
-#: Storage slot of (batchNumber, lastTimestamp, mode, inboxCount), low bits first.
+#: Storage slot of (batchNumber, lastTimestamp, mode, inboxCount, inboxConsumed), low bits
+#: first, and where each field starts and how wide it is.
 PACKED_SLOT = 1
+FIELDS = {"batchNumber": (0, 40), "lastTimestamp": (40, 64), "mode": (104, 8),
+          "inboxCount": (112, 64), "inboxConsumed": (176, 64)}
+
+
+def packed_field(word: int, name: str) -> int:
+    offset, bits = FIELDS[name]
+    return (word >> offset) & ((1 << bits) - 1)
 
 
 def entry(i: int) -> SignedOrder | SignedCancel:
@@ -210,7 +218,8 @@ def test_an_ephemeral_key_off_the_curve_is_refused(rollup, where):
 def _set_inbox_count(rollup, count: int) -> None:
     w3, address = rollup.w3, rollup.deployment.rollup
     word = int.from_bytes(bytes(w3.eth.get_storage_at(address, PACKED_SLOT)), "big")
-    word = (word & ((1 << 192) - 1)) | (count << 192)
+    offset, bits = FIELDS["inboxCount"]
+    word = (word & ~(((1 << bits) - 1) << offset)) | (count << offset)
     w3.provider.make_request("anvil_setStorageAt", [address, hex(PACKED_SLOT),
                                                     "0x" + word.to_bytes(32, "big").hex()])
 
@@ -219,9 +228,11 @@ def test_the_count_shares_the_never_zero_slot_of_mode(rollup):
     send(rollup, 0)
     word = int.from_bytes(bytes(rollup.w3.eth.get_storage_at(rollup.deployment.rollup,
                                                              PACKED_SLOT)), "big")
-    assert word >> 192 == 1  # inboxCount
-    assert (word >> 128) & ((1 << 64) - 1) == 1  # mode: MODE_ACTIVE
-    assert (word >> 64) & ((1 << 64) - 1) == rollup.genesis_timestamp  # lastTimestamp
+    assert packed_field(word, "inboxCount") == 1
+    assert packed_field(word, "mode") == 1  # MODE_ACTIVE
+    assert packed_field(word, "lastTimestamp") == rollup.genesis_timestamp
+    assert packed_field(word, "batchNumber") == packed_field(word, "inboxConsumed") == 0
+    assert word >> 240 == 0
 
 
 def test_the_inbox_stops_before_its_count_reaches_2_64_minus_1(rollup):

@@ -1,12 +1,15 @@
 """The Rollup contract (verifier_contracts/Rollup.sol) on anvil, with real Groth16 proofs.
 
 The verifier is snarkjs's export for ``RollupShape``, a stand-in with the batch circuit's
-four public inputs: each test proves for the inputs a cheating operator would want
+six public inputs: each test proves for the inputs a cheating operator would want
 accepted and checks the contract rebuilds its own (so the proof is rejected) or refuses the
-call before verifying. Every rejection names its ``Rollup__Reason``.
+call before verifying. Every rejection names its ``Rollup__Reason``. The batches here
+consume no inbox message (inbox end = inboxConsumed); test_rollup_inbox.py has the ranges.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from eth_utils import keccak
@@ -14,10 +17,18 @@ from eth_utils import keccak
 from prover.chain.config import RollupConfig, batch_info
 from prover.chain.rollup import RollupRevert, proof_words
 from prover.chain.vkey import key_hash, missing_from_code
+from prover.crypto.poseidon_hash import poseidon
+from prover.exchange.constants import TAG_CONFIG_OPERATOR, TAG_OPERATOR_KEY
+from prover.exchange.venue import DEV_OPERATOR_KEY
 from prover.field import SNARK_FIELD
-from tests.chain.conftest import CONFIG, GENESIS_ROOT, MARKETS
+from tests.chain.conftest import CONFIG, GENESIS_ROOT, MARKETS, OPERATOR_KEY
 
 BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+#: Gas of a whole submitBatch transaction (21,000 base and calldata included) once the
+#: inboxConsumedChain slot is non-zero: 260,000 with four public inputs, raised for the two
+#: inbox inputs (about 6,200 each in the verifier) and the inbox range's reads and writes
+#: (BENCHMARKS.md, "Inbox (on chain)").
+SUBMIT_GAS_BUDGET = 285_000
 
 
 def _inputs(
@@ -29,8 +40,12 @@ def _inputs(
     old_root: int | None = None,
     previous: int | None = None,
     config_hash: int | None = None,
+    inbox_before: int | None = None,
+    inbox_after: int | None = None,
 ) -> list[int]:
+    """The six public inputs of the next batch with an empty inbox range, or with lies."""
     state = rollup.client.state()
+    chain = rollup.client.inbox_consumed_chain()
     return [
         state.root if old_root is None else old_root,
         new_root,
@@ -40,6 +55,8 @@ def _inputs(
             timestamp,
         ),
         state.config_hash if config_hash is None else config_hash,
+        chain if inbox_before is None else inbox_before,
+        chain if inbox_after is None else inbox_after,
     ]
 
 
@@ -53,26 +70,27 @@ def _rejects(reason: str, call) -> RollupRevert:
 def test_an_honest_batch_moves_the_root_and_is_logged(rollup, shape):
     t = rollup.now() - 60
     inputs = _inputs(rollup, 777, t)
-    assert rollup.client.next_public_inputs(777, t) == inputs
+    assert rollup.client.next_public_inputs(777, t, 0) == inputs
     proof = shape.prove(inputs)
-    receipt = rollup.client.submit_batch(777, t, proof, rollup.operator)
+    receipt = rollup.client.submit_batch(777, t, 0, proof, rollup.operator)
     state = rollup.client.state()
     assert (state.root, state.batch_number, state.last_timestamp) == (777, 1, t)
     (event,) = rollup.client.batches()
     assert (event.number, event.old_root, event.new_root) == (0, GENESIS_ROOT, 777)
     assert (event.previous_timestamp, event.timestamp) == (rollup.genesis_timestamp, t)
     assert event.config_hash == CONFIG.hash()
+    assert (event.inbox_start, event.inbox_end, event.inbox_after) == (0, 0, 0)
     assert list(event.proof) == proof_words(proof)
-    # Verification plus the root update within the issue's budget (BENCHMARKS.md).
+    # Verification plus the root update within the budget (BENCHMARKS.md).
     print(f"submitBatch gas: {receipt['gasUsed']}")
-    assert receipt["gasUsed"] <= 260_000, receipt["gasUsed"]
+    assert receipt["gasUsed"] <= SUBMIT_GAS_BUDGET, receipt["gasUsed"]
 
 
 def test_three_batches_chain_their_roots(rollup, shape):
     t = rollup.now() - 300
     for n, root in enumerate((11, 22, 33), start=1):  # n: a time offset
         rollup.client.submit_batch(
-            root, t + n, shape.prove(_inputs(rollup, root, t + n)), rollup.operator
+            root, t + n, 0, shape.prove(_inputs(rollup, root, t + n)), rollup.operator
         )
     events = rollup.client.batches()
     assert [e.number for e in events] == [0, 1, 2]
@@ -82,20 +100,24 @@ def test_three_batches_chain_their_roots(rollup, shape):
 def test_a_proof_replayed_for_the_next_batch_is_rejected(rollup, shape):
     t = rollup.now() - 60
     proof = shape.prove(_inputs(rollup, 5, t))
-    rollup.client.submit_batch(5, t, proof, rollup.operator)
+    rollup.client.submit_batch(5, t, 0, proof, rollup.operator)
     # The same proof again (same new root, a later time): oldRoot and batchInfo moved on.
     _rejects(
-        "Rollup__InvalidProof", lambda: rollup.client.submit_batch(5, t + 1, proof, rollup.operator)
+        "Rollup__InvalidProof",
+        lambda: rollup.client.submit_batch(5, t + 1, 0, proof, rollup.operator),
     )
 
 
-@pytest.mark.parametrize("what", ["old_root", "number", "previous", "config_hash"])
+@pytest.mark.parametrize(
+    "what", ["old_root", "number", "previous", "config_hash", "inbox_before", "inbox_after"]
+)
 def test_inputs_the_operator_would_choose_are_rebuilt_by_the_contract(rollup, shape, what):
     t = rollup.now() - 60
-    lie = {"old_root": 999, "number": 7, "previous": t - 1, "config_hash": 42}[what]
+    lie = {"old_root": 999, "number": 7, "previous": t - 1, "config_hash": 42,
+           "inbox_before": 43, "inbox_after": 44}[what]
     proof = shape.prove(_inputs(rollup, 5, t, **{what: lie}))
     _rejects(
-        "Rollup__InvalidProof", lambda: rollup.client.submit_batch(5, t, proof, rollup.operator)
+        "Rollup__InvalidProof", lambda: rollup.client.submit_batch(5, t, 0, proof, rollup.operator)
     )
     assert rollup.client.state().batch_number == 0
 
@@ -104,7 +126,7 @@ def test_only_the_operator_submits(rollup, shape):
     t = rollup.now() - 60
     proof = shape.prove(_inputs(rollup, 5, t))
     error = _rejects(
-        "Rollup__NotOperator", lambda: rollup.client.submit_batch(5, t, proof, rollup.stranger)
+        "Rollup__NotOperator", lambda: rollup.client.submit_batch(5, t, 0, proof, rollup.stranger)
     )
     assert error.args_[0].lower() == rollup.stranger.lower()
 
@@ -115,16 +137,16 @@ def test_timestamps_must_move_forward_and_not_into_the_future(rollup, shape):
     proof = shape.prove(_inputs(rollup, 5, past))
     _rejects(
         "Rollup__TimestampNotAfterLast",
-        lambda: rollup.client.submit_batch(5, past, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(5, past, 0, proof, rollup.operator),
     )
     future = now + 3600
     proof = shape.prove(_inputs(rollup, 5, future))
     _rejects(
         "Rollup__TimestampInFuture",
-        lambda: rollup.client.submit_batch(5, future, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(5, future, 0, proof, rollup.operator),
     )
     rollup.mine_at(future + 1)  # once the chain's time has come, the same proof is good
-    rollup.client.submit_batch(5, future, proof, rollup.operator)
+    rollup.client.submit_batch(5, future, 0, proof, rollup.operator)
 
 
 def test_a_new_root_plus_the_field_modulus_is_refused(rollup, shape):
@@ -132,7 +154,7 @@ def test_a_new_root_plus_the_field_modulus_is_refused(rollup, shape):
     proof = shape.prove(_inputs(rollup, 5, t))
     _rejects(
         "Rollup__NotInField",
-        lambda: rollup.client.submit_batch(5 + SNARK_FIELD, t, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(5 + SNARK_FIELD, t, 0, proof, rollup.operator),
     )
 
 
@@ -140,7 +162,9 @@ def test_a_proof_coordinate_plus_the_base_field_is_refused(rollup, shape):
     t = rollup.now() - 60
     words = proof_words(shape.prove(_inputs(rollup, 5, t)))
     words[0] += BASE_FIELD
-    _rejects("Rollup__NotInField", lambda: rollup.client.submit_batch(5, t, words, rollup.operator))
+    _rejects(
+        "Rollup__NotInField", lambda: rollup.client.submit_batch(5, t, 0, words, rollup.operator)
+    )
 
 
 def test_a_point_off_the_curve_is_rejected(rollup, shape):
@@ -148,7 +172,7 @@ def test_a_point_off_the_curve_is_rejected(rollup, shape):
     words = proof_words(shape.prove(_inputs(rollup, 5, t)))
     words[7] = (words[7] + 1) % BASE_FIELD  # C moves off y^2 = x^3 + 3
     _rejects(
-        "Rollup__InvalidProof", lambda: rollup.client.submit_batch(5, t, words, rollup.operator)
+        "Rollup__InvalidProof", lambda: rollup.client.submit_batch(5, t, 0, words, rollup.operator)
     )
 
 
@@ -160,7 +184,7 @@ def test_a_changed_byte_of_the_proof_is_rejected(rollup, shape, byte):
     raw[byte] ^= 0x01
     changed = [int.from_bytes(raw[i : i + 32], "big") for i in range(0, 256, 32)]
     with pytest.raises(RollupRevert) as caught:
-        rollup.client.submit_batch(5, t, changed, rollup.operator)
+        rollup.client.submit_batch(5, t, 0, changed, rollup.operator)
     assert caught.value.reason in ("Rollup__InvalidProof", "Rollup__NotInField")
     assert rollup.client.state().batch_number == 0
 
@@ -173,8 +197,24 @@ def test_the_contract_hashes_the_configuration_as_python_does(rollup):
     assert registered.config == CONFIG
 
 
+def test_the_configuration_hash_binds_the_deployed_operator_key(rollup):
+    functions = rollup.client.contract.functions
+    key = OPERATOR_KEY.public_key
+    assert rollup.client.operator_key() == key
+    assert functions.operatorKeyHash().call() == CONFIG.operator_key_hash()
+    expected = RollupConfig(MARKETS, CONFIG.funding_caps, CONFIG.feed_key, operator_key=key)
+    assert rollup.client.state().config_hash == expected.hash()
+    # configHash = Poseidon(13, h_markets, Poseidon(14, Ox, Oy)), tags as first inputs.
+    assert expected.hash() == poseidon(
+        [TAG_CONFIG_OPERATOR, CONFIG.markets_hash(), poseidon([TAG_OPERATOR_KEY, *key])]
+    )
+    # Another operator key, the same markets and feed: another configHash.
+    assert replace(CONFIG, operator_key=DEV_OPERATOR_KEY).hash() != expected.hash()
+    assert CONFIG.markets_hash() != expected.hash()
+
+
 def test_market_changes_are_the_admins_explicit_logged_call(rollup, shape):
-    changed = RollupConfig(MARKETS, (1_000, 9_999), CONFIG.feed_key)
+    changed = RollupConfig(MARKETS, (1_000, 9_999), CONFIG.feed_key, CONFIG.operator_key)
     _rejects("Rollup__NotAdmin", lambda: rollup.client.register_markets(changed, rollup.operator))
     t = rollup.now() - 60
     stale = shape.prove(_inputs(rollup, 5, t))  # made for the configuration in force
@@ -182,9 +222,9 @@ def test_market_changes_are_the_admins_explicit_logged_call(rollup, shape):
     assert rollup.client.state().config_hash == changed.hash() != CONFIG.hash()
     assert [c.config for c in rollup.client.configs()] == [CONFIG, changed]
     _rejects(
-        "Rollup__InvalidProof", lambda: rollup.client.submit_batch(5, t, stale, rollup.operator)
+        "Rollup__InvalidProof", lambda: rollup.client.submit_batch(5, t, 0, stale, rollup.operator)
     )
-    rollup.client.submit_batch(5, t, shape.prove(_inputs(rollup, 5, t)), rollup.operator)
+    rollup.client.submit_batch(5, t, 0, shape.prove(_inputs(rollup, 5, t)), rollup.operator)
 
 
 def test_markets_outside_the_protocol_rules_are_refused(rollup):

@@ -2,10 +2,11 @@
 a Rollup on anvil, then re-verified from chain data alone by ``zkmatch verify``'s audit.
 
 The Rollup's genesis is the scenario's genesis state and its configuration the scenario's
-venue (markets, funding caps, the development feed's key): the proof's four public inputs
-are whatever the contract builds from that, nothing the operator hands over but the new
-root and the time. A proof of batch 2 submitted as batch 1, and batch 1 submitted twice,
-are refused.
+venue (markets, funding caps, the development feed's key, the operator's inbox key): the
+proof's six public inputs are whatever the contract builds from that and its inbox,
+nothing the operator hands over but the new root, the time and where the batch's messages
+end. Each batch's messages are posted to the Rollup's inbox first. A proof of batch 2
+submitted as batch 1, and batch 1 submitted twice, are refused.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from prover.proving.batches import config_spec, load_scenario, prove_batch, simu
 from prover.proving.circuit import build, compile_verifier
 from prover.toolchain.common import REPO_ROOT
 from prover.verifier.audit import audit_chain
-from tests.chain.conftest import OPERATOR_KEY
+from tests.chain.test_rollup import SUBMIT_GAS_BUDGET
 
 DEMO = REPO_ROOT / "docs" / "examples" / "demo.json"
 BATCHES = 3
@@ -41,32 +42,42 @@ def test_proven_batches_are_accepted_and_audited(chain, proven):
     deployment = deploy(
         chain, compile_verifier(artifacts), artifacts.verification_key(), scenario.venue,
         genesis_root=start.root, genesis_timestamp=start.last_timestamp,
-        operator=operator, admin=admin, operator_key=OPERATOR_KEY.public_key,
+        operator=operator, admin=admin, operator_key=scenario.venue.operator_key,
         messages_per_batch=scenario.config.entries,
     )
     client = RollupClient(chain, deployment.rollup)
     assert client.state().config_hash == scenario.venue.hash()
     # Batch 2's proof as the first batch: the contract's oldRoot and batchInfo differ.
     with pytest.raises(RollupRevert) as caught:
-        client.submit_batch(results[1].new_root, results[1].timestamp, proofs[1].proof, operator)
+        client.submit_batch(results[1].new_root, results[1].timestamp, 0, proofs[1].proof,
+                            operator)
     assert caught.value.reason == "Rollup__InvalidProof"
     gas = []
     for result, proof in zip(results, proofs, strict=True):
-        assert client.next_public_inputs(result.new_root, result.timestamp) == [
+        for m in result.witness.messages:  # the batch's messages, posted by their senders
+            client.send_message(m, sender=admin)
+        end = result.state.inbox_count
+        assert client.inbox_count() == end
+        assert client.next_public_inputs(result.new_root, result.timestamp, end) == [
             int(x) for x in proof.public
         ]
-        receipt = client.submit_batch(result.new_root, result.timestamp, proof.proof, operator)
+        receipt = client.submit_batch(result.new_root, result.timestamp, end, proof.proof,
+                                      operator)
         gas.append(receipt["gasUsed"])
+        assert (client.inbox_consumed(), client.inbox_consumed_chain()) == (
+            end, result.witness.inbox_after
+        )
     print(f"submitBatch gas with the batch circuit's verifier: {gas}")
     # The first batch also turns the zero slot of (batchNumber, lastTimestamp) non-zero
-    # (genesis time 0 here): a one-time 17,100 more. Every later batch is within budget.
-    assert max(gas[1:]) <= 260_000 and gas[0] <= 260_000 + 17_100
+    # (genesis time 0 here) and, when it consumes messages, inboxConsumedChain: a one-time
+    # 17,100 more each. Every later batch is within budget.
+    assert max(gas[1:]) <= SUBMIT_GAS_BUDGET and gas[0] <= SUBMIT_GAS_BUDGET + 2 * 17_100
     state = client.state()
     assert (state.root, state.batch_number) == (results[-1].new_root, BATCHES)
     # Replayed: refused (the stored root moved on).
     with pytest.raises(RollupRevert):
-        client.submit_batch(results[0].new_root, results[-1].timestamp + 1, proofs[0].proof,
-                            operator)
+        client.submit_batch(results[0].new_root, results[-1].timestamp + 1,
+                            client.inbox_consumed(), proofs[0].proof, operator)
     report = audit_chain(client, artifacts.vkey)
     assert report.ok, report.failure
     assert [b.number for b in report.batches] == list(range(BATCHES))

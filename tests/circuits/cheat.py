@@ -8,14 +8,19 @@ nothing but the rule under test breaks:
 
 - every order-slot opening (``entryOldSlot*``, ``entrySlotSiblings``, ``fillMakerSlot*``,
   ``fillMakerSlotSiblings``) from the pre-batch slot trees and the slot leaves the circuit
-  itself writes, entry by entry and fill by fill, and each account's ``accOrdersRoot``;
+  itself writes, message by message (a valid one writes its slot, a no-op does not) and
+  fill by fill, and each account's ``accOrdersRoot``;
 - an account slot whose index an earlier used slot wrote (the model's padding slots, or
   an account opened twice) opens what that write left: its fields are set to that slot's
   final state as the circuit computes it;
 - the account tree: the leaves the circuit opens are put into the pre-batch tree (so a
   forged pre-state gets the ``oldRoot`` it implies), then each phase-5 write's siblings
   (``accSiblings``) and the public ``newRoot`` from the leaves the circuit writes;
-- the public ``batchInfo`` and ``configHash`` of the parameters in ``inputs``.
+- the public ``batchInfo`` and ``configHash`` of the parameters in ``inputs``, and
+  ``inboxAfter``, the inbox chain through the messages in ``inputs`` (``inboxBefore`` is
+  the Rollup's and stays as given: a cheat that changes the messages changes
+  ``inboxAfter``, which the Rollup also fixes, so such a cheat is shown against the
+  Rollup's value by the test itself).
 
 Order-slot trees are kept per account index, so an account opened twice must not enter
 orders or make fills through both slots (no tamper here needs that).
@@ -32,11 +37,14 @@ import copy
 from collections.abc import Collection
 from typing import Any
 
-from prover.crypto import poseidon
+from prover.crypto import babyjub, poseidon
+from prover.exchange import inbox
 from prover.exchange.batch import BatchResult
 from prover.exchange.constants import SEQ_ENTRY_BITS, TAG_SLOT
-from prover.exchange.domain import OrderSlot
+from prover.exchange.domain import Entry, OrderSlot
+from prover.exchange.inbox import Message
 from prover.exchange.state import ExchangeState
+from prover.exchange.venue import DEV_OPERATOR
 from prover.field import SNARK_FIELD
 from prover.merkle import QuadTree
 from prover.proving.batch_circuit import circuit_inputs
@@ -78,7 +86,7 @@ def repair(
         if (name, i) not in keep:
             x[name][i] = value
     mask = (1 << pre.slot_bits) - 1
-    K, E, B = len(x["accUsed"]), len(x["entryUsed"]), len(x["fillUsed"])  # noqa: N806
+    K, E, B = len(x["accUsed"]), len(x["msgUsed"]), len(x["fillUsed"])  # noqa: N806
     index = [int(v) for v in x["accIndex"]]
 
     def at(k: int) -> int:
@@ -105,27 +113,41 @@ def repair(
         if used[k]:
             x["accOrdersRoot"][k] = str(pre.orders_root(index[k]))
 
-    # The entries' order hashes do not depend on any opening: one pass reads them.
-    first = circuit.witness(x)
+    # The messages' fields and order hashes do not depend on any opening; whether a
+    # message is valid does (its order id must be above the opened slot's), and a valid
+    # message's write moves later openings: repeat until the validity bits settle (message
+    # e's validity depends on the openings before it only, so E + 1 passes suffice).
     batch_seq = int(x["batchNumber"]) << SEQ_ENTRY_BITS
-    for e in range(E):
-        account = at(int(x["entryAccountSlot"][e]))
-        if account < 0:
-            continue  # an account slot out of range: nothing to open
-        position = int(x["entryOrderId"][e]) & mask
-        for name, value in zip(SLOT_FIELDS, slot(account, position), strict=True):
-            put(f"entryOldSlot{name}", e, str(value))
-        put("entrySlotSiblings", e, _siblings(tree(account), position))
-        if int(x["entryUsed"][e]) == 1:
-            is_cancel = int(x["entryIsCancel"][e]) == 1
-            new = [
-                int(x["entryOrderId"][e]),
-                0 if is_cancel else first[f"entry[{e}].orderHash"],
-                int(x["entryFilled"][e]),
-                batch_seq + e,
-            ]
-            contents[(account, position)] = new
-            tree(account).set(position, _slot_leaf(new))
+    pre_contents = dict(contents)
+    valid: list[int] | None = None
+    for _ in range(E + 1):
+        first = circuit.witness(x)
+        now = [int(first[f"entry[{e}].valid"]) for e in range(E)]
+        if now == valid:
+            break
+        valid = now
+        contents.clear()
+        contents.update(pre_contents)
+        trees.clear()
+        for e in range(E):
+            account = at(int(x["entryAccountSlot"][e]))
+            if account < 0:
+                continue  # an account slot out of range: nothing to open
+            order_id = int(first[f"msg[{e}].orderId"])
+            position = order_id & mask
+            for name, value in zip(SLOT_FIELDS, slot(account, position), strict=True):
+                put(f"entryOldSlot{name}", e, str(value))
+            put("entrySlotSiblings", e, _siblings(tree(account), position))
+            if valid[e] == 1:
+                is_cancel = int(first[f"msg[{e}].kind"]) == 1
+                new = [
+                    order_id,
+                    0 if is_cancel else first[f"entry[{e}].orderHash"],
+                    int(x["entryFilled"][e]),
+                    batch_seq + e,
+                ]
+                contents[(account, position)] = new
+                tree(account).set(position, _slot_leaf(new))
     for f in range(B):
         account = at(int(x["fillMakerAccountSlot"][f]))
         if account < 0:
@@ -168,13 +190,53 @@ def repair(
     x["newRoot"] = str(accounts.root)
     # The public inputs the prover publishes for the (possibly changed) parameters.
     x["batchInfo"] = str(third["params.batchInfo"])
-    x["configHash"] = str(third["params.configHash"])
+    x["configHash"] = str(third["fullConfig.out"])
+    # The inbox chain after the batch's messages (inboxBefore is the Rollup's, as given).
+    x["inboxAfter"] = str(third[f"chain[{E}]"])
     return x
 
 
 def cheat(circuit: Circuit, pre: ExchangeState, inputs: dict[str, Any]) -> Witness:
     """The full witness of the repaired ``inputs`` (:func:`repair`)."""
     return circuit.witness(repair(circuit, pre, inputs))
+
+
+#: The ephemeral scalar of the messages the tests encrypt (any scalar will do: a cheat never
+#: depends on it, and a fixed one keeps the witnesses reproducible).
+TEST_EPH_SCALAR = 424242
+
+
+def encrypt(
+    plaintext: list[int],
+    operator_key: tuple[int, int] = DEV_OPERATOR.public_key,
+    eph_scalar: int = TEST_EPH_SCALAR,
+) -> Message:
+    """The message carrying any 3-element ``plaintext`` (``[packed, R8y, S]``, not
+    necessarily a well-formed one) to the operator whose key is given."""
+    k, eph = inbox.ephemeral_key(eph_scalar)
+    shared = babyjub.mul(operator_key, 8 * k % babyjub.SUBORDER)
+    return Message(eph, inbox.encrypt_plaintext(plaintext, shared))
+
+
+def message(
+    entry: Entry,
+    operator_key: tuple[int, int] = DEV_OPERATOR.public_key,
+    eph_scalar: int = TEST_EPH_SCALAR,
+) -> Message:
+    """``entry`` (a signed order or cancel, valid or not) as an inbox message to the
+    operator (the development operator's key by default)."""
+    return inbox.encrypt_entry(entry, operator_key, eph_scalar)
+
+
+def set_message(x: dict[str, Any], e: int, msg: Message) -> None:
+    """Put ``msg`` into message slot ``e`` of ``x`` (``msgUsed`` unchanged).
+
+    In a used slot this says "the inbox holds ``msg`` there": :func:`repair` then recomputes
+    ``inboxAfter``, and a test about the Rollup's inbox puts the Rollup's value back. In a
+    padding slot (``msgUsed = 0``) the chain ignores it: the operator may put any message
+    there."""
+    x["msgEphX"][e], x["msgEphY"][e] = str(msg.eph[0]), str(msg.eph[1])
+    x["msgCiphertext"][e] = [str(c) for c in msg.ciphertext]
 
 
 def swap_fills(inputs: dict[str, Any], f: int, g: int) -> dict[str, Any]:
@@ -187,11 +249,11 @@ def swap_fills(inputs: dict[str, Any], f: int, g: int) -> dict[str, Any]:
 
 
 def swap_entries(inputs: dict[str, Any], e: int, g: int) -> dict[str, Any]:
-    """``inputs`` with entry slots ``e`` and ``g`` exchanged (every ``entry*`` array), the
-    fills' ``fillTakerEntry`` following them."""
+    """``inputs`` with message slots ``e`` and ``g`` exchanged (every ``msg*`` and
+    ``entry*`` array), the fills' ``fillTakerEntry`` following them."""
     x = copy.deepcopy(inputs)
     for name, values in x.items():
-        if name.startswith("entry") and isinstance(values, list):
+        if name.startswith(("entry", "msg")) and isinstance(values, list):
             values[e], values[g] = values[g], values[e]
     swap = {str(e): str(g), str(g): str(e)}
     x["fillTakerEntry"] = [swap.get(v, v) for v in x["fillTakerEntry"]]

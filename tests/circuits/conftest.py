@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from prover.proving.batch_circuit import PUBLIC_INPUTS
 from tests.circuits.harness import Circuit, compile_main
 from tests.circuits.scenario import B, D, E, K, M, S
 
@@ -24,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 BATCH = ("main/Batch.circom", f"Batch({K}, {E}, {B}, {D}, {S}, {M})")
-PUBLIC = ("oldRoot", "newRoot", "batchInfo", "configHash")
+PUBLIC = PUBLIC_INPUTS  # the six the Rollup builds
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from prover.crypto.eddsa import PrivateKey
-from prover.exchange.batch import BatchResult, build_batch
+from prover.exchange.batch import ORDER_SIGNALS, BatchResult, build_batch
 from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
 from prover.exchange.domain import (
     BatchConfig,
@@ -21,6 +21,7 @@ from prover.exchange.domain import (
     Order,
     SignedCancel,
     SignedOrder,
+    signature_parts,
 )
 from tests.venue import dev_state, prices
 
@@ -93,8 +94,36 @@ FIELDS = ("Market", "Side", "Price", "Size", "OrderId", "Expiry", "MaxFeePpm", "
 SLOT = ("OrderId", "OrderHash", "Filled", "Seq")
 
 
+def with_entry_fields(result: BatchResult) -> dict:
+    """A batch's circuit inputs plus, per message slot, the plaintext entry the circuit
+    decrypts from it, under the old per-entry names (``entryUsed`` = valid, ``entryIsCancel``,
+    ``entry{Account,...,Tif}``, ``entrySig{R8x,R8y,S}``; zeros for a no-op or padding), for
+    the template tests that feed one entry or fill to FillCheck or MessageEntry."""
+    w = dict(result.witness.as_circuit_inputs())
+    rows: list[dict] = []
+    for slot in result.witness.entries:
+        entry = slot.entry
+        row = {f"entry{name}": "0" for name in ("Account", *FIELDS)}
+        row["entryUsed"] = str(int(entry is not None))
+        row["entryIsCancel"] = str(int(isinstance(entry, SignedCancel)))
+        row["entrySigR8x"] = row["entrySigR8y"] = row["entrySigS"] = "0"
+        if isinstance(entry, SignedOrder):
+            row.update({f"entry{name}": str(getattr(entry.order, attr))
+                        for name, attr in ORDER_SIGNALS})
+        elif isinstance(entry, SignedCancel):
+            row["entryAccount"] = str(entry.cancel.account)
+            row["entryOrderId"] = str(entry.cancel.order_id)
+        if entry is not None:
+            r8x, r8y, sig_s = signature_parts(entry.signature)
+            row["entrySigR8x"], row["entrySigR8y"], row["entrySigS"] = map(str, (r8x, r8y, sig_s))
+        rows.append(row)
+    for name in rows[0]:
+        w[name] = [row[name] for row in rows]
+    return w
+
+
 def witness_inputs(batch: int) -> dict:
-    return two_trader_batches().batches[batch].witness.as_circuit_inputs()
+    return with_entry_fields(two_trader_batches().batches[batch])
 
 
 TAKER_FIELDS = ("Market", "Side", "Price", "Tif")
@@ -139,7 +168,7 @@ def fill_inputs(batch: int, f: int) -> tuple[dict, dict]:
 def entry_inputs(batch: int, e: int) -> tuple[dict, int]:
     """OrderEntry(S, M) inputs for entry ``e`` of a scenario batch (batch 2 is
     ``one_order_batch``), and the model's new root."""
-    w = witness_inputs(batch) if batch < 2 else one_order_batch().witness.as_circuit_inputs()
+    w = witness_inputs(batch) if batch < 2 else with_entry_fields(one_order_batch())
     k = int(w["entryAccountSlot"][e])
     inputs: dict = {
         "used": w["entryUsed"][e],

@@ -18,7 +18,7 @@ from tests.circuits.harness import expect_count
 from tests.circuits.scenario import B, D, E, K, M, S, one_order_batch, two_trader_batches
 
 P = SNARK_FIELD
-BATCH_CONSTRAINTS = 38452  # documented in docs/circuits.md and Batch.circom
+BATCH_CONSTRAINTS = 49867  # documented in docs/circuits.md and Batch.circom
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +52,20 @@ def test_constraint_count(batch):
 def test_honest_batches_satisfy_the_constraints(honest):
     for result, w in honest:
         assert w.ok, w.failing()
-        # Public signals: wires 1..4 in declaration order.
-        assert w.values[1:5] == [
+        # Public signals: wires 1..6 in declaration order.
+        assert w.values[1:7] == [
             result.old_root,
             result.new_root,
             result.batch_info,
             result.config_hash,
+            result.witness.inbox_before,
+            result.witness.inbox_after,
         ]
 
 
-@pytest.mark.parametrize("name", ["oldRoot", "newRoot", "batchInfo", "configHash"])
+@pytest.mark.parametrize(
+    "name", ["oldRoot", "newRoot", "batchInfo", "configHash", "inboxBefore", "inboxAfter"]
+)
 def test_changed_public_input_is_rejected(honest, name):
     _, w = honest[1]
     assert not w.tamper({name: w[name] + 1}).ok

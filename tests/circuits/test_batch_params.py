@@ -83,12 +83,13 @@ def test_constraint_count(params):
 
 
 def test_public_inputs_are_the_models_and_the_contracts(params):
-    """batchInfo packs (n, tPrev, t); configHash is VenueConfig.hash(), which
-    tests/chain/test_rollup.py shows equal to the Rollup's on-chain hash."""
+    """batchInfo packs (n, tPrev, t); configHash is VenueConfig.markets_hash() (which the
+    batch then hashes with the operator's key into the Rollup's configHash, VenueConfig.hash(),
+    shown equal to the on-chain hash by tests/chain/test_rollup.py)."""
     w = params.witness(_inputs())
     assert w.ok, w.failing()
     assert w["batchInfo"] == (7 << 80) + (PREV_T << 40) + (2**40 - 1)
-    assert w["configHash"] == VENUE.hash()
+    assert w["configHash"] == VENUE.markets_hash()
     prices = PriceSet(7, 2**40 - 1, (1, 2**40 - 1), (0, 2**63 - 1)).signed(FEED)
     assert prices.signed_by(FEED.public_key)  # the model's message is the circuit's
 
@@ -96,7 +97,7 @@ def test_public_inputs_are_the_models_and_the_contracts(params):
 def test_a_different_configuration_hashes_differently(params):
     other = VenueConfig(MARKETS, (1, 2**64 - 1), FEED.public_key)
     w = params.witness(_inputs(venue=other))
-    assert w.ok and w["configHash"] == other.hash() != VENUE.hash()
+    assert w.ok and w["configHash"] == other.markets_hash() != VENUE.markets_hash()
 
 
 @pytest.mark.parametrize(

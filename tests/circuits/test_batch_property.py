@@ -8,7 +8,10 @@ ways between batches), partial fills of random quantity, several fills per taker
 resting from an earlier batch. The flow runs through :class:`BatchBuilder` at the circuit
 instance of the other batch tests, ``Batch(K, E, B, D, S, M) = Batch(4, 2, 2, 4, 2, 2)``
 (``tests/circuits/scenario.py``; same compiled artifacts, cached in build/circuit-tests/).
-Every rule the model refuses is simply skipped; :class:`BatchFull` seals the batch.
+Every rule the model refuses is skipped, or (sometimes) sent all the same as an inbox
+message, which anyone may post: the model then judges it as the circuit does, a no-op for a
+broken rule, a valid entry when only the operator's pre-trade margin check refused it.
+:class:`BatchFull` seals the batch.
 (It found one disagreement, now fixed: the fee account's margin with or without the fill's
 fee income; ``test_fee_account_margin_excludes_fee_income`` pins the rule.)
 
@@ -16,9 +19,10 @@ For every sealed batch:
 
 (a) the witness of ``circuit_inputs(witness.as_circuit_inputs())`` satisfies every R1CS
     constraint (:mod:`prover.proving.r1cs`);
-(b) the public inputs ``oldRoot, newRoot, batchInfo, configHash`` are the model's, the
-    circuit's own running root after the last account write is ``newRoot``, and the
-    batches chain (``oldRoot`` of one is ``newRoot`` of the one before);
+(b) the public inputs ``oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter``
+    are the model's, the circuit's own running root after the last account write is
+    ``newRoot`` and its inbox chain ends at ``inboxAfter``, and the batches chain (``oldRoot``
+    and ``inboxBefore`` of one are ``newRoot`` and ``inboxAfter`` of the one before);
 (d) no wire of the witness can change alone except those the reviewed allowlist of
     test_freedom.py explains (at ``--O2``, what is proven; test_freedom.py checks fixed
     batches at ``--O0`` too);
@@ -31,6 +35,11 @@ and for one fill of the flow:
     circuit rejects it, by a size bound (the maker's room at this or a later fill of the
     same maker, or the taker entry's ``filled <= size``) and by nothing but the rules a
     larger quantity can also break (both accounts' margin and ranges).
+
+Every entry reaches the batch as an inbox message (``BatchBuilder.add_entry`` encrypts it
+to the development operator; a refused one goes through ``add_message``); the invalid
+messages are those a random order or cancel can be (every kind, and the chain cheats,
+are test_batch_inbox.py's).
 
 Default run: 8 examples; ``-m slow`` runs 100.
 """
@@ -47,6 +56,7 @@ from hypothesis import strategies as st
 
 from prover.crypto.eddsa import PrivateKey
 from prover.errors import ProtocolError
+from prover.exchange import inbox
 from prover.exchange.batch import BatchBuilder, BatchResult
 from prover.exchange.constants import (
     FEE_ACCOUNT,
@@ -76,7 +86,7 @@ from prover.exchange.domain import (
 from prover.exchange.margin import legal_transition, margin, margin_of
 from prover.exchange.state import ExchangeState
 from prover.proving.batch_circuit import PUBLIC_INPUTS, circuit_inputs
-from tests.circuits.cheat import inputs_of, repair
+from tests.circuits.cheat import inputs_of, message, repair
 from tests.circuits.harness import Circuit
 from tests.circuits.scenario import CONFIG, B, D, M, S
 from tests.circuits.test_freedom import check_freedom
@@ -352,11 +362,35 @@ class Flow:
                 continue
             except ProtocolError as exc:  # OrderRejected and range errors
                 self.log.append(f"  refused {_short(signed)}: {exc}")
+                if self.draw(st.booleans(), label="send it anyway"):
+                    return self.send_anyway(signed)
                 return False
             self.log.append(f"  entered {_short(signed)}")
             if isinstance(signed, SignedOrder):
                 self.orders.append(signed.order)
             return True
+        return False
+
+    def send_anyway(self, signed: SignedOrder | SignedCancel) -> bool:
+        """Post a refused entry as an inbox message all the same (sealing and retrying in a
+        new batch when full); True if the model found it valid."""
+        for _ in range(2):
+            assert self.builder is not None
+            try:
+                outcome = self.builder.add_message(message(signed))
+            except BatchFull as exc:
+                self.log.append(f"  full: {exc}")
+                self.seal()
+                if not self.open():
+                    return False
+                continue
+            except ProtocolError as exc:  # a field that does not fit; a maker's slot
+                self.log.append(f"  not sent {_short(signed)}: {exc}")
+                return False
+            self.log.append(f"  sent anyway {_short(signed)}: {outcome.reason or 'valid'}")
+            if outcome.valid and isinstance(signed, SignedOrder):
+                self.orders.append(signed.order)
+            return outcome.valid
         return False
 
     def match(self, taker: Order, first: Order | None = None) -> None:
@@ -504,6 +538,18 @@ def make_flow(draw: st.DrawFn) -> Flow:
 
 # --- the property -----------------------------------------------------------------------
 
+def public_of(result: BatchResult) -> list[int]:
+    """The model's public inputs, in PUBLIC_INPUTS order."""
+    w = result.witness
+    return [
+        result.old_root,
+        result.new_root,
+        result.batch_info,
+        result.config_hash,
+        w.inbox_before,
+        w.inbox_after,
+    ]
+
 
 def check_flow(batch: Circuit, batch0: Circuit, data: st.DataObject) -> None:
     flow = make_flow(data.draw)
@@ -514,23 +560,24 @@ def check_flow(batch: Circuit, batch0: Circuit, data: st.DataObject) -> None:
     report = "\n".join(flow.log)
     for label in coverage(results):
         event(label)
-    previous_root = None
+    previous: BatchResult | None = None
     for n, result in enumerate(results):
         inputs = circuit_inputs(result.witness.as_circuit_inputs())
+        if not result.witness.messages:
+            event("a batch with no message")
         w = batch.witness(inputs)
         # (a) every constraint holds.
         assert w.ok, f"batch {n}: constraints {w.failing()} fail\n{report}"
         # (b) the public inputs are the model's; the circuit's own last root is newRoot.
-        assert [w[name] for name in PUBLIC_INPUTS] == [
-            result.old_root,
-            result.new_root,
-            result.batch_info,
-            result.config_hash,
-        ]
+        assert [w[name] for name in PUBLIC_INPUTS] == public_of(result)
         assert result.new_root == result.state.root
-        if previous_root is not None:
-            assert result.old_root == previous_root
-        previous_root = result.new_root
+        assert result.witness.inbox_after == inbox.chain_of(
+            result.witness.messages, result.witness.inbox_before
+        )
+        if previous is not None:
+            assert result.old_root == previous.new_root
+            assert result.witness.inbox_before == previous.witness.inbox_after
+        previous = result
         # (d) no wire can change alone but the reviewed harmless ones (test_freedom.py).
         check_freedom(batch, inputs)
     # (c) an overfill, as a consistent malicious witness.
@@ -587,15 +634,20 @@ def coverage(results: list[BatchResult]) -> list[str]:
                 out.append("maker from an earlier batch")
             if FEE_ACCOUNT in (w.fill.taker.account, w.fill.maker.account):
                 out.append("fee account trades")
+        # Per message slot (a fill's taker_entry is one): the order slot a valid entry wrote.
         slot_of = [
-            (
+            None
+            if (e := m.entry) is None
+            else (
                 e.order.account if isinstance(e, SignedOrder) else e.cancel.account,
                 (e.order.order_id if isinstance(e, SignedOrder) else e.cancel.order_id) % SLOTS,
             )
-            for e in r.entries
+            for m in r.witness.entries
         ]
         if any(slot_of[w.taker_entry] in slot_of[w.taker_entry + 1 :] for w in fills):
             out.append("a taker's slot replaced by a later entry")
+        if any(m.used and m.entry is None for m in r.witness.entries):
+            out.append("a no-op message")
         if any(isinstance(e, SignedCancel) for e in r.entries):
             out.append("cancel")
         if any(p != 0 for p in r.funding.values()):
@@ -683,12 +735,7 @@ def test_taker_sweeps_two_resting_makers(batch: Circuit, batch0: Circuit) -> Non
     for result in (first, second):
         w = batch.witness(circuit_inputs(result.witness.as_circuit_inputs()))
         assert w.ok, w.failing()
-        assert [w[name] for name in PUBLIC_INPUTS] == [
-            result.old_root,
-            result.new_root,
-            result.batch_info,
-            result.config_hash,
-        ]
+        assert [w[name] for name in PUBLIC_INPUTS] == public_of(result)
     assert second.old_root == first.new_root
     for f in range(2):  # (c) on both fills: each overfills by one lot, by the size alone
         assert check_overfill(batch0, first.state, second, f)

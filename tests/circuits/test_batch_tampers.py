@@ -9,10 +9,19 @@ the witness and that every violated constraint belongs to the rule under test
 it pass: each case fails when its rule is removed (``scripts/mutate.py`` checks that it
 does). Default instance ``Batch(4, 2, 2, 4, 2, 2)`` at ``--O0``.
 
-The rules of the templates the batch uses (FillCheck, OrderEntry, MarginCheck, ...) have
-their own tamper tests beside them (test_fill_check.py, test_order_entry.py, ...); the
+The rules of the templates the batch uses (FillCheck, MessageEntry, MarginCheck, ...) have
+their own tamper tests beside them (test_fill_check.py, test_message_entry.py, ...); the
 ones here are Batch's own, and a few template rules shown in the batch where the batch
 decides what reaches them (the taker's fields, the order of fills, signed values).
+
+Entries are inbox messages (docs/inbox.md): the operator cannot choose what a used message
+slot carries, only which messages the batch consumes, and the inbox's own rules (the chain,
+invalid messages as no-ops, the operator key) are test_batch_inbox.py's. A cheat about an
+entry's content is therefore either "the inbox holds this message" (a used slot: the
+repair recomputes ``inboxAfter``, the Rollup's value for that inbox) or a message the
+operator puts into a padding slot, which the chain ignores. A rule that used to refuse a
+bad entry (a bad signature, the insurance fund ordering) now makes the message a no-op;
+its cheat is to fill the message anyway.
 """
 
 from __future__ import annotations
@@ -23,9 +32,10 @@ from typing import Any
 
 import pytest
 
-from prover.crypto import poseidon
-from prover.crypto.eddsa import PrivateKey
+from prover.crypto import babyjub, poseidon
+from prover.crypto.eddsa import PrivateKey, Signature
 from prover.errors import ProtocolError
+from prover.exchange import inbox
 from prover.exchange.batch import BatchBuilder, BatchResult
 from prover.exchange.constants import (
     FEE_ACCOUNT,
@@ -41,14 +51,24 @@ from prover.exchange.domain import (
     Order,
     OrderSlot,
     Position,
+    Reject,
     SignedCancel,
     SignedOrder,
     make_seq,
     signature_parts,
 )
 from prover.exchange.state import ExchangeState
+from prover.exchange.venue import DEV_OPERATOR
 from prover.field import SNARK_FIELD
-from tests.circuits.cheat import inputs_of, repair, swap_entries, swap_fills
+from tests.circuits.cheat import (
+    encrypt,
+    inputs_of,
+    message,
+    repair,
+    set_message,
+    swap_entries,
+    swap_fills,
+)
 from tests.circuits.harness import Circuit
 from tests.circuits.scenario import CONFIG, KEY_A, KEY_B, MARKETS, A, D, S
 from tests.circuits.test_batch_gaps import _order_case
@@ -119,20 +139,12 @@ def _witness(batch0: Circuit, inputs: dict[str, Any], pre: ExchangeState | None 
     return batch0.witness(repair(batch0, pre or pre_state(), inputs))
 
 
-def _set_order(x: dict[str, Any], e: int, order: Order, signed) -> None:
-    for name, value in (
-        ("Market", order.market),
-        ("Side", order.side),
-        ("Price", order.price),
-        ("Size", order.size),
-        ("OrderId", order.order_id),
-        ("Expiry", order.expiry),
-        ("MaxFeePpm", order.max_fee_ppm),
-        ("Tif", order.tif),
-    ):
-        x[f"entry{name}"][e] = str(value)
-    rx, ry, s = signature_parts(signed.signature) if signed is not None else (0, 0, 0)
-    x["entrySigR8x"][e], x["entrySigR8y"][e], x["entrySigS"][e] = str(rx), str(ry), str(s)
+def _no_op(pre: ExchangeState, signed) -> tuple[BatchResult, Reject | None]:
+    """The batch of one inbox message carrying ``signed``, no fill; and the model's reason
+    for the message (None: valid)."""
+    builder = BatchBuilder(pre, CONFIG, PARAMS)
+    outcome = builder.add_message(message(signed))
+    return builder.seal(), outcome.reason
 
 
 def _set_maker(x: dict[str, Any], f: int, slot: int, order: Order) -> None:
@@ -207,45 +219,78 @@ def test_padding_fill_moves_quantity(batch0):
     _witness(batch0, x).assert_rejected_only_by("fill[1].qty")
 
 
-@pytest.mark.parametrize("how", ["S + 1", "another account's key"])
-def test_entry_signature(batch0, how):
-    x = _take(10)
+def _badly_signed(how: str) -> SignedOrder:
+    """B's buy of ``_take(10)`` with S + 1, or signed by A's key."""
+    buy = _buy(B, 1010, 10, 1)
     if how == "S + 1":
-        x["entrySigS"][0] = str(int(x["entrySigS"][0]) + 1)
-    else:
-        _set_order(x, 0, _buy(B, 1010, 10, 1), _sign(_buy(B, 1010, 10, 1), KEY_A))
-    _witness(batch0, x).assert_rejected_only_by("entry[0].sig")
+        good = _sign(buy)
+        return SignedOrder(buy, Signature(good.signature.r8, good.signature.s + 1))
+    return _sign(buy, KEY_A)
+
+
+@pytest.mark.parametrize("how", ["S + 1", "another account's key"])
+def test_badly_signed_order_is_a_no_op(batch0, how):
+    """A message whose signature does not verify under the account's key is a no-op: the
+    model says so, and the honest witness (B's slot 1 left as it was) satisfies the circuit
+    with the model's new root."""
+    result, reason = _no_op(pre_state(), _badly_signed(how))
+    assert reason == Reject.BAD_SIGNATURE
+    assert result.state.slot(B, 1) == pre_state().slot(B, 1)
+    w = batch0.witness(inputs_of(result))
+    assert w.ok, w.violations()[:3]
+    assert w["entry[0].valid"] == 0 and w["newRoot"] == result.new_root
+
+
+@pytest.mark.parametrize("how", ["S + 1", "another account's key"])
+def test_badly_signed_order_filled_anyway(batch0, how):
+    """The inbox holds B's buy with a bad signature (S + 1, or A's key) where _take(10) has
+    the signed one; the operator fills it anyway against A's ask. The message is a no-op
+    (its signature bit is 0, so it is not a valid order), so MessageEntry's
+    ``(1 - validOrder) * filled === 0`` refuses the 10 lots, and nothing else does."""
+    x = _take(10)
+    set_message(x, 0, message(_badly_signed(how)))
+    w = _witness(batch0, x)
+    assert w["entry[0].sigOk"] == 0 and w["entry[0].valid"] == 0
+    w.assert_rejected_only_by("entry[0].filled")
 
 
 # --- who may take ---------------------------------------------------------------------------
 
 
 def test_padding_entry_as_taker(batch0):
-    """Fill 1 made real, its taker the padding entry 1 dressed as A's buy (no signature is
-    checked for padding): an entry that is not an order may not have filled > 0."""
+    """Fill 1 made real, its taker the padding message slot 1, into which the operator puts
+    A's buy, correctly signed by A (a copy of one A sent earlier, say): a padding slot is
+    outside the inbox chain, so whatever it carries is not a valid order (decodable needs
+    msgUsed), and an entry that is not a valid order may not have filled > 0."""
     x = _a_takes_b()
-    _set_order(x, 1, _buy(A, 1010, 3, 5), None)
+    inbox_after = x["inboxAfter"]
+    assert x["msgUsed"] == ["1", "0"]
+    set_message(x, 1, message(_sign(_buy(A, 1010, 3, 5))))
     x["entryAccountSlot"][1] = x["entryAccountSlot"][0]
     x["entryFilled"][1] = "3"
     x["fillUsed"][1], x["fillTakerEntry"][1], x["fillQty"][1] = "1", "1", "3"
     _set_maker(x, 1, int(x["fillMakerAccountSlot"][0]), ASK_B)
-    w = _witness(batch0, x)
+    x = repair(batch0, pre_state(), x)
+    assert x["inboxAfter"] == inbox_after  # the padding slot leaves the chain alone
+    w = batch0.witness(x)
+    assert w["msg[1].decodable"] == 0 and w["entry[1].sigOk"] == 1
     w.assert_rejected_only_by("entry[1].filled")
-    assert int(x["entryUsed"][1]) == 0
 
 
 def test_padding_entry_in_an_unused_account_slot_as_taker(batch0):
-    """The worst form of the above: the padding entry sits in the unused account slot 3,
-    which holds B's untouched leaf; B "buys" 3 lots of A's ask, A is paid, and B's slot,
-    being unused, writes its old leaf back. Nothing is signed and no used-slot check
-    applies to a padding entry: its filled = 0 is what stops it."""
+    """The worst form of the above: the padding message slot sits in the unused account
+    slot 3, which holds B's untouched leaf, and carries a buy of B's (unsigned here: the
+    signature does not matter for padding); B "buys" 3 lots of A's ask, A is paid, and
+    B's slot, being unused, writes its old leaf back. No used-slot check applies to a
+    padding slot (it names no account): its filled = 0 is what stops it."""
     x = _a_rests()
     b = pre_state().account(B)
     x["accIndex"][3] = str(B)
     x["accPubX"][3], x["accPubY"][3] = str(b.pubkey[0]), str(b.pubkey[1])
     x["accCollateral"][3] = str(b.collateral)
     x["accOrdersRoot"][3] = str(pre_state().orders_root(B))
-    _set_order(x, 1, _buy(B, 1010, 3, 5), None)
+    unsigned = SignedOrder(_buy(B, 1010, 3, 5), Signature(babyjub.BASE8, 0))
+    set_message(x, 1, message(unsigned))
     x["entryAccountSlot"][1], x["entryFilled"][1] = "3", "3"
     x["fillUsed"][0], x["fillTakerEntry"][0], x["fillQty"][0] = "1", "1", "3"
     _set_maker(x, 0, 2, ASK_A)
@@ -255,18 +300,29 @@ def test_padding_entry_in_an_unused_account_slot_as_taker(batch0):
 
 
 def test_cancel_as_taker(batch0):
-    """Entry 1 is A's (signed) cancel; the operator gives it a buy's fields, which a cancel
-    does not sign, and makes it fill 3 of B's ask."""
+    """Message 1 is A's (signed, valid) cancel whose packed fields also carry a buy's market,
+    side, price and tif, which a cancel does not sign (A's client, or A colluding with the
+    operator, sent it so; the model reads it as a cancel); the operator makes it fill 3 of
+    B's ask. A valid cancel is not a valid order: its filled must be 0."""
     buy = _buy(A, 1010, 5, 4)
     cancel = SignedCancel.sign(Cancel(A, 6), KEY_A)
     x = inputs_of(_batch([_sign(buy), cancel], [(buy, ASK_B, 5)]))
-    assert x["entryIsCancel"] == ["0", "1"]
-    for name, value in (("Market", 0), ("Side", SIDE_BUY), ("Price", 1010), ("Tif", TIF_IOC)):
-        x[f"entry{name}"][1] = str(value)
+    r8x, r8y, s = signature_parts(cancel.signature)
+    dressed = inbox.pack_fields(
+        {"kind": inbox.KIND_CANCEL, "account": A, "order_id": 6, "market": 0,
+         "side": SIDE_BUY, "price": 1010, "size": 5, "expiry": 10**6, "max_fee_ppm": 1000,
+         "tif": TIF_IOC, "r8_parity": r8x & 1}
+    )
+    msg = encrypt([dressed, r8y, s])
+    decoded = inbox.decode(msg, DEV_OPERATOR.scalar)
+    assert isinstance(decoded.entry, SignedCancel) and decoded.entry.cancel == cancel.cancel
+    set_message(x, 1, msg)  # the inbox holds the dressed cancel
     x["entryFilled"][1] = "3"
     x["fillUsed"][1], x["fillTakerEntry"][1], x["fillQty"][1] = "1", "1", "3"
     _set_maker(x, 1, int(x["fillMakerAccountSlot"][0]), ASK_B)
-    _witness(batch0, x).assert_rejected_only_by("entry[1].filled")
+    w = _witness(batch0, x)
+    assert w["entry[1].valid"] == 1 and w["msg[1].kind"] == inbox.KIND_CANCEL
+    w.assert_rejected_only_by("entry[1].filled")
 
 
 # --- account slots --------------------------------------------------------------------------
@@ -274,7 +330,8 @@ def test_cancel_as_taker(batch0):
 
 def test_entry_in_an_unused_account_slot_creates_money(batch0):
     """B's buy takes A's ask, but B's account slot is marked unused: B's slot writes its
-    old leaf back, so B keeps its money while A is paid. Check (4) refuses the entry."""
+    old leaf back, so B keeps its money while A is paid. Check (4b) refuses it: the
+    message names B, so the account slot it selects must be a used one."""
     x = _take(10)
     b_slot = int(x["entryAccountSlot"][0])
     x["accUsed"][b_slot] = "0"
@@ -293,14 +350,35 @@ def test_maker_in_an_unused_account_slot_creates_money(batch0):
     _witness(batch0, x).assert_rejected_only_by("makerUsedSlot[0]")
 
 
-def test_insurance_fund_places_an_order(batch0):
-    """Entry 0 by the insurance fund (its key signs): the model refuses it, so does the
-    circuit (the fund neither enters orders nor trades, protocol section 11, item 6)."""
-    x = _a_rests()
-    order = _buy(INSURANCE_ACCOUNT, 900, 1, 4, TIF_GTC)
+def test_insurance_fund_order_is_a_no_op(batch0):
+    """A message by the insurance fund (its key signs) is a no-op (the fund neither enters
+    orders nor trades, protocol section 11, item 6): the model says so, and the honest
+    witness (the fund's slot 0 untouched) satisfies the circuit with the model's root."""
+    result, reason = _no_op(pre_state(), _sign(_buy(INSURANCE_ACCOUNT, 900, 1, 4, TIF_GTC)))
+    assert reason == Reject.MALFORMED
+    assert result.state.slot(INSURANCE_ACCOUNT, 0) == pre_state().slot(INSURANCE_ACCOUNT, 0)
+    w = batch0.witness(inputs_of(result))
+    assert w.ok, w.violations()[:3]
+    assert w["entry[0].sigOk"] == 1 and w["entry[0].valid"] == 0
+    assert w["newRoot"] == result.new_root
+
+
+def test_insurance_fund_order_filled_anyway(batch0):
+    """The inbox holds the fund's signed buy (1010 x 1, id 4) where _take(1) has B's, in the
+    fund's account slot 1 (the one it names, check (4b)); the operator makes it take 1 lot
+    of A's ask (a forged pre-state gives the fund the money, so its margin holds). The
+    message is a no-op (``accountOk`` is 0 for the fund), so its filled must be 0: that
+    bound refuses it, and nothing else (the fill rules check the maker is not the fund;
+    the taker is kept from it by this bound alone)."""
+    pre = pre_state().copy()
+    pre.deposit(INSURANCE_ACCOUNT, 10_000_000)
+    x = _take(1)
+    x["accCollateral"][INSURANCE_ACCOUNT] = "10000000"
+    set_message(x, 0, message(_sign(_buy(INSURANCE_ACCOUNT, 1010, 1, 4))))
     x["entryAccountSlot"][0] = str(INSURANCE_ACCOUNT)
-    _set_order(x, 0, order, _sign(order))
-    _witness(batch0, x).assert_rejected_only_by(f"entrySel[0].sel[{INSURANCE_ACCOUNT}]")
+    w = _witness(batch0, x, pre)
+    assert w["entry[0].sigOk"] == 1 and w["entry[0].valid"] == 0
+    w.assert_rejected_only_by("entry[0].filled")
 
 
 def test_insurance_fund_as_maker(batch0):

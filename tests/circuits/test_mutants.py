@@ -73,11 +73,13 @@ def test_dropped_price_rule_accepts_the_wrong_price_witness(batch0):
 
 
 def test_unpinned_taker_room_accepts_the_taker_overfill(batch0):
-    """unpin: OrderEntry's `filledRoom.in <== isOrder * (size - filled)` as a hint + 1: the
-    witness of test_taker_overfill (size - filled = -1) then passes the range check."""
+    """unpin: MessageEntry's `filledRoom.in <== validOrder * (size - filled)` as a hint + 1:
+    the witness of test_taker_overfill (size - filled = -1) then passes the range check."""
     x = _take(10)
     x["fillQty"][0] = x["entryFilled"][0] = "11"
-    mutant = _mutant_batch(_site("lib/OrderEntry.circom", "unpin", "filledRoom.in <==").mutation)
+    mutant = _mutant_batch(
+        _site("lib/MessageEntry.circom", "unpin", "filledRoom.in <==").mutation
+    )
     assert not batch0.witness(repair(batch0, pre_state(), x)).ok
     assert mutant.witness(repair(mutant, pre_state(), x)).ok
 

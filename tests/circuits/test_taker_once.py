@@ -12,6 +12,7 @@ Accounts: 0 the fee account (given a key here, so it can trade), 1 the insurance
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 
 import pytest
@@ -27,11 +28,11 @@ from prover.exchange.domain import (
     Reject,
     SignedCancel,
     SignedOrder,
-    signature_parts,
 )
+from prover.exchange.inbox import Message
 from prover.exchange.state import ExchangeState
 from prover.proving.batch_circuit import circuit_inputs
-from tests.circuits.cheat import repair, swap_fills
+from tests.circuits.cheat import repair, set_message, swap_fills
 from tests.circuits.scenario import (
     B_ACC,
     CONFIG,
@@ -79,6 +80,7 @@ def _inputs(result) -> dict:
 
 
 def _public(w) -> list[int]:
+    """oldRoot, newRoot, batchInfo, configHash (the inbox's two: test_batch_inbox.py)."""
     return w.values[1:5]
 
 
@@ -143,36 +145,12 @@ XI = _order(A, SIDE_SELL, 990, 5, 2, tif=TIF_IOC)  # A's IOC sell, slot 2, takes
 Z = _order(A, SIDE_SELL, 1100, 1, 3)  # an unrelated resting sell of A (slot 3)
 
 
-def _overwrite_entry_1(inputs: dict, kind: str) -> dict:
-    """Turn entry 1 (Z, slot 3) into a later entry of A in XI's slot 2: a cancel of XI (id
-    6) or a new order (id 6); :func:`repair` then opens XI's slot as XI's entry left it."""
-    inputs = {k: (list(v) if isinstance(v, list) else v) for k, v in inputs.items()}
-    signed = _later_entry(kind)
-    if kind == "cancel":
-        fields = dict.fromkeys(
-            ("Market", "Side", "Price", "Size", "Expiry", "MaxFeePpm", "Tif"), "0"
-        )
-        inputs["entryIsCancel"][1] = "1"
-    else:
-        new = signed.order
-        fields = {
-            "Market": str(new.market),
-            "Side": str(new.side),
-            "Price": str(new.price),
-            "Size": str(new.size),
-            "Expiry": str(new.expiry),
-            "MaxFeePpm": str(new.max_fee_ppm),
-            "Tif": str(new.tif),
-        }
-    for name, value in fields.items():
-        inputs[f"entry{name}"][1] = value
-    inputs["entryOrderId"][1] = "6"
-    rx, ry, s = signature_parts(signed.signature)
-    inputs["entrySigR8x"][1], inputs["entrySigR8y"][1], inputs["entrySigS"][1] = (
-        str(rx),
-        str(ry),
-        str(s),
-    )
+def _overwrite_entry_1(inputs: dict, msg: Message) -> dict:
+    """Turn message 1 (Z, slot 3) into ``msg``, a later entry of A in XI's slot 2 (a cancel
+    of XI, id 6, or a new order, id 6): the inbox holds that message there, and
+    :func:`repair` opens XI's slot as XI's entry left it and recomputes ``inboxAfter``."""
+    inputs = copy.deepcopy(inputs)
+    set_message(inputs, 1, msg)
     inputs["entryFilled"][1] = "0"
     return inputs
 
@@ -191,8 +169,9 @@ def test_later_entry_may_replace_a_takers_slot(batch0, kind):
     cancel of XI, or a new order in its slot) replaces XI's slot, cancelling only what
     rests. A taker trades at its entry (protocol section 7, order of events), so the
     model allows this and the circuit proves it with the model's root. A hand-made
-    witness of the same events (entry 1 of another batch rewritten, the close repaired)
-    reaches the same root: the circuit's semantics are the model's."""
+    witness of the same events (message 1 of another batch replaced by the model's message
+    1, everything else repaired) reaches the same root and inbox chain: the circuit's
+    semantics are the model's."""
     builder = BatchBuilder(_after_batch0(), CONFIG, prices(*PRICES))
     builder.add_entry(_sign(XI))
     builder.add_fill(XI.ref, W.ref, 2)
@@ -206,9 +185,11 @@ def test_later_entry_may_replace_a_takers_slot(batch0, kind):
     assert _public(w)[1] == result.new_root
 
     honest = _build([_sign(XI), _sign(Z)], [(XI.ref, W.ref, 2)])
-    made = repair(batch0, _after_batch0(), _overwrite_entry_1(_inputs(honest), kind))
+    later = result.witness.entries[1].message
+    made = repair(batch0, _after_batch0(), _overwrite_entry_1(_inputs(honest), later))
     assert batch0.witness(made).ok
     assert int(made["newRoot"]) == result.new_root
+    assert int(made["inboxAfter"]) == result.witness.inbox_after
 
 
 def test_makers_slot_cannot_be_replaced_later_in_the_batch():
@@ -246,16 +227,19 @@ def test_fee_account_as_taker_is_accepted_with_the_models_root(batch0):
     ids=["used entry", "padding entry", "padding entry on the unused account slot"],
 )
 def test_padding_fill_may_name_any_entry_and_moves_nothing(batch0, entry, account_slot):
-    """Fill 1 is padding. Naming a used entry, the padding entry, or the padding entry
+    """Fill 1 is padding. Naming a used entry, the padding message slot, or the padding slot
     re-pointed at the unused account slot 3 (accounts here: fee, insurance, B) changes no
-    state: the same public new root still verifies. (A padding entry's slot opening must
-    still be valid in the account slot it names, so it cannot point anywhere.)"""
+    state: the same public new root still verifies. (A padding slot's order-slot opening
+    must still be valid in the account slot it names, so it cannot point anywhere.) A
+    padding fill reads market 0 whatever its taker slot decrypts to (the model's padding
+    message: market 6 under the development key)."""
     result = _fee_taker_batch()
     inputs = _inputs(result)
-    assert inputs["fillUsed"] == ["1", "0"] and inputs["entryUsed"] == ["1", "0"]
+    assert inputs["fillUsed"] == ["1", "0"] and inputs["msgUsed"] == ["1", "0"]
     inputs["fillTakerEntry"][1] = str(entry)
     if account_slot is not None:
         inputs["entryAccountSlot"][1] = account_slot
     w = batch0.witness(inputs)
     assert w.ok, w.failing()
     assert _public(w)[1] == result.new_root
+    assert w["inboxAfter"] == result.witness.inbox_after

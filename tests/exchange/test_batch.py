@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prover.crypto import eddsa, poseidon
+from prover.crypto import babyjub, eddsa, poseidon
 from prover.errors import ProtocolError
+from prover.exchange import inbox
 from prover.exchange.batch import BatchBuilder, BatchResult, build_batch
 from prover.exchange.constants import (
     SIDE_BUY,
@@ -118,7 +119,7 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
     """Recompute every opening, leaf and root chain of ``as_circuit_inputs()``."""
     K, E, B, M = cfg.accounts, cfg.entries, cfg.fills, cfg.markets
     mask = (1 << cfg.slot_bits) - 1
-    assert len(w["accRoot"]) == K + 1 and len(w["entryUsed"]) == E and len(w["fillUsed"]) == B
+    assert len(w["accRoot"]) == K + 1 and len(w["msgUsed"]) == E and len(w["fillUsed"]) == B
     assert w["accRoot"][0] == w["oldRoot"] and w["accRoot"][K] == w["newRoot"]
     assert len(w["accSiblings"][0]) == cfg.account_bits // 2
     assert len(w["entrySlotSiblings"][0]) == cfg.slot_bits // 2
@@ -142,6 +143,8 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
         )
 
     used = [w["accUsed"][k] == "1" for k in range(K)]
+    # An unknown account a message named: its empty leaf is opened and left as it is.
+    empty = [k >= 2 and w["accPubX"][k] == "0" for k in range(K)]
     assert used[0] and used[1] and used == sorted(used, reverse=True)
     indices = [_i(w["accIndex"][k]) for k in range(K) if used[k]]
     assert indices[:2] == [0, 1] and indices == sorted(set(indices))
@@ -161,7 +164,7 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
         )
         assert decode_signed(_i(w["fundingPayment"][k])) == pay
         total_payment += pay
-        if used[k]:
+        if used[k] and not empty[k]:
             assert [decode_signed(_i(x)) for x in w["accPosFundingAfter"][k]] == funding
     for k in range(K):
         expected = decode_signed(_i(w["accCollateral"][k])) - decode_signed(
@@ -173,13 +176,55 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
     before = sum(decode_signed(_i(w["accCollateral"][k])) for k in range(K) if used[k])
     after = sum(decode_signed(_i(w["accCollateralAfter"][k])) for k in range(K) if used[k])
     assert before == after
+    # Phase 3: the inbox chain through the used message slots, each message decoded.
+    secret = _i(w["operatorSecret"])
+    assert babyjub.mul_base8(secret) == (_i(w["operatorKeyX"]), _i(w["operatorKeyY"]))
+    msg_used = [w["msgUsed"][e] == "1" for e in range(E)]
+    assert msg_used == sorted(msg_used, reverse=True)
+    messages = [
+        inbox.Message(
+            (_i(w["msgEphX"][e]), _i(w["msgEphY"][e])), [_i(c) for c in w["msgCiphertext"][e]]
+        )
+        for e in range(E)
+    ]
+    chain = _i(w["inboxBefore"])
+    for e in range(E):
+        if msg_used[e]:
+            chain = inbox.chain_step(chain, messages[e])
+    assert chain == _i(w["inboxAfter"])
     # Phases 3 and 4: order-slot roots chain per account slot.
     running = [_i(w["accOrdersRoot"][k]) for k in range(K)]
     n = _i(w["batchNumber"])
     for e in range(E):
         k = _i(w["entryAccountSlot"][e])
         assert _i(w["entryOrdersRootBefore"][e]) == running[k]
-        order_id = _i(w["entryOrderId"][e])
+        decoded = inbox.decode(messages[e], secret)
+        order_id = (decoded.plaintext[0] >> 109) % 2**64
+        entry = decoded.entry
+        if w["entryValid"][e] == "1":
+            assert msg_used[e] and entry is not None
+            if isinstance(entry, SignedOrder):
+                fields = {
+                    "Account": entry.order.account,
+                    "Market": entry.order.market,
+                    "Side": entry.order.side,
+                    "Price": entry.order.price,
+                    "Size": entry.order.size,
+                    "OrderId": entry.order.order_id,
+                    "Expiry": entry.order.expiry,
+                    "MaxFeePpm": entry.order.max_fee_ppm,
+                    "Tif": entry.order.tif,
+                }
+            else:
+                fields = {"Account": entry.cancel.account, "OrderId": entry.cancel.order_id}
+            for name, value in fields.items():
+                w.setdefault(f"entry{name}", [None] * E)[e] = str(value)
+            w.setdefault("entryIsCancel", ["0"] * E)[e] = str(int(isinstance(entry, SignedCancel)))
+            sig = entry.signature
+            w.setdefault("entrySigR8x", ["0"] * E)[e] = str(sig.r8[0])
+            w.setdefault("entrySigR8y", ["0"] * E)[e] = str(sig.r8[1])
+            w.setdefault("entrySigS", ["0"] * E)[e] = str(sig.s)
+        w.setdefault("entryUsed", ["0"] * E)[e] = w["entryValid"][e]
         old = [_i(w[f"entryOldSlot{f}"][e]) for f in ("OrderId", "OrderHash", "Filled", "Seq")]
         sibs = _sibs(w["entrySlotSiblings"][e])
         assert compute_root(poseidon(old, init_state=TAG_SLOT), order_id & mask, sibs) == running[k]
@@ -230,7 +275,7 @@ def check_witness(w: dict[str, Any], cfg: BatchConfig) -> None:
         qty = _i(w["fillQty"][f])
         e = _i(w["fillTakerEntry"][f])
         if w["fillUsed"][f] == "1":  # the taker is an order entered in this batch
-            assert w["entryUsed"][e] == "1" and w["entryIsCancel"][e] == "0"
+            assert w["entryValid"][e] == "1" and w["entryIsCancel"][e] == "0"
             for x in ("Account", "Market", "Side", "Price", "Size", "OrderId", "Tif"):
                 assert w[f"fillTaker{x}"][f] == w[f"entry{x}"][e]
         assert w["fillTakerAccountSlot"][f] == w["entryAccountSlot"][e]
@@ -315,7 +360,11 @@ def test_fill_moves_collateral_positions_and_fees() -> None:
         "newRoot": str(result.new_root),
         "batchInfo": str((1 << 80) + (state.last_timestamp << 40) + PARAMS.timestamp),
         "configHash": str(state.venue.hash()),
+        "inboxBefore": "0",
+        "inboxAfter": str(inbox.chain_of(result.witness.messages)),
     }
+    assert result.state.inbox_count == 2
+    assert result.state.inbox_chain == int(public["inboxAfter"])
     assert b.seal() is result
     with pytest.raises(ProtocolError):
         b.add_entry(signed(4, SIDE_BUY, 100, 1, 1))
@@ -823,7 +872,7 @@ def test_witness_padding_and_shapes() -> None:
     assert w["accUsed"] == ["1", "1", "1", "1", "0"]
     assert w["accIndex"] == ["0", "1", "2", "3", "0"]
     assert w["accRoot"][4:] == [w["newRoot"]] * 2
-    assert w["entryUsed"] == ["1", "1", "0"] and w["entrySigS"][2] == "0"
+    assert w["msgUsed"] == ["1", "1", "0"] and w["entryValid"] == ["1", "1", "0"]
     assert w["fillUsed"] == ["1", "0"]
     # The padding fill names entry 0 (the maker's, account slot 2) as its taker and the
     # insurance fund's order slot 0 as its maker.
@@ -926,8 +975,10 @@ def test_bench_script_hash_counts() -> None:
     entry_seal = 1 + s // 2
     fill = 1 + s // 2  # the maker's slot leaf and path (the taker's is written at entry)
     # The builder's start (prices hash: 3, the feed's signature challenge: 1), then the
-    # entry (order hash + signature challenge).
-    assert dense["hashes"]["entries"]["total"] == 4 + 2
+    # entry (order hash + signature challenge), then add_entry's message: the order hash for
+    # its simulation ephemeral key, and the circuit's rules (inbox.rejection) verify the
+    # signature once more.
+    assert dense["hashes"]["entries"]["total"] == 4 + 2 + 2
     assert dense["hashes"]["fills"]["total"] == 0
     assert dense["hashes"]["seal"]["total"] == entry_seal + fills * fill + 4 * account + params
     spread = bench.bench("spread", fills, d, s, 1)

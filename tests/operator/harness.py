@@ -11,6 +11,7 @@ and queue; :meth:`Harness.finish` runs to the end and compares with the model.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,13 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prover.chain.rollup import RollupClient, connect
+from prover.crypto.eddsa import load_key_file
 from prover.demo import DEMO_SCENARIO
+from prover.exchange import inbox
 from prover.exchange.domain import PriceSet
-from prover.exchange.scenario import run_scenario, signed_rounds
+from prover.exchange.engine import Engine
+from prover.exchange.scenario import signed_rounds
+from prover.exchange.state import ExchangeState
 from prover.feed import write_price_set
 from prover.operator.data import DataDir
 from prover.operator.deploy import deploy_operator
-from prover.operator.store import STEP_CONFIRMED, Store
+from prover.operator.store import STEP_CONFIRMED, Store, params_from_journal
 from prover.proving.batches import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,14 +52,25 @@ class Harness:
         deploy_operator(self.data.root, self.scenario_path, rpc_url=self.rpc_url)
         self.rounds = signed_rounds(self.scenario)
         self.next_round = 0
-        self.client = RollupClient(connect(self.rpc_url), self.data.read_deployment()["rollup"])
+        deployment = self.data.read_deployment()
+        self.client = RollupClient(connect(self.rpc_url), deployment["rollup"])
+        self.operator_key = self.client.operator_key()
         self.queued = 0
 
     # --- driving ------------------------------------------------------------------------
 
+    def pending(self, store: Store) -> int:
+        """Inbox messages on chain that no batch the store applied has consumed."""
+        return self.client.inbox_count() - store.load_state().inbox_count
+
     def _feed_queue(self, store: Store) -> None:
-        if not store.pending() and store.in_flight() is None and self.next_round < len(self.rounds):
-            store.enqueue(self.rounds[self.next_round])
+        """The next round's orders, encrypted to the operator, into the Rollup's inbox
+        (sent by a node account, as a trader's client would)."""
+        if (self.pending(store) == 0 and store.in_flight() is None
+                and self.next_round < len(self.rounds)):
+            sender = self.client.w3.eth.accounts[1]
+            for entry in self.rounds[self.next_round]:
+                self.client.send_message(inbox.encrypt_entry(entry, self.operator_key), sender)
             self.queued += len(self.rounds[self.next_round])
             self.next_round += 1
 
@@ -71,7 +87,7 @@ class Harness:
 
     def done(self) -> bool:
         with Store.open(self.data.store) as store:
-            return (self.next_round >= len(self.rounds) and not store.pending()
+            return (self.next_round >= len(self.rounds) and self.pending(store) == 0
                     and store.in_flight() is None)
 
     def run(
@@ -121,8 +137,10 @@ class Harness:
         - the chain has the store's confirmed batches, or one more: the one in flight,
           with the same new root (the restart records it);
         - the chain's root is the confirmed root (or the in-flight batch's new root);
-        - every queued message is exactly once pending, or in one batch (confirmed or
-          in flight), or rejected; none is lost or added.
+        - every message sent is in the Rollup's inbox, the store has read a prefix of it,
+          and the messages the chain's accepted batches consumed are the ones the store's
+          confirmed batches (or the one in flight, once on chain) consumed: none is lost,
+          added or taken twice.
         """
         chain = self.client.state()
         with Store.open(self.data.store) as store:
@@ -136,17 +154,16 @@ class Harness:
             for row in store.batches():
                 if row["batch_number"] < confirmed:
                     assert row["step"] == STEP_CONFIRMED
-            messages = store.messages()
-            assert len(messages) == self.queued, "a message was lost or added"
-            assert len({m["key"] for m in messages}) == len(messages)
-            batches = {row["batch_number"] for row in store.batches()}
-            for m in messages:
-                if m["status"] in ("batched", "rejected") and m["batch"] is not None:
-                    assert m["batch"] in batches
-                if m["status"] == "pending":
-                    assert m["batch"] is None
-            in_batches = sorted(s for row in store.batches() for s in row["messages"])
-            assert len(in_batches) == len(set(in_batches)), "a message is in two batches"
+            assert self.client.inbox_count() == self.queued, "a message was lost or added"
+            assert store.inbox_length() <= self.queued
+            consumed = store.load_state().inbox_count
+            if chain.batch_number != confirmed:
+                assert flight is not None
+                consumed = int(json.loads(flight["delta"])["inbox_count"])
+            assert self.client.inbox_consumed() == consumed, "the inbox ranges disagree"
+
+    def model_root(self, store: Store) -> int:
+        return inbox_model_root(self.data, self.client, store)
 
     def finish(self) -> None:
         """Run undisturbed to the end; then the store's root is the model's and the
@@ -157,8 +174,27 @@ class Harness:
             self.run()
             self.check()
         assert self.done(), "the harness did not finish"
-        expected = run_scenario(self.scenario).state.root
         with Store.open(self.data.store) as store:
+            expected = self.model_root(store)
             assert store.root == expected, "the store's root is not the model's"
             assert self.client.state().root == expected
             assert all(m["status"] != "pending" for m in store.messages())
+
+
+def inbox_model_root(data: DataDir, client: RollupClient, store: Store) -> int:
+    """The root the model reaches from the deployment's genesis on the inbox as the chain
+    holds it, cut into the store's confirmed batches (their ranges and prices): a replay
+    independent of the operator's own state."""
+    state = ExchangeState.from_json(json.loads(data.genesis.read_text()))
+    secret = load_key_file(data.operator_babyjub_key).scalar
+    rows = [r for r in store.batches() if r["step"] == STEP_CONFIRMED]
+    params = {r["batch_number"]: params_from_journal(r) for r in rows}
+    engine = Engine(state, state.markets, store.config, lambda n: params[n],
+                    operator_secret=secret)
+    messages = [e.message for e in client.messages()]
+    start = 0
+    for row in rows:
+        end = row["inbox_end"]
+        engine.submit_inbox(messages[start:end])
+        start = end
+    return engine.state.root

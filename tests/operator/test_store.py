@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from prover.errors import StoreError
+from prover.exchange import inbox
 from prover.exchange.domain import OrderRef
 from prover.exchange.engine import Engine
+from prover.exchange.venue import DEV_OPERATOR
 from prover.operator.store import Store
 from tests.exchange.trading import BUY, SELL, Trader, config, make_state, prices
 
@@ -128,49 +130,68 @@ def test_corrupt_rows_are_reported(tmp_path: Path) -> None:
     with Store.open(path) as store, pytest.raises(StoreError, match="does not rebuild"):
         store.load_state()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+    conn.execute("UPDATE meta SET value = '3' WHERE key = 'version'")
     conn.commit()
     conn.close()
     with pytest.raises(StoreError, match="version"):
         Store.open(path)
 
 
-# --- the queue and the batch steps (no chain) ------------------------------------------
+# --- the inbox and the batch steps (no chain) ------------------------------------------
 
 
-def _queued_store(path: Path) -> Store:
+def _inbox_store(path: Path) -> Store:
+    """A store that has read two inbox messages (as from the Rollup's MessageSent log)."""
     store = Store.create(path, make_state({2: 10**6, 3: 10**6}), config())
-    store.enqueue([A.order(SELL, 100, 5, 1), B.order(BUY, 100, 2, 1)])
+    messages = [inbox.encrypt_entry(e, DEV_OPERATOR.public_key)
+                for e in (A.order(SELL, 100, 5, 1), B.order(BUY, 100, 2, 1))]
+    chain = 0
+    events = []
+    for i, m in enumerate(messages):
+        chain = inbox.chain_step(chain, m)
+        events.append((i, m, chain, 10 + i))
+    assert store.add_inbox(events) == 2
     return store
 
 
-def _match(store: Store) -> tuple[Any, list[Any], list[tuple[int, dict[str, Any]]]]:
+def _match(store: Store) -> tuple[Any, list[Any], list[dict[str, Any]]]:
     sealed: list[Any] = []
     engine = store.engine(prices, on_seal=lambda r, e: sealed.append(
         (r, [(o, x.filled, x.seq) for o, x in e.resting_orders()])))
-    taken = []
-    for seq, entry in store.pending():
-        outcome = engine.submit(entry)
-        taken.append((seq, {"accepted": outcome.accepted}))
-    engine.end_batch()
+    _, outcomes = engine.submit_inbox(store.inbox(0, 2))
     report, book = sealed[0]
-    return report, book, taken
+    return report, book, [{"index": o.message, "accepted": o.accepted} for o in outcomes]
 
 
-def test_a_queued_message_is_queued_once(tmp_path: Path) -> None:
-    store = _queued_store(tmp_path / "op.db")
-    with pytest.raises(StoreError, match="already queued"):
-        store.enqueue([A.order(SELL, 101, 5, 2), A.order(SELL, 100, 5, 1)])
-    assert len(store.pending()) == 2  # all or nothing: the new one was not added either
+def test_the_inbox_is_read_once_and_checked(tmp_path: Path) -> None:
+    store = _inbox_store(tmp_path / "op.db")
+    first = store.inbox(0, 2)
+    chain = inbox.chain_of(first)
+    # Reading the same events again changes nothing; a different message at a read index,
+    # a gap, or a chain value that is not the hash chain's is refused.
+    assert store.add_inbox([(1, first[1], chain, 11)]) == 2
+    with pytest.raises(StoreError, match="differs"):
+        store.add_inbox([(1, first[0], chain, 11)])
+    with pytest.raises(StoreError, match="after"):
+        store.add_inbox([(3, first[0], chain, 12)])
+    with pytest.raises(StoreError, match="chain mismatch"):
+        store.add_inbox([(2, first[0], chain, 12)])
+    assert store.inbox_length() == 2 and store.pending() == [0, 1]
+    with pytest.raises(StoreError, match="not all read"):
+        store.inbox(0, 3)
 
 
 def test_the_state_moves_only_when_the_batch_is_confirmed(tmp_path: Path) -> None:
-    store = _queued_store(tmp_path / "op.db")
+    store = _inbox_store(tmp_path / "op.db")
     genesis_root = store.root
-    report, book, taken = _match(store)
-    store.record_matched(report, book, taken)
+    report, book, outcomes = _match(store)
+    store.record_matched(report, book, outcomes)
+    # The operator's inbox secret is never stored (whoever reads it reads every message).
+    assert "operatorSecret" not in store.witness(0)
+    assert str(DEV_OPERATOR.scalar) not in (tmp_path / "op.db").read_bytes().decode("latin-1")
     assert store.pending() == [] and store.in_flight()["step"] == "matched"  # type: ignore[index]
     assert store.root == genesis_root and store.next_batch == 0
+    assert store.load_state().inbox_count == 0
     store.record_proven(0, {"pi_a": []}, ["1"], {"prove": 1.0})
     store.record_sent(0, "0xabc", b"\x01", 7)
     store.unsend(0)
@@ -179,20 +200,23 @@ def test_the_state_moves_only_when_the_batch_is_confirmed(tmp_path: Path) -> Non
     store.confirm(0, "0xdef", 12, 259_000, {"confirm": 0.1})
     assert store.in_flight() is None and store.next_batch == 1
     assert store.root == report.new_root == store.load_state().root
+    state = store.load_state()
+    assert state.inbox_count == 2 and state.inbox_chain == inbox.chain_of(store.inbox(0, 2))
     row = store.batch(0)
     assert row is not None and row["step"] == "confirmed" and row["tx_hash"] == "0xdef"
-    assert {m["status"] for m in store.messages()} == {"batched"}
+    assert [(m["status"], m["batch"]) for m in store.messages()] == [("batched", 0)] * 2
+    assert [m["outcome"]["accepted"] for m in store.messages()] == [True, True]
 
 
 def test_an_abandoned_batch_gives_its_messages_back_in_order(tmp_path: Path) -> None:
-    store = _queued_store(tmp_path / "op.db")
-    before = [seq for seq, _ in store.pending()]
-    report, book, taken = _match(store)
-    store.record_matched(report, book, taken)
+    store = _inbox_store(tmp_path / "op.db")
+    before = store.pending()
+    report, book, outcomes = _match(store)
+    store.record_matched(report, book, outcomes)
     store.record_proven(0, {}, [], {})
-    assert store.abandon(0) == before
-    assert [seq for seq, _ in store.pending()] == before and store.batch(0) is None
-    store.record_matched(report, book, taken)  # the same batch can be made again
+    assert store.abandon(0) == before == [0, 1]
+    assert store.pending() == before and store.batch(0) is None
+    store.record_matched(report, book, outcomes)  # the same batch can be made again
     store.record_proven(0, {}, [], {})
     store.record_sent(0, "0xabc", b"\x01", 7)
     with pytest.raises(StoreError, match="is sent"):
@@ -200,8 +224,8 @@ def test_an_abandoned_batch_gives_its_messages_back_in_order(tmp_path: Path) -> 
 
 
 def test_a_second_batch_cannot_start_while_one_is_in_flight(tmp_path: Path) -> None:
-    store = _queued_store(tmp_path / "op.db")
-    report, book, taken = _match(store)
-    store.record_matched(report, book, taken)
+    store = _inbox_store(tmp_path / "op.db")
+    report, book, outcomes = _match(store)
+    store.record_matched(report, book, outcomes)
     with pytest.raises(StoreError):
         store.record_matched(report, book, [])

@@ -1,15 +1,21 @@
 pragma circom 2.1.0;
 
-/// A stand-in with the batch circuit's four public inputs, for the Rollup's contract tests:
+/// A stand-in with the batch circuit's six public inputs, for the Rollup's contract tests:
 /// a valid proof exists for any values, so what the tests check is that the contract
 /// rebuilds exactly these inputs (a proof made for other values is rejected).
-/// @input oldRoot, newRoot, batchInfo, configHash   public (the batch circuit's order)
+/// @input oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter   public (the
+///        batch circuit's order: circom numbers public inputs in declaration order)
 template RollupShape() {
     signal input oldRoot;
     signal input newRoot;
     signal input batchInfo;
     signal input configHash;
+    signal input inboxBefore;
+    signal input inboxAfter;
     signal a <== oldRoot * newRoot;
     signal b <== batchInfo * configHash;
     signal c <== a * b;
+    // The inbox's two chain values in a product too (every public input is bound by the
+    // proof anyway: snarkjs's setup gives each one a constraint of its own).
+    signal d <== inboxBefore * inboxAfter;
 }

@@ -920,6 +920,29 @@ class Operator:
         }
 
 
+def model_root(data: DataDir, client: RollupClient, store: Store) -> int:
+    """The root the model reaches from the deployment's genesis on the inbox as the chain
+    holds it (``MessageSent``), cut into the store's confirmed batches (their ranges and
+    prices): a replay independent of the operator's own state (the demo and the tests
+    compare it with the store's and the chain's root)."""
+    from prover.exchange.state import ExchangeState
+    from prover.operator.store import params_from_journal
+
+    state = ExchangeState.from_json(json.loads(data.genesis.read_text()))
+    secret = load_key_file(data.operator_babyjub_key).scalar
+    rows = [r for r in store.batches() if r["step"] == STEP_CONFIRMED]
+    params = {r["batch_number"]: params_from_journal(r) for r in rows}
+    engine = Engine(state, state.markets, store.config, lambda n: params[n],
+                    operator_secret=secret)
+    messages = [e.message for e in client.messages()]
+    start = 0
+    for row in rows:
+        end = int(row["inbox_end"])
+        engine.submit_inbox(messages[start:end])
+        start = end
+    return engine.state.root
+
+
 __all__ = [
     "CRASHPOINTS",
     "BatchRun",
@@ -927,6 +950,7 @@ __all__ = [
     "OutOfStep",
     "SubmitError",
     "crashpoint",
+    "model_root",
     "outcome_json",
     "validate_entries",
 ]

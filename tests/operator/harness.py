@@ -21,17 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prover.chain.rollup import RollupClient, connect
-from prover.crypto.eddsa import load_key_file
 from prover.demo import DEMO_SCENARIO
 from prover.exchange import inbox
 from prover.exchange.domain import PriceSet
-from prover.exchange.engine import Engine
 from prover.exchange.scenario import signed_rounds
-from prover.exchange.state import ExchangeState
 from prover.feed import write_price_set
 from prover.operator.data import DataDir
 from prover.operator.deploy import deploy_operator
-from prover.operator.store import STEP_CONFIRMED, Store, params_from_journal
+from prover.operator.loop import model_root
+from prover.operator.store import STEP_CONFIRMED, Store
 from prover.proving.batches import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,19 +180,5 @@ class Harness:
 
 
 def inbox_model_root(data: DataDir, client: RollupClient, store: Store) -> int:
-    """The root the model reaches from the deployment's genesis on the inbox as the chain
-    holds it, cut into the store's confirmed batches (their ranges and prices): a replay
-    independent of the operator's own state."""
-    state = ExchangeState.from_json(json.loads(data.genesis.read_text()))
-    secret = load_key_file(data.operator_babyjub_key).scalar
-    rows = [r for r in store.batches() if r["step"] == STEP_CONFIRMED]
-    params = {r["batch_number"]: params_from_journal(r) for r in rows}
-    engine = Engine(state, state.markets, store.config, lambda n: params[n],
-                    operator_secret=secret)
-    messages = [e.message for e in client.messages()]
-    start = 0
-    for row in rows:
-        end = row["inbox_end"]
-        engine.submit_inbox(messages[start:end])
-        start = end
-    return engine.state.root
+    """:func:`prover.operator.loop.model_root` (the model's replay of the chain's inbox)."""
+    return model_root(data, client, store)

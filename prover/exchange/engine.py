@@ -354,13 +354,7 @@ class Engine:
             order = added.entry.order if isinstance(added.entry, SignedOrder) else None
             if order is None:
                 continue
-            remaining, stopped = order.size, False
-            if order.tif != TIF_POST_ONLY:
-                remaining, stopped = self._match(builder, order, outcome)
-            if remaining > 0 and order.tif != TIF_IOC and not stopped:
-                seq = builder.slot(ref.account, ref.order_id & mask).seq
-                self.rest(order, filled=order.size - remaining, seq=seq)
-                outcome.rested = True
+            self._take_then_rest(builder, order, outcome, ref.order_id & mask)
         return self.end_batch(), outcomes
 
     # --- messages -----------------------------------------------------------------
@@ -434,11 +428,18 @@ class Engine:
                 outcome.cancelled = old
         if order is None:
             return
+        self._take_then_rest(builder, order, outcome, slot_no)
+
+    def _take_then_rest(
+        self, builder: BatchBuilder, order: Order, outcome: Outcome, slot_no: int
+    ) -> None:
+        """An order just entered: take from the book (unless post-only), then rest what is
+        left (unless IOC, or the taker was stopped)."""
         remaining, stopped = order.size, False
         if order.tif != TIF_POST_ONLY:
             remaining, stopped = self._match(builder, order, outcome)
         if remaining > 0 and order.tif != TIF_IOC and not stopped:
-            seq = builder.slot(ref.account, slot_no).seq
+            seq = builder.slot(order.account, slot_no).seq
             self.rest(order, filled=order.size - remaining, seq=seq)
             outcome.rested = True
 

@@ -3,11 +3,14 @@
 The default demo (:func:`run_operator_demo`) runs a small shipped scenario
 (``docs/examples/demo.json``) the way an operator does: deploys into a data folder (a
 ``Rollup`` at the scenario's genesis, its markets, funding caps and development price
-feed registered), sends each round's signed orders to the Rollup's inbox, encrypted to
-the operator, each trader from its own node account, and runs the batch loop
-(:mod:`prover.operator.loop`: match an inbox range, prove with ``Batch(K, E, B, D, S, M)``,
-submit, confirm) until no message is pending, shows that a changed ``newRoot`` is rejected
-by snarkjs and by the Rollup, and finally audits the chain the way ``zkmatch verify`` does.
+feed registered), drives its traders through the trader CLI (:class:`TraderDesk`: each
+makes its key file with ``zkmatch trader keygen --seed`` and sends each round's orders and
+cancels with ``zkmatch trader order``/``cancel``, encrypted to the operator, to the Rollup's
+inbox from its own sending address), runs the batch loop (:mod:`prover.operator.loop`:
+match an inbox range, prove with ``Batch(K, E, B, D, S, M)``, submit, confirm) until no
+message is pending, has each trader check its state with ``zkmatch trader state``, shows
+that a changed ``newRoot`` is rejected by snarkjs and by the Rollup, and finally audits the
+chain the way ``zkmatch verify`` does.
 :func:`run_batch_demo` (``--no-chain``) proves and checks with snarkjs only.
 
 The membership demo (:func:`run_demo`, ``zkmatch demo --membership``):
@@ -28,14 +31,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from prover.chain.signer import fund_on_dev_chain
 from prover.crypto.eddsa import PrivateKey
 from prover.errors import ToolError
-from prover.exchange.constants import FEE_ACCOUNT, INSURANCE_ACCOUNT
+from prover.exchange.constants import (
+    FEE_ACCOUNT,
+    INSURANCE_ACCOUNT,
+    SIDE_BUY,
+    SIDE_SELL,
+    TIF_GTC,
+    TIF_IOC,
+    TIF_POST_ONLY,
+)
 from prover.exchange.domain import Account, Position
 from prover.exchange.state import empty_account_leaf, empty_orders_root
 from prover.field import SNARK_FIELD
@@ -327,6 +340,7 @@ class BatchDemoReport(TypedDict):
     snarkjs_valid: bool
     snarkjs_tampered_rejected: bool
     chain: RollupReport | None
+    traders: TradersReport | None
     ok: bool
 
 
@@ -336,27 +350,310 @@ def tampered_new_root(public: list[str]) -> list[str]:
     return [public[0], str((int(public[1]) + 1) % SNARK_FIELD), *public[2:]]
 
 
-def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = None) -> list[Any]:
-    """Feed ``scenario``'s rounds to ``operator`` (each round's signed orders encrypted to
-    the operator and sent to the Rollup's inbox, then batch after batch with
-    prices the scenario's feed signs: a batch the engine splits off gets them a second
-    later; with several workers a round's batches are proven at once,
-    :meth:`~prover.operator.loop.Operator.batches_ahead`); every
-    :class:`~prover.operator.loop.BatchRun`, in order."""
+# --------------------------------------------------------------------------- the traders
+
+
+class TraderKeyFile(TypedDict):
+    """A trader's key file, made with ``zkmatch trader keygen --seed`` (the scenario's
+    development seed for the account, so the key is the one the genesis holds)."""
+
+    trader: str
+    account: int
+    key_file: str
+    public_key: list[str]
+    eth_address: str
+    command: str
+
+
+class TraderCommand(TypedDict):
+    """One ``zkmatch trader order`` or ``cancel`` the demo ran for a trader, and what the
+    CLI answered (``--json``): the message's index in the Rollup's inbox, the signed
+    entry's hash (the scenario's entry, checked), the sending address and transaction."""
+
+    trader: str
+    account: int
+    round: int
+    kind: str
+    command: str
+    index: int
+    hash: str
+    sender: str
+    tx_hash: str
+    gas_used: int
+    seconds: float
+
+
+class TraderState(TypedDict):
+    """``zkmatch trader state`` for a trader after the last batch. ``agrees``: the CLI
+    verified the account's latest receipt against the root the Rollup accepted for its
+    batch, the receipt's leaf is the account's leaf in the operator's final state, and the
+    Rollup's current root is that state's root; otherwise ``problem`` says what differs."""
+
+    trader: str
+    account: int
+    command: str
+    agrees: bool
+    problem: str
+    batch: int | None
+    root: str | None
+    leaf: str | None
+    collateral: str | None
+    positions: list[str]
+    open_orders: int
+    verified_on_chain: bool
+    current: bool | None
+
+
+class TradersReport(TypedDict):
+    """The traders' side of the operator demo, all through the trader CLI; ``ok`` iff every
+    scenario entry went in as one command, in inbox order, and every trader that sent
+    something has a state that agrees with the chain."""
+
+    keys_dir: str
+    key_files: list[TraderKeyFile]
+    commands: list[TraderCommand]
+    states: list[TraderState]
+    seconds: dict[str, float]
+    ok: bool
+
+
+_SIDE_NAMES = {SIDE_BUY: "buy", SIDE_SELL: "sell"}
+_TIF_NAMES = {TIF_GTC: "gtc", TIF_IOC: "ioc", TIF_POST_ONLY: "post-only"}
+
+
+class TraderDesk:
+    """The scenario's traders, each at its own terminal with the trader CLI.
+
+    Every step is the real ``zkmatch trader`` command, run in this process
+    (:func:`cli.inprocess.run_json`, its ``--json`` output parsed) with ``--data`` (the
+    operator's folder: the Rollup's address, the state's shape and genesis keys, so the
+    CLI's checks all run) and ``--rpc-url`` (the node the operator uses):
+
+    - :meth:`keygen`: ``zkmatch trader keygen --seed <the account's scenario seed> --out
+      KEYS_DIR/<name>.key``; the key is checked to be the one the account holds;
+    - :meth:`send`: each signed entry of a round as ``zkmatch trader order`` or ``cancel``
+      with every field given (order id, expiry, fee cap, time in force, account), sent from
+      the key file's own sending address; the CLI's entry hash is checked to be the
+      scenario's entry's (the same order, signed with the same key);
+    - :meth:`states`: ``zkmatch trader state --account N --key FILE`` after the last batch.
+
+    The one place the library calls the CLI (imported when used): the demo's point is to run
+    the traders' side exactly as a user does, options, checks and errors included.
+    """
+
+    def __init__(self, scenario: Any, data_root: Path, rpc_url: str, keys_dir: Path,
+                 progress: Progress | None = None) -> None:
+        self.scenario = scenario
+        self.data_root = Path(data_root)
+        self.rpc_url = rpc_url
+        self.keys_dir = Path(keys_dir)
+        self.progress = progress
+        self.names = {t.account: t.name for t in scenario.traders}
+        self.key_files: dict[int, Path] = {}
+
+    def _say(self, line: str) -> None:
+        if self.progress:
+            self.progress(line)
+
+    def _chain_args(self) -> list[str]:
+        return ["--data", str(self.data_root), "--rpc-url", self.rpc_url]
+
+    def _name(self, account: int) -> str:
+        try:
+            return self.names[account]
+        except KeyError:
+            raise ToolError(f"account {account} is none of the scenario's traders") from None
+
+    def keygen(self) -> list[TraderKeyFile]:
+        """A key file per trader, with ``zkmatch trader keygen --seed``."""
+        from cli.inprocess import run_json
+        from prover.exchange.scenario import trader_key, trader_seed
+
+        rows: list[TraderKeyFile] = []
+        for trader in self.scenario.traders:
+            path = self.keys_dir / f"{trader.name}.key"
+            args = ["trader", "keygen", "--seed", trader_seed(trader.name), "--out", str(path)]
+            out, ran = run_json(args)
+            want = [str(c) for c in PrivateKey(trader_key(trader.name)).public_key]
+            if out["public_key"] != want:
+                raise ToolError(
+                    f"{ran.command_line} made public key {out['public_key']}, not account "
+                    f"{trader.account}'s {want}"
+                )
+            self.key_files[trader.account] = path
+            rows.append({"trader": trader.name, "account": trader.account,
+                         "key_file": str(path), "public_key": out["public_key"],
+                         "eth_address": out["eth_address"], "command": ran.command_line})
+            self._say(f"trader {trader.name}: zkmatch trader keygen -> {path.name} (account "
+                      f"{trader.account}, sends from {out['eth_address']})")
+        return rows
+
+    def entry_args(self, entry: Any) -> list[str]:
+        """The ``zkmatch trader order``/``cancel`` arguments that make exactly ``entry``
+        (every field explicit, nothing left to a default or to the clock)."""
+        from prover.exchange.domain import SignedCancel, SignedOrder
+
+        key = ["--key", str(self.key_files[entry.account])]
+        if isinstance(entry, SignedOrder):
+            o = entry.order
+            return ["trader", "order", *key, "--account", str(o.account),
+                    "--market", str(o.market), "--side", _SIDE_NAMES[o.side],
+                    "--price", str(o.price), "--size", str(o.size),
+                    "--order-id", str(o.order_id), "--expiry", str(o.expiry),
+                    "--max-fee", str(o.max_fee_ppm), "--tif", _TIF_NAMES[o.tif],
+                    *self._chain_args()]
+        if isinstance(entry, SignedCancel):
+            c = entry.cancel
+            # The CLI cancels an order: the cancel's id is the next id of that order's slot.
+            target = c.order_id - (1 << self.scenario.config.slot_bits)
+            if target < 1:
+                raise ToolError(
+                    f"{self._name(c.account)}'s cancel with id {c.order_id} names no order "
+                    f"(no smaller id in its slot): zkmatch trader cancel cannot send it"
+                )
+            return ["trader", "cancel", *key, "--account", str(c.account),
+                    "--order-id", str(target), "--cancel-id", str(c.order_id),
+                    *self._chain_args()]
+        raise ToolError(f"not a signed order or cancel: {entry!r}")
+
+    def send(self, round_no: int, entries: Sequence[Any]) -> list[TraderCommand]:
+        """Each of a round's signed entries through the trader CLI, in order."""
+        from cli.inprocess import run_json
+
+        rows: list[TraderCommand] = []
+        for entry in entries:
+            name = self._name(entry.account)
+            out, ran = run_json(self.entry_args(entry))
+            if not out.get("sent") or out.get("hash") != str(entry.hash()):
+                raise ToolError(
+                    f"{ran.command_line} sent {out.get('hash')} (sent: {out.get('sent')}), not "
+                    f"the scenario's entry {entry.hash()}"
+                )
+            kind = ran.args[1]
+            rows.append({
+                "trader": name, "account": int(entry.account), "round": round_no,
+                "kind": kind, "command": ran.command_line, "index": int(out["index"]),
+                "hash": str(out["hash"]), "sender": str(out["sender"]),
+                "tx_hash": str(out["tx_hash"]), "gas_used": int(out["gas_used"]),
+                "seconds": ran.seconds,
+            })
+            self._say(f"trader {name}: {self._describe(entry)} -> inbox #{out['index']}")
+        return rows
+
+    def _describe(self, entry: Any) -> str:
+        from prover.exchange.domain import SignedOrder
+
+        if isinstance(entry, SignedOrder):
+            o = entry.order
+            return (f"order {_SIDE_NAMES[o.side]} {o.size} "
+                    f"{self.scenario.market_names[o.market]} @ {o.price} (id {o.order_id}, "
+                    f"{_TIF_NAMES[o.tif]})")
+        c = entry.cancel
+        target = c.order_id - (1 << self.scenario.config.slot_bits)
+        return f"cancel order {target} (cancel id {c.order_id})"
+
+    def states(self, accounts: Sequence[int], final: Any) -> list[TraderState]:
+        """``zkmatch trader state`` for each of ``accounts``, compared with ``final`` (the
+        operator's state after the last batch, whose root the Rollup holds)."""
+        from cli.inprocess import CommandFailed, command_line, run_json
+
+        rows: list[TraderState] = []
+        for account in accounts:
+            name = self._name(account)
+            args = ["trader", "state", "--account", str(account),
+                    "--key", str(self.key_files[account]), *self._chain_args()]
+            try:
+                out, ran = run_json(args)
+            except CommandFailed as exc:
+                rows.append({
+                    "trader": name, "account": account, "command": command_line(args),
+                    "agrees": False, "problem": str(exc), "batch": None, "root": None,
+                    "leaf": None, "collateral": None, "positions": [], "open_orders": 0,
+                    "verified_on_chain": False, "current": None,
+                })
+                self._say(f"trader {name}: state REFUSED: {exc}")
+                continue
+            problems = []
+            if not out["verified_on_chain"] or not out["key_checked"]:
+                problems.append("not verified on chain with the trader's key")
+            if out["leaf"] != str(final.leaf(account)):
+                problems.append(f"its leaf {out['leaf']} is not account {account}'s leaf "
+                                f"{final.leaf(account)} in the operator's final state")
+            if out["chain"]["root"] != str(final.root):
+                problems.append(f"the Rollup's root {out['chain']['root']} is not the final "
+                                f"state's {final.root}")
+            positions = [f"{p['market_name']} {int(p['size']):+d}" for p in out["positions"]]
+            row: TraderState = {
+                "trader": name, "account": account, "command": ran.command_line,
+                "agrees": not problems, "problem": "; ".join(problems),
+                "batch": int(out["batch"]), "root": str(out["root"]), "leaf": str(out["leaf"]),
+                "collateral": str(out["collateral"]), "positions": positions,
+                "open_orders": len(out["open_orders"]),
+                "verified_on_chain": bool(out["verified_on_chain"]),
+                "current": bool(out["current"]),
+            }
+            rows.append(row)
+            verdict = ("verified on chain, agrees with the chain" if row["agrees"]
+                       else f"DISAGREES: {row['problem']}")
+            self._say(f"trader {name}: state after batch {row['batch']}: collateral "
+                      f"{row['collateral']}, {', '.join(positions)}, {row['open_orders']} open "
+                      f"orders; {verdict}")
+        return rows
+
+
+def _fund_senders(operator: Any, key_files: Sequence[TraderKeyFile], messages: int) -> None:
+    """Ether for each trader's sending address that has none: ``anvil_setBalance`` on a
+    development node (as the trader CLI would), else a transfer from the operator's account
+    (the trader funding its address, as ``keygen`` asks), enough for ``messages`` each."""
+    w3 = operator.w3
+    for row in key_files:
+        address = row["eth_address"]
+        if int(w3.eth.get_balance(address)) or fund_on_dev_chain(w3, address):
+            continue
+        value = 2 * (messages + 1) * 400_000 * max(int(w3.eth.gas_price), 1)
+        receipt = operator.signer.send(w3, {"to": address, "value": value, "gas": 21_000})
+        if receipt["status"] != 1:
+            raise ToolError(f"funding {row['trader']}'s sending address {address} failed")
+
+
+@dataclass
+class ScenarioRun:
+    """What :func:`drive_scenario` did: every batch the operator ran, and the traders'
+    side (key files, CLI commands with their inbox indices, state checks)."""
+
+    runs: list[Any]
+    traders: TradersReport
+
+
+def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = None, *,
+                   keys_dir: Path | None = None) -> ScenarioRun:
+    """Play ``scenario`` against ``operator``: its traders each make a key file and send
+    each round's orders and cancels with the trader CLI (:class:`TraderDesk`: encrypted to
+    the operator and sent to the Rollup's inbox from the trader's own address), then batch
+    after batch with prices the scenario's feed signs (a batch the engine splits off gets
+    them a second later; with several workers a round's batches are proven at once,
+    :meth:`~prover.operator.loop.Operator.batches_ahead`); after the last batch each
+    trader that sent something checks its state with ``zkmatch trader state``.
+
+    Key files go to ``keys_dir`` (default: the operator's folder's ``traders/``)."""
     from prover.exchange.domain import PriceSet
     from prover.exchange.scenario import signed_rounds
 
-    runs: list[Any] = []
     store = operator.store
-    # Each trader sends from its own Ethereum account (the node's development accounts,
-    # where it has any; else the operator's account sends for all).
-    nodes = list(operator.w3.eth.accounts)[1:]
-
-    def sender(entry: Any) -> str | None:
-        return nodes[entry.account % len(nodes)] if nodes else None
-
-    for rnd, messages in zip(scenario.rounds, signed_rounds(scenario), strict=True):
-        operator.post_entries(messages, sender)
+    desk = TraderDesk(scenario, operator.data.root, operator.rpc_url,
+                      keys_dir if keys_dir is not None else operator.data.root / "traders",
+                      progress)
+    rounds = signed_rounds(scenario)
+    start = time.monotonic()
+    key_files = desk.keygen()
+    _fund_senders(operator, key_files, sum(len(r) for r in rounds))
+    seconds = {"keygen": time.monotonic() - start, "send": 0.0, "state": 0.0}
+    runs: list[Any] = []
+    commands: list[TraderCommand] = []
+    for number, (rnd, entries) in enumerate(zip(scenario.rounds, rounds, strict=True)):
+        start = time.monotonic()
+        commands.extend(desk.send(number, entries))
+        seconds["send"] += time.monotonic() - start
 
         def prices_after(last: int, rnd: Any = rnd) -> PriceSet:
             t = max(rnd.timestamp, last + 1)
@@ -371,7 +668,21 @@ def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = Non
                 runs.extend(operator.batch(prices))
             if operator.pending_messages() == before:
                 raise ToolError(f"the operator took none of {before} pending inbox messages")
-    return runs
+    start = time.monotonic()
+    senders = sorted({c["account"] for c in commands})
+    states = desk.states(senders, store.load_state())
+    seconds["state"] = time.monotonic() - start
+    indices = [c["index"] for c in commands]
+    ok = (
+        len(commands) == sum(len(r) for r in rounds)
+        and indices == sorted(set(indices))
+        and [s["account"] for s in states] == senders
+        and all(s["agrees"] for s in states)
+    )
+    return ScenarioRun(runs, {
+        "keys_dir": str(desk.keys_dir), "key_files": key_files, "commands": commands,
+        "states": states, "seconds": seconds, "ok": ok,
+    })
 
 
 def run_operator_demo(
@@ -386,10 +697,11 @@ def run_operator_demo(
     workers: int | None = None,
 ) -> BatchDemoReport:
     """The demo as an operator runs it: deploy into a data folder (zkmatch's own anvil
-    unless ``rpc_url``), send each round's signed orders to the inbox, ``zkmatch batch``
-    until no message is pending (match, prove, submit, confirm; the store records each step), check
-    that a changed new root is refused by snarkjs and by the Rollup, then audit the chain
-    as ``zkmatch verify`` does."""
+    unless ``rpc_url``), the traders send each round's orders and cancels to the inbox with
+    the trader CLI, ``zkmatch batch`` until no message is pending (match, prove, submit,
+    confirm; the store records each step), each trader checks its state with ``zkmatch
+    trader state`` (:func:`drive_scenario`), check that a changed new root is refused by
+    snarkjs and by the Rollup, then audit the chain as ``zkmatch verify`` does."""
     import tempfile
 
     from prover.chain.node import open_chain
@@ -413,7 +725,8 @@ def run_operator_demo(
         progress=progress,
     ) as endpoint, Operator(data, endpoint.rpc_url, progress=progress, witness=witness,
                             ptau=ptau, prover=prover, workers=workers) as operator:
-        runs = drive_scenario(operator, parsed, progress)
+        played = drive_scenario(operator, parsed, progress)
+        runs = played.runs
         artifacts = operator.artifacts()
         batches: list[BatchDemoBatch] = []
         for run in runs:
@@ -477,6 +790,7 @@ def run_operator_demo(
         and audit.ok
         and len(audit.batches) == len(batches)
         and final_root == chain_root == expected
+        and played.traders["ok"]
     )
     return {
         "scenario": str(scenario),
@@ -492,6 +806,7 @@ def run_operator_demo(
         "snarkjs_valid": all(b["snarkjs_valid"] for b in batches),
         "snarkjs_tampered_rejected": all(b["snarkjs_tampered_rejected"] for b in batches),
         "chain": chain_report,
+        "traders": played.traders,
         "ok": ok,
     }
 
@@ -569,5 +884,6 @@ def run_batch_demo(
         "snarkjs_valid": valid,
         "snarkjs_tampered_rejected": rejected_all,
         "chain": None,
+        "traders": None,
         "ok": ok,
     }

@@ -43,8 +43,6 @@ from prover.exchange.domain import Cancel, Order, SignedCancel, SignedOrder  # n
 from prover.operator import decrypt  # noqa: E402
 
 Workload = tuple[list[inbox.Message], int, list[tuple[int, int]]]
-#: Offset of the R8x parity in ``packed`` (the top field: a right shift reads it).
-PARITY_BIT = inbox.FIELDS["r8_parity"][0]
 
 
 def workload(n: int, accounts: int, cancels: float, seed: int) -> Workload:
@@ -197,8 +195,8 @@ def _reference_parts(wl: Workload, repeats: int) -> dict[str, float]:
         "ecdh s*(8E) (inbox.operator_shared_key)": _cpu_us(
             lambda: [inbox.operator_shared_key(scalar, m.eph) for m in sample], repeats, n
         ),
-        "R8 decompression (inbox.x_from_y)": _cpu_us(
-            lambda: [inbox.x_from_y(d.plaintext[1], d.plaintext[0] >> PARITY_BIT) for d in decoded],
+        "R8 decompression (inbox.small_x_from_y)": _cpu_us(
+            lambda: [inbox.small_x_from_y(d.plaintext[1]) for d in decoded],
             repeats,
             n,
         ),
@@ -222,7 +220,6 @@ def _backend_parts(wl: Workload, repeats: int, backend: str) -> dict[str, float]
     xs = [num(m.ciphertext[0]) for m in messages]
     decoded = decrypt.decode_many(messages, scalar, backend=backend)
     ys = [d.plaintext[1] for d in decoded]
-    bits = [d.plaintext[0] >> PARITY_BIT for d in decoded]
     items = [(d.entry, pubkeys[d.entry.account]) for d in decoded if d.entry is not None]
     prepared = [decrypt._prepare(e, key, kern) for e, key in items]
     r8s = [e.signature.r8 for e, _ in items]
@@ -236,7 +233,7 @@ def _backend_parts(wl: Workload, repeats: int, backend: str) -> dict[str, float]
         "ecdh s*(8E), fixed-scalar NAF, projective": lambda: kern.shared_keys(eph, plan),
         "batched inversion of the shared keys' Z": lambda: kern.inv_many([q[2] for q in keys]),
         "Poseidon cipher: 2 permutations, width 4": perm_twice,
-        "R8 decompression, batched": lambda: decrypt._x_from_y_many(ys, bits, kern),
+        "R8 decompression, batched": lambda: decrypt._small_x_from_y_many(ys, kern),
         "decode_many, all of it": lambda: decrypt.decode_many(messages, scalar, backend=backend),
         "order hash Poseidon(9), width 10": lambda: [kern.hash10(*[x] * 10) for x in xs],
         "Poseidon(5) for h, width 6": lambda: [kern.hash6(x, x, x, x, x, x) for x in xs],

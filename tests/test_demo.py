@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli.commands.demo import _trader_lines
 from cli.main import main
 from prover.demo import check_on_chain, demo_tree, membership_inputs, run_demo, tampered
 from prover.errors import ToolError
@@ -90,6 +91,25 @@ def test_demo_on_a_given_rpc_url_and_a_dead_one() -> None:
     assert not report["chain"]["started_anvil"]
     with pytest.raises(ToolError, match="no EVM JSON-RPC node answers"):
         run_demo(rpc_url=node.rpc_url)
+
+
+def test_the_demo_prints_the_traders_cli_commands_and_state_checks() -> None:
+    """The operator demo's summary names the trader CLI's part (prover/demo.py's
+    TraderDesk); a state that does not agree with the chain is printed as such."""
+    state = {"trader": "alice", "account": 2, "batch": 3, "agrees": True, "problem": ""}
+    traders = {
+        "keys_dir": "/d/traders", "key_files": [{}, {}],
+        "commands": [{"index": 0}, {"index": 1}, {"index": 2}],
+        "states": [state, {**state, "trader": "bob", "account": 3, "agrees": False,
+                           "problem": "its leaf 1 is not account 3's leaf 2"}],
+        "seconds": {"keygen": 0.1, "send": 0.5, "state": 0.2}, "ok": False,
+    }
+    lines = _trader_lines(traders)
+    assert "3 orders and cancels with zkmatch trader order/cancel -> inbox #0..#2" in lines[0]
+    assert lines[1].endswith("alice (account 2), batch 3 receipt: agrees with the chain")
+    assert lines[2].endswith("bob (account 3), batch 3 receipt: DISAGREES: its leaf 1 is not "
+                             "account 3's leaf 2")
+    assert _trader_lines(None) == []
 
 
 def test_cli_demo_json_and_prove(tmp_path: Path) -> None:

@@ -57,6 +57,9 @@ contract Rollup {
     /// @notice The BN254 scalar field: every public input must be below it.
     uint256 public constant SNARK_SCALAR_FIELD =
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// The bound on an ephemeral key's x (2^252): of the two roots x and r - x at a given y
+    /// at most one is below it, so the chain hashes only ephY (docs/inbox.md, "Keys").
+    uint256 internal constant SMALL_X_BOUND = 1 << 252;
     /// @notice The BN254 base field: every proof coordinate must be below it.
     uint256 public constant BASE_FIELD =
         21888242871839275222246405745257275088696311157297823662689037894645226208583;
@@ -216,7 +219,7 @@ contract Rollup {
     error Rollup__BadMarket(uint256 index);
     error Rollup__BatchNumberExhausted();
     error Rollup__NotOnCurve(uint256 x, uint256 y);
-    error Rollup__EphemeralKeyXOdd(uint256 ephX);
+    error Rollup__EphemeralKeyXTooLarge(uint256 ephX);
     error Rollup__InboxFull();
     error Rollup__ZeroMessagesPerBatch();
     error Rollup__InboxEndBeforeConsumed(uint64 inboxEnd, uint64 inboxConsumed);
@@ -382,7 +385,7 @@ contract Rollup {
     /// (docs/inbox.md). Anyone may send; the contract cannot read it, it only checks that the
     /// values are well-formed and chains them.
     /// @dev Stores a checkpoint when the new count is a multiple of messagesPerBatch.
-    /// @param ephX the ephemeral Baby Jubjub key's x: even, below the field
+    /// @param ephX the ephemeral Baby Jubjub key's x: below 2^252 (the root the circuit takes)
     /// @param ephY the ephemeral key's y (below the field; (ephX, ephY) on the curve)
     /// @param ciphertext the Poseidon cipher's 4 elements (c3 authenticates), below the field
     function sendMessage(uint256 ephX, uint256 ephY, uint256[4] calldata ciphertext) external {
@@ -391,7 +394,7 @@ contract Rollup {
         for (uint256 i = 0; i < 4; i++) {
             if (ciphertext[i] >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(ciphertext[i]);
         }
-        if (ephX & 1 != 0) revert Rollup__EphemeralKeyXOdd(ephX);
+        if (ephX >= SMALL_X_BOUND) revert Rollup__EphemeralKeyXTooLarge(ephX);
         if (!_onCurve(ephX, ephY)) revert Rollup__NotOnCurve(ephX, ephY);
         uint64 index = inboxCount;
         if (index >= MAX_INBOX_COUNT) revert Rollup__InboxFull();

@@ -7,7 +7,7 @@ include "circomlib/circuits/escalarmulany.circom";
 /// The operator's side of an inbox message's key exchange: `shared = s * (8 * E)`
 /// (cofactor Diffie-Hellman, docs/inbox.md, "Keys").
 ///
-/// Proves: `E = (ephX, ephY)` is on Baby Jubjub with `ephX` even (Check (1)), and
+/// Proves: `E = (ephX, ephY)` is on Baby Jubjub with `ephX < 2^252` (Check (1)), and
 /// `shared = s * (8 * E)` where `s = sum secretBits[i] * 2^i` (Check (2)). Three doublings
 /// put `8 * E` in the prime-order subgroup (or make it the identity, which circomlib's
 /// EscalarMulAny maps to the identity), so the scalar multiplication never meets an
@@ -17,26 +17,26 @@ include "circomlib/circuits/escalarmulany.circom";
 ///                          range-checks them once per batch and proves `s * BASE8` is the
 ///                          registered operator key)
 /// @input  ephX, ephY       the ephemeral key; `ephY` is bound by the inbox chain and `ephX`
-///                          is the prover's hint, pinned here to the even root
+///                          is the prover's hint, pinned here to the root below 2^252
 /// @output shared[2]        the cipher key
 ///
 /// Assumptions: the Rollup accepted the message only with `(ephX, ephY)` on the curve and
-/// `ephX` even, so an honest prover can always satisfy Check (1); it is a hard constraint
-/// because `ephY` alone fixes that `ephX` (of the two roots `x`, `p - x`, one is even).
-/// Constraint count (circom --O2): 2,835 (tests/circuits/test_inbox_message.py asserts it).
+/// `ephX < 2^252`, so an honest prover can always satisfy Check (1); it is a hard
+/// constraint because `ephY` alone fixes that `ephX` (of the two roots `x`, `p - x`, at
+/// most one is below 2^252, since `p > 2^253`).
+/// Constraint count (circom --O2): 2,574 (tests/circuits/test_inbox_message.py asserts it).
 template CofactorEcdh() {
     signal input secretBits[253];
     signal input ephX;
     signal input ephY;
     signal output shared[2];
 
-    // Check (1): on the curve, and the even root (a unique decomposition: Num2Bits_strict).
+    // Check (1): on the curve, and the small root (252 bits: below 2^252 < p, so exact).
     component onCurve = BabyCheck();
     onCurve.x <== ephX;
     onCurve.y <== ephY;
-    component xBits = Num2Bits_strict();
-    xBits.in <== ephX;
-    xBits.out[0] === 0;
+    component xRange = Num2Bits(252);
+    xRange.in <== ephX;
 
     // Check (2): shared = s * (8 * E).
     component dbl[3];

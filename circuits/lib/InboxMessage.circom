@@ -13,12 +13,12 @@ include "PointFromY.circom";
 /// Proves:
 ///  (1) `chainAfter` is `chainBefore` extended by the message (InboxChainStep) when
 ///      `used = 1`, and equals `chainBefore` when `used = 0` (a padding slot);
-///  (2) `shared = s * (8 * E)` (CofactorEcdh; `E` on the curve with even x);
+///  (2) `shared = s * (8 * E)` (CofactorEcdh; `E` on the curve with x below 2^252);
 ///  (3) `plain = Decrypt(shared, c)` and `authOk` (PoseidonDecrypt3);
-///  (4) `plain[0]` decomposes exactly into 254 bits; `fits = 1` iff bits 236..253 are 0;
-///      the fields are read from bits 0..235 (layout: prover/exchange/inbox.py FIELDS);
-///  (5) `R8 = (r8x, plain[1])` is the curve point whose x has the parity bit 235
-///      (PointFromY; `r8Ok = 0` if none);
+///  (4) `plain[0]` decomposes exactly into 254 bits; `fits = 1` iff bits 235..253 are 0;
+///      the fields are read from bits 0..234 (layout: prover/exchange/inbox.py FIELDS);
+///  (5) `R8 = (r8x, plain[1])` is the curve point whose x is below 2^252 (PointFromY;
+///      `r8Ok = 0` if none);
 ///  (6) `decodable = used * authOk * fits`.
 /// Nothing here can fail on a message's content: a bad message only makes `decodable` or
 /// `r8Ok` zero, and each of those is a function of the chain-bound data.
@@ -31,10 +31,10 @@ include "PointFromY.circom";
 ///         size, orderId, orderIdBits[64], expiry, maxFeePpm, tif, tifBits[2], r8x, r8y,
 ///         r8Ok, sigS
 ///
-/// Assumptions: a padding slot (`used = 0`) carries a valid ephemeral key with even x (the
-/// builder pads with `-BASE8 = (p - BASE8x, BASE8y)`, BASE8's own x being odd, and a zero
-/// ciphertext), since CofactorEcdh always holds.
-/// Constraint count (circom --O2): 4,968 (tests/circuits/test_inbox_message.py asserts it).
+/// Assumptions: a padding slot (`used = 0`) carries a valid ephemeral key with x below
+/// 2^252 (the builder pads with BASE8 and a zero ciphertext), since CofactorEcdh always
+/// holds.
+/// Constraint count (circom --O2): 4,442 (tests/circuits/test_inbox_message.py asserts it).
 template InboxMessage() {
     signal input used;
     signal input chainBefore;
@@ -86,16 +86,16 @@ template InboxMessage() {
     component bits = Num2Bits_strict();
     bits.in <== dec.plain[0];
     var high = 0;
-    for (var i = 236; i < 254; i++) {
+    for (var i = 235; i < 254; i++) {
         high += bits.out[i];
     }
     component highZero = IsZero();
     highZero.in <== high;
 
-    var f[11][2] = [[0, 1], [1, 32], [33, 3], [36, 1], [37, 40], [77, 32], [109, 64],
-                    [173, 40], [213, 20], [233, 2], [235, 1]];
-    var value[11];
-    for (var k = 0; k < 11; k++) {
+    var f[10][2] = [[0, 1], [1, 32], [33, 3], [36, 1], [37, 40], [77, 32], [109, 64],
+                    [173, 40], [213, 20], [233, 2]];
+    var value[10];
+    for (var k = 0; k < 10; k++) {
         value[k] = 0;
         for (var i = 0; i < f[k][1]; i++) {
             value[k] += bits.out[f[k][0] + i] * (1 << i);
@@ -120,10 +120,9 @@ template InboxMessage() {
     tifBits[0] <== bits.out[233];
     tifBits[1] <== bits.out[234];
 
-    // Check (5): R8 from its y and the parity of its x.
+    // Check (5): R8 from its y (its x the root below 2^252).
     component r8 = PointFromY();
     r8.y <== dec.plain[1];
-    r8.parity <== bits.out[235];
     r8x <== r8.x;
     r8y <== dec.plain[1];
     r8Ok <== r8.ok;

@@ -64,6 +64,27 @@ def _rollup_lines(chain: Any) -> list[str]:
     ]
 
 
+def _trader_lines(traders: Any) -> list[str]:
+    if traders is None:
+        return []
+    s = traders["seconds"]
+    commands = traders["commands"]
+    indices = [c["index"] for c in commands]
+    span = f"inbox #{indices[0]}..#{indices[-1]}" if indices else "nothing sent"
+    lines = [
+        f"traders      {len(traders['key_files'])} key files (zkmatch trader keygen --seed) in "
+        f"{traders['keys_dir']}; {len(commands)} orders and cancels with zkmatch trader "
+        f"order/cancel -> {span} (keygen {s['keygen']:.1f} s, send {s['send']:.1f} s, "
+        f"state {s['state']:.1f} s)",
+    ]
+    for st in traders["states"]:
+        verdict = "agrees with the chain" if st["agrees"] else f"DISAGREES: {st['problem']}"
+        where = f"batch {st['batch']} receipt" if st["batch"] is not None else "no receipt"
+        lines.append(f"             zkmatch trader state: {st['trader']} (account "
+                     f"{st['account']}), {where}: {verdict}")
+    return lines
+
+
 def _human_batches(report: Any) -> str:
     t = report["build_timings"]
     lines = [
@@ -98,6 +119,7 @@ def _human_batches(report: Any) -> str:
             f"{b['old_root'][:10]}.. {b['new_root'][:10]}.. {gas:>8} {stages}  {checks}"
         )
     lines.extend(_rollup_lines(report["chain"]))
+    lines.extend(_trader_lines(report.get("traders")))
     if report["proofs_dir"]:
         what = "data folder " if report["chain"] is not None else "proofs      "
         lines.append(f"{what} {report['proofs_dir']}")
@@ -165,7 +187,8 @@ def command(
     verbose: bool,
     as_json: bool,
 ) -> None:
-    """Match a small scenario, prove every batch, verify with snarkjs and on chain."""
+    """Match a small scenario (its traders sending through the trader CLI), prove every
+    batch, verify with snarkjs and on chain."""
     sink = progress_sink(verbose)
     if membership:
         report: Any = run_demo(

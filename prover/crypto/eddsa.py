@@ -13,6 +13,8 @@ export of v1.1.0 is "blake-1" too):
   ``R8 = r * BASE8``, ``hm = Poseidon(R8x, R8y, Ax, Ay, M)``, ``S = (r + hm * s) mod l``
   with ``l = SUBORDER`` (note: ``s``, not ``s >> 3``, since ``8 * A = s * BASE8``);
 * verification: ``S * BASE8 == R8 + (8 * hm) * A``.
+* :func:`sign_compact` (orders and cancels) picks the first of a fixed sequence of nonces
+  whose ``R8x`` is below ``2^252``, so that ``R8y`` alone names ``R8``.
 
 :func:`verify` never raises on bad input; it returns False for anything the circuit
 would reject and for a few things it would not (see its docstring).
@@ -201,6 +203,39 @@ def sign(private_key: bytes | PrivateKey, msg: int) -> Signature:
     a = _public_key(key)
     r = int.from_bytes(blake512(prefix + msg.to_bytes(32, "little")), "little") % SUBORDER
     r8 = babyjub.mul_base8(r)
+    hm = poseidon([r8[0], r8[1], a[0], a[1], msg])
+    return Signature(r8, (r + hm * s) % SUBORDER)
+
+
+#: A *compact* signature has ``R8x`` below this bound. Of a point's two roots ``x`` and
+#: ``p - x`` at most one is below ``2^252`` (since ``p > 2^253``), so ``R8`` travels as
+#: ``R8y`` alone and the circuit recovers ``R8x`` without a parity bit (docs/crypto.md).
+COMPACT_X_BOUND = 1 << 252
+
+
+def sign_compact(private_key: bytes | PrivateKey, msg: int) -> Signature:
+    """A signature of ``msg`` whose ``R8x`` is below :data:`COMPACT_X_BOUND`.
+
+    The first nonce is :func:`sign`'s (so where its ``R8x`` is small both functions return
+    the same signature); otherwise nonce ``j = 1, 2, ...`` is
+    ``LE(BLAKE-512(h[32:64] || LE32(M) || LE4(j))) mod l`` until ``R8x`` is small (each try
+    succeeds with probability ``2^252 / p``, about 1/3). Deterministic, and never the
+    negation of an earlier nonce: two signatures of one message with nonces ``r`` and
+    ``-r`` would reveal the key. Any EdDSA-Poseidon verifier accepts the result.
+    """
+    key = _check_private_key(private_key)
+    msg = _check_message(msg)
+    s, prefix = _expand(key)
+    a = _public_key(key)
+    seed = prefix + msg.to_bytes(32, "little")
+    attempt = 0
+    while True:
+        data = seed if attempt == 0 else seed + attempt.to_bytes(4, "little")
+        r = int.from_bytes(blake512(data), "little") % SUBORDER
+        r8 = babyjub.mul_base8(r)
+        if r8[0] < COMPACT_X_BOUND:
+            break
+        attempt += 1
     hm = poseidon([r8[0], r8[1], a[0], a[1], msg])
     return Signature(r8, (r + hm * s) % SUBORDER)
 

@@ -97,13 +97,14 @@ from prover.exchange.inbox import Decoded, Message
 from prover.exchange.margin import legal_transition, margin, pretrade_check
 from prover.exchange.state import ExchangeState
 from prover.exchange.venue import DEV_OPERATOR, VenueConfig, batch_info
-from prover.field import SNARK_FIELD, encode_signed
+from prover.field import encode_signed
 
 Siblings = tuple[tuple[int, int, int], ...]
 
-#: A padding message slot: the ephemeral key ``-BASE8`` (even x; BASE8's own x is odd) and a
-#: zero ciphertext. The circuit opens it like any message (it decodes to nothing).
-PAD_MESSAGE = Message((SNARK_FIELD - babyjub.BASE8[0], babyjub.BASE8[1]), (0, 0, 0, 0))
+#: A padding message slot: the ephemeral key ``BASE8`` (its x is below 2^252, as the Rollup
+#: requires) and a zero ciphertext. The circuit opens it like any message (it decodes to
+#: nothing).
+PAD_MESSAGE = Message(babyjub.BASE8, (0, 0, 0, 0))
 _ORDER_ID_OFFSET, _ORDER_ID_BITS = inbox.FIELDS["order_id"]
 #: Domain tag of the simulation path's ephemeral keys (add_entry); not a circuit tag.
 TAG_SIM_EPHEMERAL = 101
@@ -892,7 +893,7 @@ class BatchBuilder:
         # give the same witness; a trader's client draws a fresh one (prover/trader/send.py).
         body_hash = signed.order.hash() if isinstance(signed, SignedOrder) else signed.cancel.hash()
         eph = poseidon([TAG_SIM_EPHEMERAL, signature_parts(signed.signature)[2], body_hash])
-        eph_scalar = eph % (babyjub.SUBORDER - 1) + 1
+        eph_scalar = inbox.ephemeral_scalar_from(eph)
         message = inbox.encrypt_entry(signed, self.venue.operator_key, eph_scalar)
         outcome = self.add_message(message)
         if outcome.entry is None:

@@ -539,7 +539,7 @@ class SignedOrder:
 
     @classmethod
     def sign(cls, order: Order, private_key: bytes | PrivateKey) -> SignedOrder:
-        return cls(order, eddsa.sign(private_key, order.hash()))
+        return cls(order, eddsa.sign_compact(private_key, order.hash()))
 
     @property
     def account(self) -> int:
@@ -574,7 +574,7 @@ class SignedCancel:
 
     @classmethod
     def sign(cls, cancel: Cancel, private_key: bytes | PrivateKey) -> SignedCancel:
-        return cls(cancel, eddsa.sign(private_key, cancel.hash()))
+        return cls(cancel, eddsa.sign_compact(private_key, cancel.hash()))
 
     @property
     def account(self) -> int:

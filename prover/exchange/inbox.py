@@ -7,10 +7,11 @@ an invalid message is a no-op in both (the reason is only the model's explanatio
 
 Format (every value a BN254 field element):
 
-* ephemeral key ``E = (ex, ey)``: a Baby Jubjub point with **even** ``ex`` (the trader
-  negates its ephemeral scalar when ``ex`` comes out odd; the Rollup refuses an odd ``ex``
-  or a point off the curve). The chain hashes ``ey`` only: ``ex`` is fixed by ``ey`` and
-  its parity.
+* ephemeral key ``E = (ex, ey)``: a Baby Jubjub point with ``ex < 2^252`` (the *small
+  root*: of the two roots ``x`` and ``p - x`` at ``ey`` at most one is below ``2^252``,
+  since ``p > 2^253``; the trader negates its ephemeral scalar when ``ex`` is not small and
+  draws another when neither root is; the Rollup refuses a larger ``ex`` or a point off the
+  curve). The chain hashes ``ey`` only: ``ex`` is fixed by ``ey`` and the bound.
 * shared key ``K = s * (8 * E)``, cofactor Diffie-Hellman (SEC 1's ECC CDH with cofactor):
   ``s`` is the operator's secret scalar; the trader computes ``8 * (k * O)`` with its
   ephemeral scalar ``k`` and the operator's public key ``O = s * BASE8``. Clearing the
@@ -19,11 +20,12 @@ Format (every value a BN254 field element):
 * plaintext ``[packed, R8y, S]``, encrypted with the Poseidon cipher (zk-kit's format,
   :mod:`prover.crypto.cipher`) under ``K`` with nonce 0 (every message has a fresh
   ephemeral key): 4 ciphertext elements ``c0..c3``, ``c3`` the authentication element.
-* ``packed`` (236 bits, :data:`FIELDS` gives offsets and widths): kind (0 order, 1 cancel),
-  account, market, side, price, size, orderId, expiry, maxFeePpm, tif, and the parity of
-  the signature's ``R8x``. A cancel uses only account and orderId.
+* ``packed`` (235 bits, :data:`FIELDS` gives offsets and widths): kind (0 order, 1 cancel),
+  account, market, side, price, size, orderId, expiry, maxFeePpm, tif. A cancel uses only
+  account and orderId.
 * the signature is EdDSA-Poseidon over ``orderHash`` / ``cancelHash`` (docs/protocol.md,
-  section 5) by the account's key, with ``R8`` sent as ``(R8y, parity of R8x)``.
+  section 5) by the account's key, a *compact* one (:func:`prover.crypto.eddsa.sign_compact`:
+  ``R8x < 2^252``), with ``R8`` sent as ``R8y`` alone: ``R8x`` is its small root.
 * chain: ``h_0 = 0``, ``h_{i+1} = Poseidon3(Poseidon4(h_i, ey, c0, c1), c2, c3)``
   (circomlib's ``Poseidon(n)``, zero capacity, as the Rollup computes it on chain).
 """
@@ -37,7 +39,7 @@ from typing import Any
 
 from prover.crypto import babyjub
 from prover.crypto.babyjub import IDENTITY, SUBORDER, Point
-from prover.crypto.eddsa import Signature
+from prover.crypto.eddsa import COMPACT_X_BOUND, Signature
 from prover.crypto.poseidon_hash import permutation_function, poseidon
 from prover.errors import ProtocolError
 from prover.exchange.constants import INSURANCE_ACCOUNT
@@ -55,6 +57,9 @@ from prover.exchange.domain import (
 from prover.field import SNARK_FIELD
 
 P = SNARK_FIELD
+#: Every x this format carries without a parity bit (the ephemeral key's, ``R8``'s) is the
+#: root below this bound (``eddsa.COMPACT_X_BOUND``).
+SMALL_X_BOUND = COMPACT_X_BOUND
 #: The Poseidon cipher's nonce for every message (each has a fresh ephemeral key).
 MESSAGE_NONCE = 0
 PLAINTEXT_LENGTH = 3
@@ -81,7 +86,6 @@ for _name, _width in (
     ("expiry", 40),
     ("max_fee_ppm", 20),
     ("tif", 2),
-    ("r8_parity", 1),
 ):
     FIELDS[_name] = (_offset, _width)
     _offset += _width
@@ -132,11 +136,11 @@ class Message:
         object.__setattr__(self, "ciphertext", tuple(values[2:]))
 
     def check(self) -> None:
-        """What the Rollup's ``sendMessage`` checks: ``eph`` on the curve, ``ex`` even."""
+        """What the Rollup's ``sendMessage`` checks: ``eph`` on the curve, ``ex < 2^252``."""
         if not babyjub.on_curve(self.eph):
             raise MessageError("the ephemeral key is not on Baby Jubjub")
-        if self.eph[0] & 1:
-            raise MessageError("the ephemeral key's x must be even")
+        if self.eph[0] >= SMALL_X_BOUND:
+            raise MessageError("the ephemeral key's x must be below 2^252")
 
     def as_contract_args(self) -> tuple[int, int, list[int]]:
         return self.eph[0], self.eph[1], list(self.ciphertext)
@@ -201,12 +205,16 @@ def entry_plaintext(entry: Entry) -> list[int]:
     """``[packed, R8y, S]`` of a signed order or cancel.
 
     Raises :class:`MessageError` if a field does not fit its width (the order could never
-    be valid: say so before it is sent) or the signature's R8 is not a curve point.
+    be valid: say so before it is sent), the signature's R8 is not a curve point, or it is
+    not compact (``R8x >= 2^252``: sign with ``SignedOrder.sign``, which uses
+    :func:`~prover.crypto.eddsa.sign_compact`).
     """
     sig = entry.signature
     r8x, r8y = int(sig.r8[0]), int(sig.r8[1])
     if not babyjub.on_curve((r8x, r8y)):
         raise MessageError("the signature's R8 is not a curve point")
+    if r8x >= SMALL_X_BOUND:
+        raise MessageError("the signature is not compact (R8x >= 2^252): it cannot be sent")
     if isinstance(entry, SignedOrder):
         values = {name: getattr(entry.order, name) for name in _ORDER_NAMES}
         values["kind"] = KIND_ORDER
@@ -218,7 +226,6 @@ def entry_plaintext(entry: Entry) -> list[int]:
         }
     else:
         raise MessageError("an entry is a SignedOrder or a SignedCancel")
-    values["r8_parity"] = r8x & 1
     s = int(sig.s)
     if not 0 <= s < P:
         raise MessageError("the signature's S is not a field element")
@@ -268,33 +275,46 @@ def operator_shared_key(operator_scalar: int, eph: Point) -> Point:
     return babyjub.mul(q, operator_scalar)
 
 
-def x_from_y(y: int, parity: int) -> int | None:
-    """The ``x`` with that parity on the curve at ``y``, or None if there is none."""
+def small_x_from_y(y: int) -> int | None:
+    """The ``x < 2^252`` of the curve point at ``y``, or None if there is none (``y`` is
+    not on the curve, or both roots are ``>= 2^252``). At most one root is small."""
     y2 = y * y % P
     u = (1 - y2) * pow((babyjub.A - babyjub.D * y2) % P, -1, P) % P
     x = babyjub.sqrt(u)
     if x is None:
         return None
-    if x & 1 != parity:
+    if x >= SMALL_X_BOUND:
         x = (P - x) % P
-    if x & 1 != parity:  # x = 0: no odd root
-        return None
-    return x
+    return x if x < SMALL_X_BOUND else None
 
 
 # --- building (the trader) ---------------------------------------------------------------
 
 
 def ephemeral_key(scalar: int | None = None) -> tuple[int, Point]:
-    """``(k, k * BASE8)`` with the point's x even (``k`` negated if needed)."""
-    k = secrets.randbelow(SUBORDER - 1) + 1 if scalar is None else scalar
-    if not 0 < k < SUBORDER:
+    """``(k, k * BASE8)`` with the point's x below ``2^252``.
+
+    ``k`` is the first of ``scalar`` (a random one if None), ``scalar + 1``, ... whose
+    point has a small root, negated if that root is ``p - x`` (about 2 in 3 scalars work;
+    the caller uses the returned ``k``).
+    """
+    start = secrets.randbelow(SUBORDER - 1) + 1 if scalar is None else scalar
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 < start < SUBORDER:
         raise MessageError("the ephemeral scalar must be in [1, SUBORDER)")
-    point = babyjub.mul_base8(k)
-    if point[0] & 1:
-        k = SUBORDER - k
-        point = ((P - point[0]) % P, point[1])
-    return k, point
+    for attempt in range(256):
+        k = (start - 1 + attempt) % (SUBORDER - 1) + 1
+        point = babyjub.mul_base8(k)
+        if point[0] < SMALL_X_BOUND:
+            return k, point
+        if P - point[0] < SMALL_X_BOUND:
+            return SUBORDER - k, (P - point[0], point[1])
+    raise MessageError("no ephemeral key found")  # probability about 3^-256
+
+
+def ephemeral_scalar_from(seed: int) -> int:
+    """A deterministic ephemeral scalar from any integer (reproducible witnesses; a
+    trader's client draws a random one): :func:`ephemeral_key` from ``seed mod (l-1) + 1``."""
+    return ephemeral_key(seed % (SUBORDER - 1) + 1)[0]
 
 
 def encrypt_entry(entry: Entry, operator_key: Point, eph_scalar: int | None = None) -> Message:
@@ -317,8 +337,8 @@ class Decoded:
     """What the circuit learns from one message before it looks at the state.
 
     ``entry`` is the signed order or cancel when the message decrypts, authenticates and
-    its packed fields fit; its signature may still be invalid (an ``R8y`` with no point of
-    that parity gives ``R8 = (0, 0)``, which verifies nothing). ``reason`` says why there
+    its packed fields fit; its signature may still be invalid (an ``R8y`` with no curve
+    point of small x gives ``R8 = (0, 0)``, which verifies nothing). ``reason`` says why there
     is no entry. ``fields`` are the packed fields whenever ``packed`` fits.
     """
 
@@ -334,7 +354,7 @@ def decode(message: Message, operator_scalar: int) -> Decoded:
     """Decrypt and parse ``message`` as the batch circuit does.
 
     Never raises on a message the Rollup accepts (any ciphertext, any on-curve ephemeral key
-    with even x); an off-curve ephemeral key, which the Rollup refuses, raises
+    with ``x < 2^252``); an off-curve ephemeral key, which the Rollup refuses, raises
     :class:`CurveError`. A sender who posts a low-order ephemeral key gets the identity as
     shared key: anyone can then read that message, which only harms the sender.
     """
@@ -347,7 +367,7 @@ def decode(message: Message, operator_scalar: int) -> Decoded:
     if packed >= 1 << PACKED_BITS:
         return Decoded(shared, plaintext, True, None, None, "packed fields too wide")
     fields = unpack_fields(packed)
-    r8x = x_from_y(r8y, fields["r8_parity"])
+    r8x = small_x_from_y(r8y)
     signature = Signature((0, 0) if r8x is None else (r8x, r8y), s)
     entry: Entry
     if fields["kind"] == KIND_CANCEL:
@@ -411,6 +431,7 @@ __all__ = [
     "MESSAGE_NONCE",
     "PACKED_BITS",
     "PLAINTEXT_LENGTH",
+    "SMALL_X_BOUND",
     "Decoded",
     "Message",
     "MessageError",
@@ -423,9 +444,10 @@ __all__ = [
     "encrypt_plaintext",
     "entry_plaintext",
     "ephemeral_key",
+    "ephemeral_scalar_from",
     "operator_shared_key",
     "pack_fields",
     "rejection",
+    "small_x_from_y",
     "unpack_fields",
-    "x_from_y",
 ]

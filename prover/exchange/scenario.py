@@ -76,9 +76,15 @@ _TIFS = {"gtc": TIF_GTC, "ioc": TIF_IOC, "post_only": TIF_POST_ONLY}
 _CONFIG_DEFAULTS = {"account_bits": 4, "slot_bits": 4, "accounts": 8, "entries": 16, "fills": 16}
 
 
+def trader_seed(name: str) -> str:
+    """The development seed of trader ``name``'s key: ``zkmatch trader keygen --seed`` with
+    it makes the key file of the scenario's account (prover/trader/keys.py)."""
+    return KEY_SEED_PREFIX + name
+
+
 def trader_key(name: str) -> bytes:
     """The private key of trader ``name`` (deterministic; for simulations only)."""
-    return eddsa.derive_private_key(KEY_SEED_PREFIX + name)
+    return eddsa.derive_private_key(trader_seed(name))
 
 
 # --- the parsed scenario -------------------------------------------------------------
@@ -663,4 +669,5 @@ __all__ = [
     "run_scenario",
     "signed_rounds",
     "trader_key",
+    "trader_seed",
 ]

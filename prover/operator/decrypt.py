@@ -67,6 +67,7 @@ _A = babyjub.A
 _D = babyjub.D
 _BASE8 = babyjub.BASE8
 _PACKED_LIMIT = 1 << inbox.PACKED_BITS
+_SMALL = inbox.SMALL_X_BOUND
 _ORDER_NAMES = tuple(f.name for f in dataclasses.fields(Order))
 _ENTRY_TYPES = (SignedOrder, SignedCancel)
 #: The cipher's fourth initial state element: nonce 0, plaintext length 3.
@@ -652,7 +653,7 @@ def decode_many(
             pending.append((i, shared, plaintext, inbox.unpack_fields(packed)))
 
     ys = [plaintext[1] for _, _, plaintext, _ in pending]
-    r8x = _x_from_y_many(ys, [fields["r8_parity"] for *_, fields in pending], kern)
+    r8x = _small_x_from_y_many(ys, kern)
     for (i, shared, plaintext, fields), x in zip(pending, r8x, strict=True):
         _, r8y, s = plaintext
         signature = Signature((0, 0) if x is None else (x, r8y), s)
@@ -665,15 +666,15 @@ def decode_many(
     return out  # type: ignore[return-value]
 
 
-def _x_from_y_many(ys: list[int], parities: list[int], kern: _Kernel) -> list[int | None]:
-    """``[inbox.x_from_y(y, parity) ...]`` with the denominators inverted together."""
+def _small_x_from_y_many(ys: list[int], kern: _Kernel) -> list[int | None]:
+    """``[inbox.small_x_from_y(y) ...]`` with the denominators inverted together."""
     num = kern.num
     p = num(P)
     y2 = [num(y) * num(y) % p for y in ys]
     # A - D y^2 is never 0: A / D is not a square (A is one, D is not).
     inverses = kern.inv_many([(_A - _D * v) % p for v in y2])
     out: list[int | None] = []
-    for v, inv, parity in zip(y2, inverses, parities, strict=True):
+    for v, inv in zip(y2, inverses, strict=True):
         u = (1 - v) * inv % p
         if u == 0:
             x = 0
@@ -683,9 +684,9 @@ def _x_from_y_many(ys: list[int], parities: list[int], kern: _Kernel) -> list[in
                 out.append(None)
                 continue
             x = int(r)
-        if x & 1 != parity:
+        if x >= _SMALL:
             x = (P - x) % P
-        out.append(x if x & 1 == parity else None)
+        out.append(x if x < _SMALL else None)
     return out
 
 

@@ -73,10 +73,13 @@ def operator_babyjub_key(data: DataDir) -> PrivateKey:
 
 
 def messages_per_batch(config: BatchConfig) -> int:
-    """The inbox range a batch takes at most: the circuit's ``E`` message slots, and no
-    more than the ``K - 2`` account slots past the fee account and the insurance fund (each
-    message may name another account, and every message of a range must find one)."""
-    return max(1, min(config.entries, config.accounts - 2))
+    """The inbox range a batch takes at most: the circuit's ``E`` message slots, and half
+    the ``K - 2`` account slots past the fee account and the insurance fund (each message
+    may name another account, and every message of a range must find one; the other half is
+    left for the makers their takers meet, so that an order that crosses the book can fill
+    in its own batch: with ``K - 2`` messages of ``K - 2`` accounts no maker outside them
+    could). At least 1."""
+    return max(1, min(config.entries, (config.accounts - 2) // 2))
 
 
 def deploy_operator(

@@ -189,15 +189,15 @@ def test_ciphertext_elements_at_the_field_bounds_are_accepted(rollup, value):
     assert rollup.client.inbox_head() == inbox.chain_of([bounds])
 
 
-def test_an_odd_ephemeral_x_is_refused(rollup):
+def test_an_ephemeral_x_above_the_bound_is_refused(rollup):
     m = message(0)
-    odd = (P - m.eph[0], m.eph[1])  # -E: on the curve, x odd
-    assert babyjub.on_curve(odd) and odd[0] & 1
+    large = (P - m.eph[0], m.eph[1])  # -E: on the curve, x the large root
+    assert babyjub.on_curve(large) and large[0] >= inbox.SMALL_X_BOUND
     with pytest.raises(inbox.MessageError):
-        inbox.Message(odd, m.ciphertext).check()  # the model refuses it too
+        inbox.Message(large, m.ciphertext).check()  # the model refuses it too
     with pytest.raises(RollupRevert) as caught:
-        raw_send(rollup, odd[0], odd[1], list(m.ciphertext))
-    assert caught.value.reason == "Rollup__EphemeralKeyXOdd"
+        raw_send(rollup, large[0], large[1], list(m.ciphertext))
+    assert caught.value.reason == "Rollup__EphemeralKeyXTooLarge"
     assert inbox_state(rollup) == (0, 0, 0)
 
 
@@ -205,7 +205,7 @@ def test_an_odd_ephemeral_x_is_refused(rollup):
 def test_an_ephemeral_key_off_the_curve_is_refused(rollup, where):
     m = message(0)
     point = (m.eph[0], m.eph[1] + 1) if where == "y+1" else (0, 2)
-    assert not babyjub.on_curve(point) and point[0] % 2 == 0
+    assert not babyjub.on_curve(point) and point[0] < inbox.SMALL_X_BOUND
     with pytest.raises(inbox.MessageError):
         inbox.Message(point, m.ciphertext).check()
     with pytest.raises(RollupRevert) as caught:

@@ -307,11 +307,11 @@ def test_cancel_as_taker(batch0):
     buy = _buy(A, 1010, 5, 4)
     cancel = SignedCancel.sign(Cancel(A, 6), KEY_A)
     x = inputs_of(_batch([_sign(buy), cancel], [(buy, ASK_B, 5)]))
-    r8x, r8y, s = signature_parts(cancel.signature)
+    _, r8y, s = signature_parts(cancel.signature)
     dressed = inbox.pack_fields(
         {"kind": inbox.KIND_CANCEL, "account": A, "order_id": 6, "market": 0,
          "side": SIDE_BUY, "price": 1010, "size": 5, "expiry": 10**6, "max_fee_ppm": 1000,
-         "tif": TIF_IOC, "r8_parity": r8x & 1}
+         "tif": TIF_IOC}
     )
     msg = encrypt([dressed, r8y, s])
     decoded = inbox.decode(msg, DEV_OPERATOR.scalar)

@@ -44,10 +44,10 @@ def test_production_budget_matches_the_docs(capsys):
 
     report = json.loads(capsys.readouterr().out)
     assert report["terms"] == {
-        "c0": 12675,
-        "a": 11876,
-        "e": 8496,
-        "f": 6503,
+        "c0": 13960,
+        "a": 11879,
+        "e": 13030,
+        "f": 6504,
         "x_e": 8,
         "x_f": 36,
         "x_fe": 15,

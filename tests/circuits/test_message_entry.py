@@ -292,7 +292,7 @@ def test_valid_edge_orders(entry):
 
 def test_bad_signature_stale_id_unknown_account_are_no_ops(entry):
     signed = _scenario_order()
-    forged = SignedOrder(signed.order, OTHER.sign(signed.order.hash()))
+    forged = SignedOrder(signed.order, eddsa.sign_compact(OTHER, signed.order.hash()))
     stale = _scenario_order(order_id=int(entry_inputs(0, 0)[0]["oldSlotOrderId"]))
     cases = [
         _entry_inputs(forged),

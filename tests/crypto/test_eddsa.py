@@ -59,6 +59,28 @@ def test_sign_verify_roundtrip(key: bytes, msg: int) -> None:
     assert Signature.unpack(sig.pack()) == sig
 
 
+def test_sign_compact() -> None:
+    """R8x below 2^252, valid, deterministic; the first nonce is sign's, so it returns
+    sign's signature exactly when that one is already compact; a retry never uses the
+    negated nonce (R8 = -sign's R8 would leak the key beside sign's signature)."""
+    key = PrivateKey.from_seed("compact")
+    pub = key.public_key
+    same = retried = 0
+    for msg in range(40):
+        plain, compact = sign(key, msg), eddsa.sign_compact(key, msg)
+        assert compact.r8[0] < eddsa.COMPACT_X_BOUND and verify(pub, msg, compact)
+        assert compact == eddsa.sign_compact(key, msg)
+        if plain.r8[0] < eddsa.COMPACT_X_BOUND:
+            assert compact == plain
+            same += 1
+        else:
+            assert compact.r8 != babyjub.neg(plain.r8)
+            retried += 1
+    assert same and retried  # about 1 in 3 first nonces is compact
+    with pytest.raises(FieldError):
+        eddsa.sign_compact(key, P)
+
+
 def _good() -> tuple[PrivateKey, int, Signature]:
     key = PrivateKey.from_seed("verify-cases")
     return key, 42, key.sign(42)

@@ -61,11 +61,17 @@ def test_round_trip_order_and_cancel() -> None:
         assert inbox.Message.from_json(msg.to_json()) == msg
 
 
-def test_ephemeral_keys_have_even_x_and_fresh_randomness() -> None:
-    for k in (1, 2, 3, SUBORDER - 1, 12345):
+def test_ephemeral_keys_have_a_small_x_and_fresh_randomness() -> None:
+    for k in (1, 2, 3, 8, 1001, SUBORDER - 1, 12345):
         k2, point = inbox.ephemeral_key(k)
-        assert point[0] % 2 == 0 and babyjub.on_curve(point)
+        assert point[0] < inbox.SMALL_X_BOUND and babyjub.on_curve(point)
         assert babyjub.mul_base8(k2) == point
+    # k * BASE8 has neither root small for k = 2, 8, 1001, 1002, 1003: the next k is used.
+    assert inbox.ephemeral_key(1)[0] == 1 and inbox.ephemeral_key(3)[0] == 3
+    assert inbox.ephemeral_key(2)[0] in (3, SUBORDER - 3)
+    assert inbox.ephemeral_key(8)[0] in (9, SUBORDER - 9)
+    assert inbox.ephemeral_key(1001)[0] in (1004, SUBORDER - 1004)
+    assert inbox.ephemeral_scalar_from(7) == inbox.ephemeral_key(8)[0]
     a = inbox.encrypt_entry(order(), OPERATOR.public_key)
     b = inbox.encrypt_entry(order(), OPERATOR.public_key)
     assert a.eph != b.eph and a.ciphertext != b.ciphertext
@@ -111,17 +117,17 @@ def test_chain() -> None:
 
 
 def test_packing_bounds() -> None:
-    assert inbox.PACKED_BITS == 236
+    assert inbox.PACKED_BITS == 235
     top = {name: (1 << w) - 1 for name, (_, w) in inbox.FIELDS.items()}
     packed = inbox.pack_fields(top)
-    assert packed == (1 << 236) - 1
+    assert packed == (1 << 235) - 1
     assert inbox.unpack_fields(packed) == top
     with pytest.raises(inbox.MessageError):
         inbox.pack_fields({"price": 1 << 40})
     with pytest.raises(inbox.MessageError):
         inbox.pack_fields({"nope": 1})
     with pytest.raises(inbox.MessageError):
-        inbox.unpack_fields(1 << 236)
+        inbox.unpack_fields(1 << 235)
     # An order field beyond its width cannot be sent at all.
     with pytest.raises(inbox.MessageError):
         inbox.entry_plaintext(order(price=1 << 40))
@@ -129,7 +135,7 @@ def test_packing_bounds() -> None:
 
 def test_message_checks_and_json_errors() -> None:
     msg = inbox.encrypt_entry(order(), OPERATOR.public_key)
-    with pytest.raises(inbox.MessageError, match="even"):
+    with pytest.raises(inbox.MessageError, match="below 2"):
         inbox.Message((P - msg.eph[0], msg.eph[1]), msg.ciphertext).check()
     with pytest.raises(inbox.MessageError, match="not on Baby Jubjub"):
         inbox.Message((2, 3), msg.ciphertext).check()

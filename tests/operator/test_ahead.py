@@ -40,7 +40,9 @@ def test_a_backlog_is_proven_ahead_and_sent_in_order(
 ) -> None:
     scenario = load_scenario(DEMO_SCENARIO)
     with _operator(tmp_path, anvil_node.rpc_url, workers=2) as operator:
-        runs = drive_scenario(operator, scenario)
+        played = drive_scenario(operator, scenario)
+        assert played.traders["ok"]  # the traders sent through the CLI; states agree
+        runs = played.runs
         assert [r.number for r in runs] == list(range(len(runs))) and len(runs) >= 3
         assert all(r.step == STEP_CONFIRMED for r in runs)
         # rounds of several batches (inbox ranges) were proven ahead

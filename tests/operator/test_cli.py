@@ -68,6 +68,15 @@ def test_the_demo_runs_the_whole_scenario_as_an_operator(tmp_path: Path) -> None
     report = _json("demo", "--data", str(tmp_path / "data"))
     assert report["ok"] and report["chain"]["started_anvil"]
     assert len(report["batches"]) >= 3
+    # The traders went through the trader CLI: one command per scenario entry, in inbox
+    # order, key files in the data folder, and each trader's state agrees with the chain.
+    traders = report["traders"]
+    assert traders["ok"] and [c["index"] for c in traders["commands"]] == list(range(7))
+    assert {c["command"].split()[2] for c in traders["commands"]} == {"order", "cancel"}
+    assert {Path(k["key_file"]).parent for k in traders["key_files"]} == {
+        tmp_path / "data" / "traders"}
+    assert [s["trader"] for s in traders["states"]] == ["alice", "bob", "carol", "dave"]
+    assert all(s["agrees"] for s in traders["states"])
     assert all(b["gas_used"] <= 305_000 for b in report["batches"])
     audit = _json("verify", "--data", str(tmp_path / "data"))
     assert audit["ok"] and len(audit["batches"]) == len(report["batches"])

@@ -58,12 +58,42 @@ def _message(plaintext: list[int], k: int, *, key: tuple[int, int] = OPERATOR_PU
     return Message(eph, inbox.encrypt_plaintext(plaintext, shared))
 
 
+def _curve_x(y: int) -> int | None:
+    """A root x of the curve at ``y`` (either one), or None if there is no point."""
+    y2 = y * y % P
+    return babyjub.sqrt((1 - y2) * pow((babyjub.A - babyjub.D * y2) % P, -1, P) % P)
+
+
 def _no_root_y() -> int:
     """A y with no curve point (x^2 would be a non-residue)."""
     while True:
         y = RNG.randrange(P)
-        if inbox.x_from_y(y, 0) is None and inbox.x_from_y(y, 1) is None:
+        if _curve_x(y) is None:
             return y
+
+
+def _large_roots_y() -> int:
+    """A y on the curve whose two roots x, p - x are both >= 2^252 (no compact R8)."""
+    while True:
+        y = RNG.randrange(P)
+        x = _curve_x(y)
+        if x is not None and inbox.small_x_from_y(y) is None:
+            assert min(x, P - x) >= inbox.SMALL_X_BOUND
+            return y
+
+
+def _non_compact_plaintext() -> list[int]:
+    """A valid standard signature (zk-kit's nonce) whose R8x is >= 2^252, packed as a
+    message would carry it: the circuit and the model take the small root, -R8, and the
+    signature fails."""
+    for i in range(100):
+        order = _order(1, 500 + i)
+        sig = eddsa.sign(ACCOUNT_KEYS[1], order.hash())
+        if sig.r8[0] >= inbox.SMALL_X_BOUND:
+            values = {name: getattr(order, name) for name in inbox._ORDER_NAMES}
+            values["kind"] = inbox.KIND_ORDER
+            return [inbox.pack_fields(values), sig.r8[1], sig.s]
+    raise AssertionError("no non-compact signature in 100 orders")
 
 
 def _build_pool() -> list[Message]:
@@ -88,12 +118,12 @@ def _build_pool() -> list[Message]:
     pool.append(_message([(1 << inbox.PACKED_BITS) - 1, base[2][1], base[2][2]], 13))
     no_root = _no_root_y()
     pool.append(_message([base[3][0], no_root, base[3][2]], 14))  # R8 with no point
-    pool.append(_message([base[3][0] | 1 << 235, 1, base[3][2]], 15))  # x = 0, odd parity
-    pool.append(_message([base[3][0] & ~(1 << 235), 1, base[3][2]], 16))  # R8 = identity
-    pool.append(_message([base[3][0] & ~(1 << 235), P - 1, base[3][2]], 17))  # R8 = (0, -1)
+    pool.append(_message([base[3][0], _large_roots_y(), base[3][2]], 15))  # no small root
+    pool.append(_message([base[3][0], 1, base[3][2]], 16))  # R8 = identity
+    pool.append(_message([base[3][0], P - 1, base[3][2]], 17))  # R8 = (0, -1)
     pool.append(_message([base[4][0], base[4][1], base[4][2] + SUBORDER], 18))  # S + l
     pool.append(_message([base[4][0], base[4][1], P - 1], 19))
-    pool.append(_message([base[5][0] ^ 1 << 235, base[5][1], base[5][2]], 20))  # -R8
+    pool.append(_message(_non_compact_plaintext(), 20))  # R8x >= 2^252: read as -R8
     pool.append(_message([0, 0, 0], 21))
     return pool
 
@@ -281,9 +311,9 @@ def test_open_messages(workers, pool) -> None:
 def _random_curve_point(rng: random.Random) -> tuple[int, int]:
     while True:
         y = rng.randrange(P)
-        x = inbox.x_from_y(y, rng.randrange(2))
+        x = _curve_x(y)
         if x is not None:
-            return x, y
+            return (x, y) if rng.randrange(2) else ((P - x) % P, y)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -320,14 +350,17 @@ def test_sqrt(backend) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_x_from_y_many(backend) -> None:
+def test_small_x_from_y_many(backend) -> None:
     kern = decrypt._kernel(backend)
     rng = random.Random(9)
-    ys = [0, 1, P - 1, BASE8[1]] + [rng.randrange(P) for _ in range(30)]
-    parities = [rng.randrange(2) for _ in ys] + [1, 0, 1, 0]
-    ys += [1, 1, P - 1, P - 1]
-    got = decrypt._x_from_y_many(ys, parities, kern)
-    assert got == [inbox.x_from_y(y, b) for y, b in zip(ys, parities, strict=True)]
+    ys = [0, 1, P - 1, BASE8[1], _no_root_y(), _large_roots_y()]
+    ys += [rng.randrange(P) for _ in range(30)]
+    got = decrypt._small_x_from_y_many(ys, kern)
+    want = [inbox.small_x_from_y(y) for y in ys]
+    assert got == want
+    assert want[1] == want[2] == 0 and want[4] is None and want[5] is None
+    assert want[3] == BASE8[0]
+    assert {x is None for x in want[6:]} == {True, False}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,7 +1,9 @@
 """What the public sees of a demo run: no plaintext order value reaches the chain.
 
-The demo scenario runs as an operator on anvil (each round's orders encrypted to the
-operator and sent to the Rollup's inbox, every batch proven and accepted). Then every
+The demo scenario runs as an operator on anvil (each trader sends its round's orders and
+cancels with the trader CLI, encrypted to the operator, to the Rollup's inbox from its own
+sending address; every batch is proven and accepted; each trader's ``zkmatch trader state``
+agrees with the chain). Then every
 transaction's calldata, every event log (topics and data) and the node's own log are
 scanned for the orders in the clear: each order's price as a 32-byte word and as decimal
 text, and, as 32-byte words anywhere, each order's hash, each cancel's hash, and the three
@@ -45,7 +47,8 @@ def test_no_plaintext_order_value_reaches_the_chain(
     deploy_operator(data.root, DEMO_SCENARIO, rpc_url=anvil_node.rpc_url)
     with Operator(data, anvil_node.rpc_url, workers=1) as operator:
         start_block = operator.w3.eth.block_number
-        runs = drive_scenario(operator, scenario)
+        played = drive_scenario(operator, scenario)
+        runs = played.runs
         assert runs and all(r.step == STEP_CONFIRMED for r in runs)
         w3 = operator.w3
         calldata: list[bytes] = []
@@ -59,6 +62,22 @@ def test_no_plaintext_order_value_reaches_the_chain(
 
     entries = [e for rnd in signed_rounds(scenario) for e in rnd]
     assert len(messages) == len(entries)
+    # Every message came from the trader CLI, one command per entry, in inbox order, from
+    # the trader's own key file's sending address; every trader's state agrees with the chain.
+    traders = played.traders
+    assert traders["ok"]
+    commands = traders["commands"]
+    assert [c["index"] for c in commands] == list(range(len(entries)))
+    assert [c["hash"] for c in commands] == [str(e.hash()) for e in entries]
+    assert {c["kind"] for c in commands} == {"order", "cancel"}
+    assert all(c["command"].startswith(f"zkmatch trader {c['kind']} --key ") for c in commands)
+    address = {k["trader"]: k["eth_address"] for k in traders["key_files"]}
+    assert all(c["sender"] == address[c["trader"]] for c in commands)
+    assert len(set(address.values())) == len(scenario.traders)
+    states = traders["states"]
+    assert [s["trader"] for s in states] == [t.name for t in scenario.traders]
+    assert all(s["agrees"] and s["verified_on_chain"] and not s["problem"] for s in states)
+    assert all(s["command"].startswith("zkmatch trader state ") for s in states)
     secret_words: set[bytes] = set()
     prices: set[int] = set()
     for entry, message in zip(entries, messages, strict=True):

@@ -54,25 +54,31 @@ def test_two_traders_cli_orders_end_in_a_proven_verified_fill(
     assert (ask["index"], buy["index"]) == (0, 1) and client.inbox_count() == 2
     assert ask["sender"] != buy["sender"]  # each from its own account
 
-    t = client.state().last_timestamp + 10
-    prices = tmp_path / "prices.json"
-    signed = CliRunner().invoke(main, [
-        "feed", "sign", "--key", str(data / "keys" / "feed.key"), "--mark", "30000000",
-        "--mark", "20000000", "--timestamp", str(t), "--out", str(prices)])
-    assert signed.exit_code == 0, signed.output
-    out = _json("batch", "--data", str(data), "--rpc-url", anvil_node.rpc_url,
-                "--prices", str(prices))
-    (run,) = out["batches"]
-    assert run["step"] == "confirmed" and run["messages"] == 2 and run["fills"] == 1
+    # The demo circuit's K = 4 leaves room for one message per batch (messagesPerBatch =
+    # (K - 2) // 2): alice's ask rests in batch 0, bob's IOC takes 3 of it in batch 1.
+    runs = []
+    for _ in range(2):
+        t = client.state().last_timestamp + 10
+        prices = tmp_path / f"prices-{t}.json"
+        signed = CliRunner().invoke(main, [
+            "feed", "sign", "--key", str(data / "keys" / "feed.key"), "--mark", "30000000",
+            "--mark", "20000000", "--timestamp", str(t), "--out", str(prices)])
+        assert signed.exit_code == 0, signed.output
+        out = _json("batch", "--data", str(data), "--rpc-url", anvil_node.rpc_url,
+                    "--prices", str(prices))
+        (run,) = out["batches"]
+        assert run["step"] == "confirmed" and run["messages"] == 1
+        runs.append(run)
+    assert [r["fills"] for r in runs] == [0, 1]
     assert client.inbox_consumed() == 2
     assert client.inbox_consumed_chain() == client.inbox_head()
-    assert client.state().root == int(run["new_root"])
+    assert client.state().root == int(runs[-1]["new_root"])
 
     listed = _json("orders", "list", "--data", str(data))
     assert [(m["index"], m["status"], m["batch"]) for m in listed] == [
-        (0, "batched", 0), (1, "batched", 0)
+        (0, "batched", 0), (1, "batched", 1)
     ]
     assert listed[1]["outcome"]["filled"] == 3 and listed[0]["outcome"]["rested"]
 
     audit = _json("verify", "--data", str(data), "--rpc-url", anvil_node.rpc_url)
-    assert audit["ok"] and len(audit["batches"]) == 1
+    assert audit["ok"] and len(audit["batches"]) == 2

@@ -103,6 +103,12 @@ class QuadTree:
     def _node(self, level: int, position: int) -> int:
         return self._nodes[level].get(position, self._zero[level])
 
+    def node(self, level: int, position: int) -> int:
+        """The hash of node ``position`` at ``level`` (0: the leaves; ``levels``: the root)."""
+        if not 0 <= level <= self.levels or not 0 <= position < 4 ** (self.levels - level):
+            raise ProtocolError(f"no node {position} at level {level} of a {self.bits}-bit tree")
+        return self._node(level, position)
+
     def get(self, index: int) -> int:
         self._check_index(index)
         return self._node(0, index)

@@ -28,6 +28,9 @@ function TAG_PRICES() { return 12; }
 // The operator's key inside configHash (first Poseidon input, as the other config tags).
 function TAG_CONFIG_OPERATOR() { return 13; }
 function TAG_OPERATOR_KEY() { return 14; }
+// The committed order book (docs/book.md): a side's leaf, and a side's header.
+function TAG_BOOK_LEAF() { return 15; }
+function TAG_BOOK() { return 16; }
 
 // Tree shape (protocol section 3).
 function ARITY() { return 4; }

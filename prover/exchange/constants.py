@@ -25,6 +25,9 @@ TAG_CONFIG_MARKET: Final = 11
 TAG_CONFIG_OPERATOR: Final = 13
 TAG_OPERATOR_KEY: Final = 14
 TAG_PRICES: Final = 12
+#: The committed order book (docs/book.md): a side's leaf, and a side's header.
+TAG_BOOK_LEAF: Final = 15
+TAG_BOOK: Final = 16
 
 # Tree arity and limits.
 ARITY: Final = 4

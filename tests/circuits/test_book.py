@@ -303,3 +303,54 @@ def test_freed_leaf_is_what_the_model_writes():
     index = book.best()[0]
     book.pop()
     assert book.tree.get(index) == free_leaf(free_before).hash()
+
+
+def test_pop_flag_is_a_bit(pop0):
+    """pop = 2 would write a leaf that is neither the head nor a freed leaf, and move the
+    head pointer past the list."""
+    book = _book(SIDE_SELL, 11, pops=0)
+    s = book.copy().pop()
+    w = pop0.witness({"enabled": 1, **s.circuit_inputs(), "pop": 2})
+    assert w["headPtrAfter"] not in (s.before.head_ptr, s.after.head_ptr)
+    w.assert_rejected_only_by("main.pop")
+
+
+def test_enabled_flag_is_a_bit(pop0):
+    """enabled = 2 on a head at leaf 0 opens the same leaf (index 2 * 0): only the bit check
+    refuses it (the caller's fill bit is boolean too)."""
+    book = BookSide(SIDE_SELL, bits=BITS, cap_levels=CAP)
+    book.insert(order_rank(SIDE_SELL, 90, make_seq(1, 0)), book_ref(2, 1))
+    book.insert(order_rank(SIDE_SELL, 95, make_seq(1, 1)), book_ref(3, 1))
+    s = book.touch()
+    w = pop0.witness({**s.circuit_inputs(), "enabled": 2})
+    w.assert_rejected_only_by("main.enabled")
+
+
+def test_insert_enabled_flag_is_a_bit(insert0):
+    """enabled = 2 doubles every index: the order goes to the free leaf 2f past the
+    frontier, the predecessor is read at 2(predPtr - 1), and both cap entries take
+    `old + 2 * (new - old)`, values no tree has: the side would be bricked."""
+    book = BookSide(SIDE_SELL, bits=BITS, cap_levels=CAP)
+    for i in range(20):  # leaf i holds the ask at 100 + i
+        book.insert(order_rank(SIDE_SELL, 100 + i, make_seq(1, i)), book_ref(2 + i, 1))
+    f = book.frontier
+    assert f == 20 and book.free_ptr == 0
+    pred_index = 4  # read at 2 * (predPtr - 1) = 4: predPtr = 3
+    pred = book.leaf(pred_index)
+    rank = order_rank(SIDE_SELL, 104, make_seq(2, 0))  # right behind the 104 ask
+    assert pred.rank < rank < pred.next_rank
+
+    def path(index):
+        return [[str(x) for x in lv] for lv in book._lower(index)]
+
+    inputs = {
+        **book.header().circuit_inputs(),
+        "enabled": 2, "atHead": 0, "rank": str(rank), "ref": str(book_ref(30, 1)),
+        "allocNextFree": "0", "allocSiblings": path(2 * f),
+        "predPtr": "3", "predRank": str(pred.rank), "predRef": str(pred.ref),
+        "predNextPtr": str(pred.next_ptr), "predNextRank": str(pred.next_rank),
+        "predSiblings": path(pred_index),
+    }
+    w = insert0.witness(inputs)
+    assert w["frontierAfter"] == f + 2
+    w.assert_rejected_only_by("main.enabled")

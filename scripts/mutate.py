@@ -61,6 +61,8 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "lib/BookInsert.circom": ("test_book.py",),
     "lib/BookLeaf.circom": ("test_book.py",),
     "lib/BookPop.circom": ("test_book.py",),
+    "lib/EntryMatch.circom": ("test_entry_match.py",),
+    "lib/HeadSlot.circom": ("test_head_slot.py",),
     "lib/BatchParams.circom": ("test_batch_params.py",),
     "lib/FeeFloor.circom": ("test_fees.py",),
     "lib/FillCheck.circom": ("test_fill_check.py",),
@@ -102,6 +104,8 @@ NOT_IN_BATCH = {
     "lib/BookInsert.circom",
     "lib/BookLeaf.circom",
     "lib/BookPop.circom",
+    "lib/EntryMatch.circom",
+    "lib/HeadSlot.circom",
 }
 
 

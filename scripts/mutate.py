@@ -61,6 +61,8 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "lib/BookInsert.circom": ("test_book.py",),
     "lib/BookLeaf.circom": ("test_book.py",),
     "lib/BookPop.circom": ("test_book.py",),
+    "lib/BookRoot.circom": ("test_book_state.py",),
+    "lib/BookSideSelect.circom": ("test_book_state.py",),
     "lib/EntryMatch.circom": ("test_entry_match.py",),
     "lib/HeadSlot.circom": ("test_head_slot.py",),
     "lib/BatchParams.circom": ("test_batch_params.py",),
@@ -76,6 +78,7 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "lib/MessageEntry.circom": ("test_message_entry.py",),
     "lib/IsNonNegative.circom": ("test_ranges.py", "test_margin.py"),
     "lib/MarginCheck.circom": ("test_margin.py",),
+    "lib/MarginBit.circom": ("test_margin_bit.py",),
     "lib/OnCurveIfEnabled.circom": ("test_order_entry.py", "test_pubkey_check.py"),
     "lib/OneHot.circom": ("test_selectors.py",),
     "lib/OrderEntry.circom": ("test_order_entry.py",),
@@ -106,6 +109,9 @@ NOT_IN_BATCH = {
     "lib/BookPop.circom",
     "lib/EntryMatch.circom",
     "lib/HeadSlot.circom",
+    "lib/MarginBit.circom",
+    "lib/BookRoot.circom",
+    "lib/BookSideSelect.circom",
 }
 
 

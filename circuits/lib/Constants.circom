@@ -31,6 +31,8 @@ function TAG_OPERATOR_KEY() { return 14; }
 // The committed order book (docs/book.md): a side's leaf, and a side's header.
 function TAG_BOOK_LEAF() { return 15; }
 function TAG_BOOK() { return 16; }
+function TAG_BOOKS() { return 17; }
+function TAG_STATE() { return 18; }
 
 // Tree shape (protocol section 3).
 function ARITY() { return 4; }

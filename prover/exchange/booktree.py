@@ -45,6 +45,8 @@ from prover.exchange.constants import (
     SIDE_SELL,
     TAG_BOOK,
     TAG_BOOK_LEAF,
+    TAG_BOOKS,
+    TAG_STATE,
 )
 from prover.exchange.domain import SEQ_BITS
 from prover.merkle import QuadTree, hash_node
@@ -400,3 +402,58 @@ class BookSide:
             pred,
             pred_siblings,
         )
+
+
+class Books:
+    """Every market's two sides: side ``2 * m + s`` is market ``m``'s bids (``s = 0``)
+    or asks (``s = 1``); their root is ``H_BOOKS(H_BOOK(side 0), ...)``
+    (docs/book.md, "In the state"; the circuit's BookRoot)."""
+
+    def __init__(
+        self, num_markets: int, bits: int = BOOK_BITS, cap_levels: int = BOOK_CAP_LEVELS
+    ) -> None:
+        if not 1 <= num_markets <= 8:
+            raise ProtocolError(f"1 to 8 markets, not {num_markets}")
+        self.sides = [
+            BookSide(side, bits, cap_levels)
+            for _ in range(num_markets)
+            for side in (SIDE_BUY, SIDE_SELL)
+        ]
+
+    @property
+    def num_markets(self) -> int:
+        return len(self.sides) // 2
+
+    def side(self, market: int, side: int) -> BookSide:
+        if not 0 <= market < self.num_markets or side not in (SIDE_BUY, SIDE_SELL):
+            raise ProtocolError(f"no book side ({market}, {side})")
+        return self.sides[2 * market + side]
+
+    def headers(self) -> list[BookHeader]:
+        return [side.header() for side in self.sides]
+
+    @property
+    def root(self) -> int:
+        return poseidon([h.hash() for h in self.headers()], init_state=TAG_BOOKS)
+
+    def copy(self) -> Books:
+        clone = Books.__new__(Books)
+        clone.sides = [side.copy() for side in self.sides]
+        return clone
+
+    def circuit_inputs(self, prefix: str = "") -> dict[str, object]:
+        """The sides as BookRoot's (and BookSideSelect's) inputs."""
+        headers = self.headers()
+        return {
+            f"{prefix}cap": [[str(c) for c in h.cap] for h in headers],
+            f"{prefix}headPtr": [str(h.head_ptr) for h in headers],
+            f"{prefix}headRank": [str(h.head_rank) for h in headers],
+            f"{prefix}freePtr": [str(h.free_ptr) for h in headers],
+            f"{prefix}frontier": [str(h.frontier) for h in headers],
+        }
+
+
+def state_root(accounts_root: int, books_root: int) -> int:
+    """``H_STATE(accountsRoot, booksRoot)``: the state root once the batch carries the
+    book (docs/book.md, "In the state")."""
+    return poseidon([accounts_root, books_root], init_state=TAG_STATE)

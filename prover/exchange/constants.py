@@ -28,6 +28,9 @@ TAG_PRICES: Final = 12
 #: The committed order book (docs/book.md): a side's leaf, and a side's header.
 TAG_BOOK_LEAF: Final = 15
 TAG_BOOK: Final = 16
+#: Every book side of the venue; the state root over the accounts and the books.
+TAG_BOOKS: Final = 17
+TAG_STATE: Final = 18
 
 # Tree arity and limits.
 ARITY: Final = 4

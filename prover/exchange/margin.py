@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prover.errors import ProtocolError
-from prover.exchange.constants import MARGIN_SCALE, SIDE_BUY
+from prover.exchange.constants import COLLATERAL_BITS, MARGIN_SCALE, POSITION_BITS, SIDE_BUY
 from prover.exchange.domain import Account, Market, Order, fee_for
 
 
@@ -108,6 +108,27 @@ def fill_is_legal(
 ) -> bool:
     """8.1: ``V' * 10^4 >= IR'``, or ``MR' < MR`` and ``V' * MR >= V * MR'``."""
     return legal_transition(margin(before, markets, marks), margin(after, markets, marks))
+
+
+def weighed_fill_ok(
+    collateral_before: int,
+    sizes_before: Sequence[int],
+    collateral_after: int,
+    sizes_after: Sequence[int],
+    markets: Sequence[Market],
+    marks: Sequence[int],
+) -> bool:
+    """A fill the matching rules weigh before making it (docs/book.md, rules 3 and 4):
+    the state after it is writable (``|C'| < 2^63``, every ``|P'_m| < 2^40``) and 8.1 holds.
+    The circuit's MarginBit; a ``False`` is a failure the rules act on, not an error."""
+    if abs(collateral_after) >= 1 << COLLATERAL_BITS:
+        return False
+    if any(abs(size) >= 1 << POSITION_BITS for size in sizes_after):
+        return False
+    return legal_transition(
+        margin_of(collateral_before, sizes_before, markets, marks),
+        margin_of(collateral_after, sizes_after, markets, marks),
+    )
 
 
 def liquidatable(account: Account, markets: Sequence[Market], marks: Sequence[int]) -> bool:

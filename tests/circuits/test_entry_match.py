@@ -406,3 +406,32 @@ def test_full_side_drops_the_remainder(circuit):
     m = match(bids, asks, _buy(2, price=60, tif=TIF_GTC), view, F)
     assert m.outcome == Outcome.BOOK_FULL
     _check_honest(circuit, m, bids, asks)
+
+
+def test_head_one_tick_past_the_limit_does_not_cross(circuit):
+    """An ask one tick above a buy's price, at the smallest seq (0): its rank is the
+    crossing limit itself, the first rank that does not cross."""
+    view = View(0.0)
+    asks = BookSide(SIDE_SELL, bits=BITS, cap_levels=CAP)
+    _rest(view, asks, 2, 1, 101, 2, 0)
+    bids = _bids()
+    m = match(bids, asks, _buy(2, price=100, tif=TIF_GTC), view, F)
+    assert m.outcome == Outcome.RESTED and not m.steps
+    _check_honest(circuit, m, bids, asks)
+    # One tick lower it crosses.
+    asks2 = BookSide(SIDE_SELL, bits=BITS, cap_levels=CAP)
+    _rest(view, asks2, 3, 1, 100, 2, 0)
+    bids2 = _bids()
+    m2 = match(bids2, asks2, _buy(2, price=100, tif=TIF_GTC), view, F)
+    assert m2.filled == 2
+    _check_honest(circuit, m2, bids2, asks2)
+
+
+def test_enabled_flag_is_a_bit(circuit0):
+    """enabled = 2 on an IOC taker facing an empty side: nothing else notices."""
+    sides = _sides()
+    m = match(sides[SIDE_BUY], sides[SIDE_SELL], _buy(2), View(0.0), F)
+    assert m.outcome == Outcome.DROPPED
+    inputs = m.circuit_inputs(F)
+    inputs["enabled"] = 2
+    circuit0.witness(inputs).assert_rejected_only_by("main.enabled")

@@ -435,3 +435,65 @@ def test_enabled_flag_is_a_bit(circuit0):
     inputs = m.circuit_inputs(F)
     inputs["enabled"] = 2
     circuit0.witness(inputs).assert_rejected_only_by("main.enabled")
+
+
+CLAIMS = (
+    ("stepAct", "expectAct"),
+    ("stepPop", "expectPop"),
+    ("stepQty", "expectQty"),
+    ("stepCancel", "expectCancel"),
+    ("stepTryQty", "expectTry"),
+)
+
+
+def _follow_the_rules(circuit, inputs: dict) -> dict:
+    """Set every claim to what the rules give on these inputs (repeated until stable: a
+    claim feeds the next step's state): the cheater's claims for its chosen facts."""
+    for _ in range(2 * F + 2):
+        w = circuit.witness(inputs)
+        changed = False
+        for claim, expect in CLAIMS:
+            values = [w[f"{expect}[{s}]"] for s in range(F)]
+            if values != [int(v) % P for v in inputs[claim]]:
+                inputs[claim], changed = values, True
+        if w["expectRest"] != int(inputs["rest"]):
+            inputs["rest"], changed = w["expectRest"], True
+        if not changed:
+            return inputs
+    raise AssertionError("the claims do not settle")
+
+
+@pytest.mark.parametrize("fact", ["makerLive", "makerMarginOk", "takerMarginOk"])
+def test_facts_are_bits(circuit0, fact):
+    """A fact of 2: the rules would then fill a different quantity (twice the taker's
+    remainder at the last step). With every claim following those rules, only the
+    fact's booleanity objects."""
+    view = View(0.0)
+    # The last step is a partial fill of a large ask (elsewhere a non-bit taker fact
+    # would also break a later step's flags).
+    asks = _asks(view, [(1, 100), (1, 101), (50, 102)])
+    honest = match(_bids(), asks.copy(), _buy(10), view, F)
+    assert [s.qty for s in honest.steps] == [1, 1, 8]
+    inputs = honest.circuit_inputs(F)
+    step = F - 1 if fact == "takerMarginOk" else 0
+    inputs[fact] = [2 if s == step else v for s, v in enumerate(inputs[fact])]
+    cheat = _follow_the_rules(circuit0, inputs)
+    assert cheat["stepQty"] != [1, 1, 8]
+    circuit0.witness(cheat).assert_rejected_only_by(f"main.{fact}")
+
+
+@pytest.mark.parametrize("claim", ["stepMakerAccount", "stepMakerOrderId"])
+def test_maker_claims_are_the_heads_ref(circuit0, claim):
+    view = View(0.0)
+    asks = _asks(view, [(2, 100)])
+    inputs = match(_bids(), asks.copy(), _buy(1), view, F).circuit_inputs(F)
+    inputs[claim] = [inputs[claim][0] + 1, 0, 0]  # another order (whose slot the batch opens)
+    circuit0.witness(inputs).assert_rejected_only_by(f"main.{claim}")
+
+
+def test_live_head_is_at_its_orders_rank(circuit0):
+    view = View(0.0)
+    asks = _asks(view, [(2, 100)])
+    inputs = match(_bids(), asks.copy(), _buy(1), view, F).circuit_inputs(F)
+    inputs["makerRank"] = [order_rank(SIDE_SELL, 99, make_seq(1, 0)), 0, 0]
+    circuit0.witness(inputs).assert_rejected_only_by("main.makerRank")

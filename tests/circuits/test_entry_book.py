@@ -178,3 +178,18 @@ def test_maker_slot_must_hold_the_heads_account(circuit0):
     inputs["stepPop"][0] = 1
     inputs["stepQty"][0] = inputs["stepTryQty"][0] = 0
     circuit0.witness(inputs).assert_rejected_only_by("main.makerIndex")
+
+
+def test_margin_is_weighed_on_the_fill_made(circuit0):
+    """The poor taker fails its margin buying 40; the operator weighs 1 lot (which
+    passes) and fills 40 anyway."""
+    state = _state(poor=3_000)
+    state.enter(2, _order(2, SIDE_SELL, 50, 1), make_seq(1, 0), F)
+    result = state.enter(4, _order(4, SIDE_BUY, 40, 2, TIF_IOC), make_seq(1, 1), F)
+    assert result.match.outcome == Outcome.TAKER_MARGIN
+    inputs = result.circuit_inputs(F)
+    inputs["stepTryQty"][0] = 1
+    inputs["stepQty"][0] = 40
+    w = circuit0.witness(inputs)
+    assert w["rules.takerMarginOk[0]"] == 1  # the weighed lot passes
+    w.assert_rejected_only_by("main.rules.stepTryQty", "main.rules.expectTry")

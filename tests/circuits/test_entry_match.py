@@ -497,3 +497,24 @@ def test_live_head_is_at_its_orders_rank(circuit0):
     inputs = match(_bids(), asks.copy(), _buy(1), view, F).circuit_inputs(F)
     inputs["makerRank"] = [order_rank(SIDE_SELL, 99, make_seq(1, 0)), 0, 0]
     circuit0.witness(inputs).assert_rejected_only_by("main.makerRank")
+
+
+def test_cancel_claim_is_the_rules(circuit0):
+    """A self-trade whose claim does not cancel the resting order (its slot would stay
+    open in the batch's state)."""
+    view = View(0.0)
+    asks = _asks(view, [(5, 100)], first_account=9)
+    m = match(_bids(), asks.copy(), _buy(3, account=9), view, F)
+    assert m.steps[0].kind == StepKind.SELF_TRADE
+    inputs = m.circuit_inputs(F)
+    inputs["stepCancel"] = [0] * F
+    circuit0.witness(inputs).assert_rejected_only_by("main.stepCancel", "main.expectCancel")
+
+
+def test_weighed_quantity_is_the_fill(circuit0):
+    """The margin facts weighed for a smaller fill than the one made."""
+    view = View(0.0)
+    asks = _asks(view, [(5, 100)])
+    inputs = match(_bids(), asks.copy(), _buy(3), view, F).circuit_inputs(F)
+    inputs["stepTryQty"] = [1, 0, 0]
+    circuit0.witness(inputs).assert_rejected_only_by("main.stepTryQty", "main.expectTry")

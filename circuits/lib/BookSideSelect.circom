@@ -7,7 +7,7 @@ include "SelectOne.circom";
 /// The two sides of one market among the venue's running book sides (docs/book.md,
 /// "In the state"): the taker's own side and the opposite one.
 ///
-/// Proves: `ownSel` is the one-hot of `2 * market + side` (so `market < M`, `side` a bit)
+/// Proves: `market < M`, `side` a bit, `ownSel` is the one-hot of `2 * market + side`
 /// and `oppSel` that of `2 * market + 1 - side`; the outputs are those sides' fields.
 /// The batch writes a side back as `new_i = old_i + ownSel_i * (ownAfter - old_i) +
 /// oppSel_i * (oppAfter - old_i)` (the two selectors never share an index).
@@ -45,7 +45,9 @@ template BookSideSelect(M, capLevels) {
     signal output oppHeadRank;
     signal output oppFreePtr;
 
-    // Check (1): side is a bit, and 2 * market + side < 2M (so market < M).
+    // Check (1): market < M, side is a bit (so 2 * market + side < 2M).
+    component marketRange = OneHot(M);
+    marketRange.index <== market;
     side * (side - 1) === 0;
     component index = OneHot(2 * M);
     index.index <== 2 * market + side;

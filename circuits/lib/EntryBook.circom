@@ -54,7 +54,16 @@ include "EntryMatch.circom";
 /// fields were range-checked by MessageEntry, its slot written (with `filled`, checked
 /// by the batch against the output) before this entry's steps, `takerSeq = n * 2^16 + e`,
 /// and `kT` holds the taker's account (not the insurance fund); fee rates, marks and
-/// ratios are BatchParams' (range-checked).
+/// ratios are BatchParams' (range-checked), `timestamp < 2^40`; account slot 0 is used and
+/// holds the fee account (fees are credited to slot 0), used slots hold distinct indices
+/// (a maker is read from the one slot holding its account), and `takerSlot < K` even for
+/// a no-op message (its one-hot is not masked): Batch's phase 1 and message slots give
+/// all three. Every head an entry meets, stale ones included, must have its account in
+/// a used slot, or there is no witness: the operator opens those accounts (or ends the
+/// batch earlier).
+/// Accepted limit: the fee account's collateral after a fill's fee credit is asserted
+/// below 2^63 (`feeRange`), not folded into a rule, so a fee account within a fill's fees
+/// of 2^63 units (about 9.2 * 10^12 of a 6-decimal token) would halt matching.
 /// Constraint count (circom --O2): see docs/circuits.md (tests/circuits/test_entry_book.py
 /// asserts it).
 template EntryBook(F, levels, capLevels, K, S, M) {

@@ -82,7 +82,7 @@ include "BookInsert.circom";
 /// is 1 iff the slot of `(stepMakerAccount, stepMakerOrderId)` holds that order unexpired
 /// and not done, `makerLeft` is its unfilled size (< 2^32, > 0 when live), `makerRank`
 /// its rank from its price and seq; and `makerMarginOk`, `takerMarginOk` are the margin
-/// rule (MarginCheck's `legal`) after a fill of `stepTryQty[s]` at the maker's price, for
+/// rule (MarginBit's `legal`) after a fill of `stepTryQty[s]` at the maker's price, for
 /// each side. Margin facts are read only for a live order of another account met by a
 /// taker that is not post-only.
 /// Constraint count (circom --O2): see docs/circuits.md (tests/circuits/test_entry_match.py

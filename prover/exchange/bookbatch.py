@@ -19,6 +19,7 @@ opened in the account tree after the earlier writes; the roots are
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from prover.exchange.batch import PAD_MESSAGE, BatchBuilder
 from prover.exchange.booktree import Books, state_root
 from prover.exchange.constants import FEE_ACCOUNT, INSURANCE_ACCOUNT
 from prover.exchange.domain import Account, OrderSlot, Position, SignedCancel, SignedOrder
-from prover.exchange.entrybook import AccountSlot, RunningState
+from prover.exchange.entrybook import AccountSlot, EntryResult, RunningState
 from prover.field import encode_signed
 from prover.proving.batch_circuit import BATCH_INPUTS
 
@@ -86,9 +87,23 @@ def _zeros(value: Any) -> Any:
     return [_zeros(v) for v in value] if isinstance(value, list) else 0
 
 
-def book_batch(builder: BatchBuilder, books: Books, steps: int) -> BookBatch:
+def book_batch(
+    builder: BatchBuilder,
+    books: Books,
+    steps: int,
+    *,
+    running: type[RunningState] = RunningState,
+    max_steps: Mapping[int, int] | None = None,
+    after_entry: Callable[[int, EntryResult, RunningState], None] | None = None,
+) -> BookBatch:
     """Replay ``builder``'s messages (it must hold no fill) as BatchBook proves them on
-    ``books`` (the sides before the batch, not changed); ``steps`` is ``F``."""
+    ``books`` (the sides before the batch, not changed); ``steps`` is ``F``.
+
+    The keywords are for tamper tests, which build the witness of an operator who
+    breaks one rule and recompute everything else from it: ``running`` a RunningState
+    subclass (a maker view that lies), ``max_steps`` per message slot fewer steps than
+    ``F``, ``after_entry`` a change to an entry's result and the state before its witness
+    is taken."""
     if builder.fills:
         raise ValueError("the book-carrying batch matches by the rules: give no fills")
     base = builder._base  # noqa: SLF001 - the prototype reads the builder's records
@@ -113,7 +128,7 @@ def book_batch(builder: BatchBuilder, books: Books, steps: int) -> BookBatch:
             for slot_no, s in base.slots(a.index).items():
                 slot.write(slot_no, s, base.slot_order(a.index, slot_no))
         slots.append(slot)
-    state = RunningState(
+    state = running(
         slots, books.copy(), builder.markets, builder.params.marks, builder.timestamp,
         base.slot_bits,
     )
@@ -140,7 +155,10 @@ def book_batch(builder: BatchBuilder, books: Books, steps: int) -> BookBatch:
         }
         entry = None if rec is None else rec.entry
         if isinstance(entry, SignedOrder):
-            result = state.enter(k, entry.order, rec.seq, steps)  # type: ignore[union-attr]
+            limit = steps if max_steps is None else max_steps.get(e, steps)
+            result = state.enter(k, entry.order, rec.seq, limit)  # type: ignore[union-attr]
+            if after_entry is not None:
+                after_entry(e, result, state)
             matched = result.circuit_inputs(steps)
             row["entryFilled"] = result.match.filled
             filled.append(result.match.filled)

@@ -199,7 +199,7 @@ class RunningState:
         self.slot_bits = slot_bits
 
     def copy(self) -> RunningState:
-        return RunningState(
+        return type(self)(
             [a.copy() for a in self.accounts],
             self.books.copy(),
             self.markets,

@@ -162,3 +162,41 @@ def test_remainder_cannot_rest_out_of_place(circuit0, monkeypatch):
     circuit0.witness(result.inputs).assert_rejected_only_by(
         "main.match[1].rules.insert.beatsHead", "main.match[1].rules.insert.headLive"
     )
+
+
+def _fake_book_batch(asks, worse_first, takers):
+    """The operator proves ``takers`` on a book it made up against the true state:
+    ``asks`` ((price, size)) rest as orders 1, 2, ... with their true ranks, but the one
+    at ``worse_first`` is linked in at the head, ahead of a better one."""
+    state, true_books = _setup(asks)
+    fake = Books(2, bits=BB, cap_levels=CL)
+    side = fake.side(0, SIDE_SELL)
+    for i, (price, _) in enumerate(asks):
+        if i != worse_first:
+            side.insert(order_rank(SIDE_SELL, price, i), book_ref(0, i + 1))
+    price = asks[worse_first][0]
+    side._insert_at(order_rank(SIDE_SELL, price, worse_first), book_ref(0, worse_first + 1),
+                    0, 0)
+    result = _cheat(state, fake, takers)
+    true_root = _cheat(state, true_books, takers).old_root
+    assert result.old_root != true_root
+    return result, dict(result.inputs, oldRoot=str(true_root))  # the root on chain
+
+
+def test_maker_must_be_the_best(circuit0):
+    """Asks at 1000 (order 1) and 990 (order 2): the operator links the 1000 ask in at the
+    head and fills A from it."""
+    result, inputs = _fake_book_batch(
+        [(1000, 1), (990, 1)], 0, [_buy(A, 1, 10), _buy(B_ACC, 1, 11, price=900)]
+    )
+    assert result.books.side(0, SIDE_SELL).head_rank == order_rank(SIDE_SELL, 990, 1)
+    circuit0.witness(inputs).assert_rejected_only_by("main.stateOld")
+
+
+def test_later_order_cannot_go_first(circuit0):
+    """Two asks at 1000, order 1 first: the operator links order 2 in ahead of it."""
+    result, inputs = _fake_book_batch(
+        [(1000, 1), (1000, 1)], 1, [_buy(A, 1, 10), _buy(B_ACC, 1, 11, price=900)]
+    )
+    assert result.books.side(0, SIDE_SELL).head_rank == order_rank(SIDE_SELL, 1000, 0)
+    circuit0.witness(inputs).assert_rejected_only_by("main.stateOld")

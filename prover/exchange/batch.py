@@ -557,6 +557,10 @@ class MessageOutcome:
     decoded: Decoded
     entry: Entry | None
     reason: Reject | None
+    account: int | None = None
+    """The account the message names (it takes an account slot), if any."""
+    slot_no: int = 0
+    """The order slot the circuit opens for it."""
 
     @property
     def valid(self) -> bool:
@@ -889,16 +893,19 @@ class BatchBuilder:
                 f"entry would overwrite slot {slot_no} of account {index}, "
                 "used by a fill of this batch as the maker"
             )
-        # A deterministic ephemeral key (from the signature), so that the same entries
-        # give the same witness; a trader's client draws a fresh one (prover/trader/send.py).
-        body_hash = signed.order.hash() if isinstance(signed, SignedOrder) else signed.cancel.hash()
-        eph = poseidon([TAG_SIM_EPHEMERAL, signature_parts(signed.signature)[2], body_hash])
-        eph_scalar = inbox.ephemeral_scalar_from(eph)
-        message = inbox.encrypt_entry(signed, self.venue.operator_key, eph_scalar)
-        outcome = self.add_message(message)
+        outcome = self.add_message(self.encrypt_entry(signed))
         if outcome.entry is None:
             raise AssertionError(f"a checked entry became a no-op message: {outcome.reason}")
         return outcome.index
+
+    def encrypt_entry(self, signed: Entry) -> Message:
+        """``signed`` as an inbox message to the venue's operator, with a deterministic
+        ephemeral key (from the signature), so that the same entries give the same
+        witness; a trader's client draws a fresh one (prover/trader/send.py)."""
+        body_hash = signed.order.hash() if isinstance(signed, SignedOrder) else signed.cancel.hash()
+        eph = poseidon([TAG_SIM_EPHEMERAL, signature_parts(signed.signature)[2], body_hash])
+        eph_scalar = inbox.ephemeral_scalar_from(eph)
+        return inbox.encrypt_entry(signed, self.venue.operator_key, eph_scalar)
 
     # --- inbox messages ---------------------------------------------------------
 
@@ -972,6 +979,13 @@ class BatchBuilder:
         or one that would replace a slot a fill of this batch used as the maker (plan the
         batch to avoid it). Nothing changes when it raises.
         """
+        return self._commit_message(self.judge_message(message))
+
+    def judge_message(self, message: Message) -> MessageOutcome:
+        """What :meth:`add_message` would make of ``message`` (and the account it names),
+        changing nothing; raises as :meth:`add_message` does. A matching builder
+        (prover/exchange/bookbatch.py) judges a message, opens the makers its order meets,
+        then commits it with :meth:`add_message`."""
         if self._result is not None:
             raise ProtocolError("the batch is sealed")
         e = len(self._entries)
@@ -1012,7 +1026,12 @@ class BatchBuilder:
                 f"message {e} replaces slot {slot_no} of account {account}, which a fill of "
                 "this batch used as the maker: plan the batch (BatchBuilder.plan)"
             )
-        # Commit.
+        return MessageOutcome(e, message, decoded, entry, reason, account, slot_no)
+
+    def _commit_message(self, judged: MessageOutcome) -> MessageOutcome:
+        e, message, entry, account, slot_no = (
+            judged.index, judged.message, judged.entry, judged.account, judged.slot_no,
+        )
         if account is not None and account not in self._accounts:
             if not self._base.exists(account):
                 self._empty_opened.add(account)
@@ -1029,8 +1048,37 @@ class BatchBuilder:
                 slot = OrderSlot(entry.cancel.order_id, 0, 0, seq)
             self._slots[(account, slot_no)] = slot
             self._slot_orders[(account, slot_no)] = order
-        self._entries.append(_EntryRecord(e, message, entry, reason, account, slot_no, seq))
-        return MessageOutcome(e, message, decoded, entry, reason)
+        self._entries.append(
+            _EntryRecord(e, message, entry, judged.reason, account, slot_no, seq)
+        )
+        return judged
+
+    def open_account(self, index: int) -> None:
+        """Open existing account ``index`` in an account slot (funded, as phase 2 does)
+        without a message naming it: a maker that a matching builder's taker meets.
+        Raises :class:`BatchFull` when the ``K`` slots are used; a no-op when it is open."""
+        if self._result is not None:
+            raise ProtocolError("the batch is sealed")
+        if index in self._accounts:
+            return
+        if index >= self._base.capacity or not self._base.exists(index):
+            raise ProtocolError(f"no account at index {index}")
+        if len(self._accounts) >= self.config.accounts:
+            raise BatchFull(f"all {self.config.accounts} account slots are used")
+        self._commit_open(index, *self._funded(index))
+
+    @property
+    def opened(self) -> tuple[int, ...]:
+        """The accounts in account slots so far (opening order)."""
+        return tuple(self._accounts)
+
+    def later_named(self) -> set[int]:
+        """With a plan: the accounts the batch's remaining messages name."""
+        return {n[0] for n in self._later_names()}
+
+    def funded_account(self, index: int) -> Account:
+        """Existing account ``index`` after this batch's funding (7.2), opened or not."""
+        return self._view(index)[0]
 
     # --- fills ------------------------------------------------------------------
 

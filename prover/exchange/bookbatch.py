@@ -19,15 +19,31 @@ opened in the account tree after the earlier writes; the roots are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prover.exchange.batch import PAD_MESSAGE, BatchBuilder
+from prover.errors import ProtocolError
+from prover.exchange.batch import PAD_MESSAGE, BatchBuilder, MessageOutcome
 from prover.exchange.booktree import Books, state_root
 from prover.exchange.constants import FEE_ACCOUNT, INSURANCE_ACCOUNT
-from prover.exchange.domain import Account, OrderSlot, Position, SignedCancel, SignedOrder
+from prover.exchange.domain import (
+    Account,
+    BatchConfig,
+    BatchFull,
+    Entry,
+    Market,
+    Order,
+    OrderSlot,
+    Position,
+    PriceSet,
+    SignedCancel,
+    SignedOrder,
+    make_seq,
+)
 from prover.exchange.entrybook import AccountSlot, EntryResult, RunningState
+from prover.exchange.inbox import Message
+from prover.exchange.state import ExchangeState
 from prover.field import encode_signed
 from prover.proving.batch_circuit import BATCH_INPUTS
 
@@ -81,6 +97,8 @@ class BookBatch:
     books: Books
     accounts: dict[int, Account]
     filled: tuple[int, ...]
+    slots: dict[int, AccountSlot]
+    """The account slots' order slots after the batch (account index -> its slot)."""
 
 
 def _zeros(value: Any) -> Any:
@@ -209,7 +227,259 @@ def book_batch(
     new_root = state_root(tree.root, state.books.root)
     inputs["oldRoot"] = old_root
     inputs["newRoot"] = new_root
-    return BookBatch(_strings(inputs), old_root, new_root, state.books, final, tuple(filled))
+    written = {slot.index: slot for slot in state.accounts if slot.index in final}
+    return BookBatch(
+        _strings(inputs), old_root, new_root, state.books, final, tuple(filled), written
+    )
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    """One consumed message of a matching batch: the builder's judgement and, for a valid
+    order, its proven matching (:class:`EntryResult`: steps, outcome, resting or not)."""
+
+    outcome: MessageOutcome
+    result: EntryResult | None
+    makers_opened: tuple[int, ...]
+    """Accounts opened in account slots for this message's makers."""
+
+
+@dataclass(frozen=True)
+class BookBatchResult:
+    """A sealed matching batch: the new state and books, the witness, each message."""
+
+    state: ExchangeState
+    books: Books
+    batch: BookBatch
+    entries: tuple[BookEntry, ...]
+
+    @property
+    def old_root(self) -> int:
+        return self.batch.old_root
+
+    @property
+    def new_root(self) -> int:
+        return self.batch.new_root
+
+
+class _Probe(RunningState):
+    """A running state that opens an account slot for any account a look names, and
+    records which (the makers a taker would meet)."""
+
+    def __init__(self, *args: Any, loader: Callable[[int], AccountSlot], loaded: set[int]):
+        super().__init__(*args)
+        self.loader = loader
+        self.loaded = loaded
+
+    def copy(self) -> _Probe:
+        return _Probe(
+            [a.copy() for a in self.accounts], self.books.copy(), self.markets, self.marks,
+            self.timestamp, self.slot_bits, loader=self.loader, loaded=self.loaded,
+        )
+
+    def slot_of(self, index: int) -> int:
+        for k, slot in enumerate(self.accounts):
+            if slot.used and slot.index == index:
+                return k
+        self.accounts.append(self.loader(index))
+        self.loaded.add(index)
+        return len(self.accounts) - 1
+
+
+class BookBatchBuilder:
+    """One batch whose orders are matched by the rules (docs/book.md), as BatchBook
+    proves it: the operator gives messages, never fills.
+
+    Each valid order is matched when its message is added, on the running state (every
+    account slot and book side as the earlier messages left them). The makers it meets
+    (heads that fill, and stale or self-trading heads it removes) must sit in account
+    slots, because the circuit reads each head's order slot from one: the builder opens
+    them, and raises :class:`BatchFull` (nothing changed: the message starts the next
+    batch) when they, the taker and, with a plan, the accounts the batch's later messages
+    name do not fit the ``K`` slots. With ``K >= F + 3`` every message fits an empty batch
+    (fee account, insurance fund, taker, ``F`` makers).
+
+    :meth:`seal` replays the batch in the circuit's order (:func:`book_batch`), checks it
+    decides as the incremental matching did, and returns the new state and books.
+    """
+
+    def __init__(
+        self,
+        state: ExchangeState,
+        books: Books,
+        config: BatchConfig,
+        params: PriceSet,
+        steps: int,
+        markets: Sequence[Market] | None = None,
+        *,
+        operator_secret: int | None = None,
+    ) -> None:
+        if steps < 1:
+            raise ProtocolError("a matching batch needs at least one step per entry (F >= 1)")
+        if books.num_markets != state.num_markets:
+            raise ProtocolError(
+                f"{books.num_markets} markets of books for {state.num_markets} in the state"
+            )
+        self.builder = BatchBuilder(
+            state, config, params, markets, operator_secret=operator_secret
+        )
+        self.steps = steps
+        self._books_before = books.copy()
+        self._running = RunningState(
+            [self._account_slot(i) for i in self.builder.opened],
+            books.copy(),
+            self.builder.markets,
+            params.marks,
+            params.timestamp,
+            state.slot_bits,
+        )
+        self._entries: list[BookEntry] = []
+        self._result: BookBatchResult | None = None
+
+    # --- views ----------------------------------------------------------------------
+
+    @property
+    def books(self) -> Books:
+        """The book sides as the messages so far left them (a copy)."""
+        return self._running.books.copy()
+
+    @property
+    def entries(self) -> tuple[BookEntry, ...]:
+        return tuple(self._entries)
+
+    @property
+    def sealed(self) -> bool:
+        return self._result is not None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self._entries
+
+    def _account_slot(self, index: int) -> AccountSlot:
+        """Account ``index`` as an account slot holds it: funded, with its order slots as
+        the batch found them (an account is opened before any message of the batch
+        writes to it)."""
+        base = self.builder._base  # noqa: SLF001 - the builder's state before the batch
+        slot = AccountSlot(index, self.builder.funded_account(index), base.slot_bits)
+        if base.exists(index):
+            for slot_no, s in base.slots(index).items():
+                slot.write(slot_no, s, base.slot_order(index, slot_no))
+        return slot
+
+    # --- messages -------------------------------------------------------------------
+
+    def plan(self, messages: Sequence[Message]) -> None:
+        """As :meth:`BatchBuilder.plan`: the batch's messages announced first, so that the
+        makers the earlier ones meet leave account slots for the accounts later ones name."""
+        self.builder.plan(messages)
+
+    def add_message(self, message: Message) -> BookEntry:
+        """Consume the next inbox message; a valid order is matched by the rules.
+
+        Raises as :meth:`BatchBuilder.add_message`, and :class:`BatchFull` when the makers
+        the order would meet do not fit the account slots; nothing changes when it raises.
+        """
+        if self._result is not None:
+            raise ProtocolError("the batch is sealed")
+        judged = self.builder.judge_message(message)
+        entry = judged.entry
+        seq = make_seq(self.builder.params.batch_number, judged.index)
+        makers: tuple[int, ...] = ()
+        if isinstance(entry, SignedOrder):
+            makers = self._makers_met(judged, entry.order, seq)
+        self.builder.add_message(message)
+        for index in makers:
+            self.builder.open_account(index)
+        running = self._running
+        opened = {a.index for a in running.accounts}
+        for index in self.builder.opened:
+            if index not in opened and self.builder._base.exists(index):  # noqa: SLF001
+                running.accounts.append(self._account_slot(index))
+        result = None
+        if isinstance(entry, SignedOrder):
+            taker = running.slot_of(entry.order.account)
+            result = running.enter(taker, entry.order, seq, self.steps)
+        elif isinstance(entry, SignedCancel):
+            holder = running.accounts[running.slot_of(entry.cancel.account)]
+            holder.write(judged.slot_no, OrderSlot(entry.cancel.order_id, 0, 0, seq), None)
+        book_entry = BookEntry(judged, result, makers)
+        self._entries.append(book_entry)
+        return book_entry
+
+    def add_entry(self, signed: Entry) -> BookEntry:
+        """For tests and simulations: ``signed`` checked as :meth:`BatchBuilder.check_entry`
+        does, encrypted to the operator (deterministically) and added as a message."""
+        self.builder.check_entry(signed)
+        return self.add_message(self.builder.encrypt_entry(signed))
+
+    def _makers_met(self, judged: MessageOutcome, order: Order, seq: int) -> tuple[int, ...]:
+        """The accounts (not yet in slots) that ``order``'s matching reads; raises
+        :class:`BatchFull` when they do not fit."""
+        loaded: set[int] = set()
+        probe = _Probe(
+            [a.copy() for a in self._running.accounts],
+            self._running.books.copy(),
+            self._running.markets,
+            self._running.marks,
+            self._running.timestamp,
+            self._running.slot_bits,
+            loader=self._account_slot,
+            loaded=loaded,
+        )
+        probe.enter(probe.slot_of(order.account), order, seq, self.steps)
+        opened = set(self.builder.opened)
+        new = loaded - opened
+        later = self.builder.later_named() - opened - new
+        later.discard(order.account)
+        free = self.builder.config.accounts - len(opened)
+        if len(new) + len(later) > free and not self._entries and not later:
+            raise ProtocolError(
+                f"order {order.order_id} of account {order.account} meets makers of "
+                f"{len(new - {order.account})} accounts: with the taker, the fee account and "
+                f"the insurance fund they need more than K = {self.builder.config.accounts} "
+                "account slots even in an empty batch (a venue that matches by the rules "
+                "needs K >= F + 3)"
+            )
+        if len(new) + len(later) > free:
+            raise BatchFull(
+                f"order {order.order_id} of account {order.account} meets makers of "
+                f"{len(new - {order.account})} more accounts; with the taker and the later "
+                f"messages' {len(later)} they need {len(new) + len(later)} account slots, "
+                f"{free} are left"
+            )
+        return tuple(sorted(new - {order.account}))
+
+    # --- sealing --------------------------------------------------------------------
+
+    def seal(self) -> BookBatchResult:
+        """The batch in BatchBook's order: its witness, the new state and books.
+
+        ``AssertionError`` (a bug) when the replay decides otherwise than the incremental
+        matching or the new state's root is not the witness's."""
+        if self._result is not None:
+            return self._result
+        batch = book_batch(self.builder, self._books_before, self.steps)
+        incremental = tuple(
+            0 if b.result is None else b.result.match.filled for b in self._entries
+        )
+        if batch.filled[: len(incremental)] != incremental:
+            raise AssertionError("the replay matched otherwise than the builder")
+        if batch.books.root != self._running.books.root:
+            raise AssertionError("the replay's books differ from the builder's")
+        state = self.builder.seal().state.copy()
+        for index, account in batch.accounts.items():
+            slot = batch.slots[index]
+            for slot_no, s in slot.slots.items():
+                state.set_slot(
+                    index, slot_no, s, slot.orders.get(slot_no) if s.is_open else None,
+                    sync=False,
+                )
+            state.set_account(index, account, sync=False)
+            state.sync(index)
+        if state_root(state.root, batch.books.root) != batch.new_root:
+            raise AssertionError("the new state's root is not the witness's")
+        self._result = BookBatchResult(state, batch.books, batch, tuple(self._entries))
+        return self._result
 
 
 def _idle_entry(steps: int, slot_bits: int, books: Books) -> dict[str, Any]:
@@ -235,4 +505,6 @@ def _strings(value: Any) -> Any:
     return value
 
 
-__all__ = ["BookBatch", "PAD_MESSAGE", "book_batch"]
+__all__ = [
+    "BookBatch", "BookBatchBuilder", "BookBatchResult", "BookEntry", "PAD_MESSAGE", "book_batch",
+]

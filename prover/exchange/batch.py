@@ -1268,7 +1268,7 @@ class BatchBuilder:
         base = self._base
         new = base.copy()
         new.last_timestamp = self.params.timestamp
-        old_root = new.root
+        old_root = new.accounts_root
         order = sorted(self._accounts)
         if order[:2] != [FEE_ACCOUNT, INSURANCE_ACCOUNT] or len(order) > cfg.accounts:
             raise AssertionError("account slots 0 and 1 must be the fee account and insurance")
@@ -1471,7 +1471,7 @@ class BatchBuilder:
                     new.orders_root(i),
                 )
             )
-        new_root = new.root
+        new_root = new.accounts_root
         inbox_before = base.inbox_chain
         inbox_after = inbox.chain_of(self.messages, inbox_before)
         new.inbox_count = base.inbox_count + len(self._entries)

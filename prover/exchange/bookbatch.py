@@ -20,29 +20,39 @@ opened in the account tree after the earlier writes; the roots are
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from prover.errors import ProtocolError
-from prover.exchange.batch import PAD_MESSAGE, BatchBuilder, MessageOutcome
-from prover.exchange.booktree import Books, state_root
+from prover.exchange.batch import (
+    PAD_MESSAGE,
+    BatchBuilder,
+    BatchResult,
+    BatchWitness,
+    MessageOutcome,
+)
+from prover.exchange.booktree import Books, ref_parts, state_root
 from prover.exchange.constants import FEE_ACCOUNT, INSURANCE_ACCOUNT
 from prover.exchange.domain import (
     Account,
     BatchConfig,
     BatchFull,
     Entry,
+    Fill,
     Market,
     Order,
+    OrderRef,
     OrderSlot,
     Position,
     PriceSet,
     SignedCancel,
     SignedOrder,
+    fee_for,
     make_seq,
 )
 from prover.exchange.entrybook import AccountSlot, EntryResult, RunningState
 from prover.exchange.inbox import Message
+from prover.exchange.matching import StepKind
 from prover.exchange.state import ExchangeState
 from prover.field import encode_signed
 from prover.proving.batch_circuit import BATCH_INPUTS
@@ -150,7 +160,7 @@ def book_batch(
         slots, books.copy(), builder.markets, builder.params.marks, builder.timestamp,
         base.slot_bits,
     )
-    old_root = state_root(base.root, books.root)
+    old_root = state_root(base.accounts_root, books.root)
 
     # Phase 3 and 3': each message slot's write, then its steps.
     rows: list[dict[str, Any]] = []
@@ -201,7 +211,7 @@ def book_batch(
         inputs[name] = [r[name] for r in rows]
     for name in entry_rows[0]:
         inputs[name] = [r[name] for r in entry_rows]
-    inputs["accountsRoot"] = base.root
+    inputs["accountsRoot"] = base.accounts_root
     sides = books.circuit_inputs("book")
     inputs.update(
         {
@@ -212,6 +222,19 @@ def book_batch(
             "bookFrontier": sides["bookfrontier"],
         }
     )
+
+    # A padding account slot names the fee account as the batch leaves it (its write
+    # then rewrites the same leaf): the book's fee account, fees included.
+    fee = state.accounts[state.slot_of(FEE_ACCOUNT)]
+    for k, a in enumerate(witness.accounts):
+        if not a.used:
+            inputs["accPubX"][k] = str(fee.account.pubkey[0])
+            inputs["accPubY"][k] = str(fee.account.pubkey[1])
+            inputs["accNonce"][k] = str(fee.account.nonce)
+            inputs["accCollateral"][k] = str(fee.account.collateral)
+            inputs["accPosSize"][k] = [p.size for p in fee.account.positions]
+            inputs["accPosFunding"][k] = [p.funding_index for p in fee.account.positions]
+            inputs["accOrdersRoot"][k] = str(fee.orders_root)
 
     # Phase 5: the account writes in slot order.
     tree = base.account_tree()
@@ -227,7 +250,7 @@ def book_batch(
     new_root = state_root(tree.root, state.books.root)
     inputs["oldRoot"] = old_root
     inputs["newRoot"] = new_root
-    written = {slot.index: slot for slot in state.accounts if slot.index in final}
+    written = {slot.index: slot for slot in state.accounts if slot.used and slot.index in final}
     return BookBatch(
         _strings(inputs), old_root, new_root, state.books, final, tuple(filled), written
     )
@@ -245,21 +268,17 @@ class BookEntry:
 
 
 @dataclass(frozen=True)
-class BookBatchResult:
-    """A sealed matching batch: the new state and books, the witness, each message."""
+class BookBatchWitness(BatchWitness):
+    """The witness of a matching batch: the fill-list batch's parts (parameters, account
+    slots, message slots: what the operator store and the receipts read) with BatchBook's
+    inputs (:attr:`book`), whose roots are the state roots."""
 
-    state: ExchangeState
-    books: Books
-    batch: BookBatch
-    entries: tuple[BookEntry, ...]
+    book: BookBatch | None = None
 
-    @property
-    def old_root(self) -> int:
-        return self.batch.old_root
-
-    @property
-    def new_root(self) -> int:
-        return self.batch.new_root
+    def as_circuit_inputs(self) -> dict[str, Any]:
+        """The input JSON of ``circuits/main/BatchBook.circom``."""
+        assert self.book is not None
+        return dict(self.book.inputs)
 
 
 class _Probe(RunningState):
@@ -306,24 +325,26 @@ class BookBatchBuilder:
     def __init__(
         self,
         state: ExchangeState,
-        books: Books,
         config: BatchConfig,
         params: PriceSet,
-        steps: int,
         markets: Sequence[Market] | None = None,
         *,
         operator_secret: int | None = None,
     ) -> None:
-        if steps < 1:
-            raise ProtocolError("a matching batch needs at least one step per entry (F >= 1)")
-        if books.num_markets != state.num_markets:
+        books = state.books
+        if not config.book or books is None:
+            raise ProtocolError("a matching batch needs a book config and a state with books")
+        if (books.bits, books.cap_levels) != (config.book_bits, config.book_cap_levels):
             raise ProtocolError(
-                f"{books.num_markets} markets of books for {state.num_markets} in the state"
+                f"the state's books ({books.bits} bits, cap {books.cap_levels}) do not fit "
+                f"the config (BB = {config.book_bits}, CL = {config.book_cap_levels})"
             )
         self.builder = BatchBuilder(
             state, config, params, markets, operator_secret=operator_secret
         )
-        self.steps = steps
+        self.config = config
+        self.params = params
+        self.steps = config.steps
         self._books_before = books.copy()
         self._running = RunningState(
             [self._account_slot(i) for i in self.builder.opened],
@@ -334,7 +355,7 @@ class BookBatchBuilder:
             state.slot_bits,
         )
         self._entries: list[BookEntry] = []
-        self._result: BookBatchResult | None = None
+        self._result: BatchResult | None = None
 
     # --- views ----------------------------------------------------------------------
 
@@ -346,6 +367,37 @@ class BookBatchBuilder:
     @property
     def entries(self) -> tuple[BookEntry, ...]:
         return tuple(self._entries)
+
+    @property
+    def messages(self) -> tuple[Message, ...]:
+        """Every message consumed so far, in inbox order."""
+        return self.builder.messages
+
+    @property
+    def fills(self) -> tuple[Fill, ...]:
+        """The fills of the entries so far, in step order."""
+        return tuple(f for b in self._entries for f in fills_of(b, self.builder.markets))
+
+    def _holder(self, account: int) -> AccountSlot | None:
+        for a in self._running.accounts:
+            if a.index == account:
+                return a
+        return None
+
+    def slot(self, account: int, slot_no: int) -> OrderSlot:
+        """Order slot ``slot_no`` of ``account`` as the messages so far left it."""
+        holder = self._holder(account)
+        return holder.slot(slot_no) if holder is not None else self.builder.slot(account, slot_no)
+
+    def order(self, account: int, order_id: int) -> Order | None:
+        """The body of order ``order_id`` if its slot holds it now."""
+        holder = self._holder(account)
+        if holder is None:
+            return self.builder.order(account, order_id)
+        slot_no = order_id & ((1 << self._running.slot_bits) - 1)
+        if holder.slot(slot_no).order_id != order_id:
+            return None
+        return holder.orders.get(slot_no)
 
     @property
     def sealed(self) -> bool:
@@ -451,8 +503,10 @@ class BookBatchBuilder:
 
     # --- sealing --------------------------------------------------------------------
 
-    def seal(self) -> BookBatchResult:
-        """The batch in BatchBook's order: its witness, the new state and books.
+    def seal(self) -> BatchResult:
+        """The batch in BatchBook's order: the new state (with its books), the witness
+        (:class:`BookBatchWitness`), the fills in step order. Sealing twice returns the
+        same result.
 
         ``AssertionError`` (a bug) when the replay decides otherwise than the incremental
         matching or the new state's root is not the witness's."""
@@ -466,7 +520,8 @@ class BookBatchBuilder:
             raise AssertionError("the replay matched otherwise than the builder")
         if batch.books.root != self._running.books.root:
             raise AssertionError("the replay's books differ from the builder's")
-        state = self.builder.seal().state.copy()
+        legacy = self.builder.seal()
+        state = legacy.state.copy()
         for index, account in batch.accounts.items():
             slot = batch.slots[index]
             for slot_no, s in slot.slots.items():
@@ -476,10 +531,51 @@ class BookBatchBuilder:
                 )
             state.set_account(index, account, sync=False)
             state.sync(index)
-        if state_root(state.root, batch.books.root) != batch.new_root:
+        state.books = batch.books.copy()
+        if state.root != batch.new_root:
             raise AssertionError("the new state's root is not the witness's")
-        self._result = BookBatchResult(state, batch.books, batch, tuple(self._entries))
+        base = legacy.witness
+        witness = BookBatchWitness(
+            **{f.name: getattr(base, f.name) for f in fields(BatchWitness)},
+            book=batch,
+        )
+        witness = replace(witness, old_root=batch.old_root, new_root=batch.new_root)
+        self._result = BatchResult(
+            state,
+            witness,
+            tuple(f for b in self._entries for f in fills_of(b, self.builder.markets)),
+            legacy.entries,
+            batch.old_root,
+            batch.new_root,
+            legacy.funding,
+        )
         return self._result
+
+
+def fills_of(entry: BookEntry, markets: Sequence[Market]) -> list[Fill]:
+    """The fills of one entry's steps, in step order."""
+    if entry.result is None:
+        return []
+    order = entry.result.order
+    market = markets[order.market]
+    out = []
+    for step in entry.result.match.steps:
+        if step.kind != StepKind.FILL:
+            continue
+        notional = step.qty * step.price
+        out.append(
+            Fill(
+                order.market,
+                order.ref,
+                OrderRef(*ref_parts(step.maker)),
+                order.side,
+                step.price,
+                step.qty,
+                fee_for(notional, market.taker_fee_ppm),
+                fee_for(notional, market.maker_fee_ppm),
+            )
+        )
+    return out
 
 
 def _idle_entry(steps: int, slot_bits: int, books: Books) -> dict[str, Any]:
@@ -506,5 +602,6 @@ def _strings(value: Any) -> Any:
 
 
 __all__ = [
-    "BookBatch", "BookBatchBuilder", "BookBatchResult", "BookEntry", "PAD_MESSAGE", "book_batch",
+    "BookBatch", "BookBatchBuilder", "BookBatchWitness", "BookEntry", "PAD_MESSAGE", "book_batch",
+    "fills_of",
 ]

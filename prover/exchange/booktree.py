@@ -33,8 +33,9 @@ removes, the head), :meth:`BookSide.touch` (a partial fill: the head stays) and
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from prover.crypto import poseidon
 from prover.errors import ProtocolError
@@ -440,6 +441,60 @@ class Books:
         clone = Books.__new__(Books)
         clone.sides = [side.copy() for side in self.sides]
         return clone
+
+    @property
+    def bits(self) -> int:
+        return self.sides[0].bits
+
+    @property
+    def cap_levels(self) -> int:
+        return self.sides[0].cap_levels
+
+    def to_json(self) -> dict[str, Any]:
+        """Every side's leaves and pointers (the tree is rebuilt from them on load)."""
+        return {
+            "bits": self.bits,
+            "cap_levels": self.cap_levels,
+            "sides": [
+                {
+                    "head_ptr": side.head_ptr,
+                    "head_rank": str(side.head_rank),
+                    "free_ptr": side.free_ptr,
+                    "frontier": side.frontier,
+                    "leaves": [
+                        [i, str(leaf.rank), str(leaf.ref), leaf.next_ptr, str(leaf.next_rank)]
+                        for i, leaf in sorted(side.leaves.items())
+                    ],
+                }
+                for side in self.sides
+            ],
+            "root": str(self.root),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Books:
+        """The books :meth:`to_json` wrote; :class:`ProtocolError` when the saved root
+        does not match the leaves (a damaged file)."""
+        try:
+            sides = data["sides"]
+            if not isinstance(sides, list) or len(sides) % 2:
+                raise ProtocolError("books: 'sides' must be a list of 2 per market")
+            books = cls(len(sides) // 2, int(data["bits"]), int(data["cap_levels"]))
+            for side, raw in zip(books.sides, sides, strict=True):
+                for i, rank, ref, next_ptr, next_rank in raw["leaves"]:
+                    leaf = BookLeaf(int(rank), int(ref), int(next_ptr), int(next_rank))
+                    side._write(int(i), leaf)
+                side.head_ptr, side.head_rank = int(raw["head_ptr"]), int(raw["head_rank"])
+                side.free_ptr, side.frontier = int(raw["free_ptr"]), int(raw["frontier"])
+                side._sorted = sorted(
+                    (leaf.rank, i) for i, leaf in side.leaves.items() if leaf.live
+                )
+            root = int(data["root"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"books: malformed saved books ({exc})") from exc
+        if books.root != root:
+            raise ProtocolError("books: the saved root does not match the saved leaves")
+        return books
 
     def circuit_inputs(self, prefix: str = "") -> dict[str, object]:
         """The sides as BookRoot's (and BookSideSelect's) inputs."""

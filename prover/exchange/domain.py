@@ -928,9 +928,17 @@ class BatchConfig:
     """Circuit template parameters (section 7): tree depths ``D``/``S``, ``M`` markets,
     ``K`` account slots, ``E`` entry slots, ``B`` fill slots.
 
+    With ``book_bits`` (``BB``) the venue matches by the rules on the committed book
+    (``circuits/main/BatchBook.circom``, docs/book.md): ``2^BB`` orders per market side,
+    ``book_cap_levels`` (``CL``) levels of each side's tree kept in the state, and
+    ``fills`` is ``F``, the steps one entry may take (rule 6's sweep limit). Without
+    (``book_bits = 0``) the batch takes the operator's fill list (``Batch.circom``).
+
     Rules: ``D`` even in ``[2, 32]``; ``S`` even in ``[2, 16]``; ``1 <= M <= 8``;
     ``2 <= K <= 2^D`` (slots 0 and 1 are the fee account and the insurance fund);
-    ``1 <= E <= 2^16`` (an entry index fits the 16 bits of ``seq``); ``B >= 1``.
+    ``1 <= E <= 2^16`` (an entry index fits the 16 bits of ``seq``); ``B >= 1``; with
+    the book ``BB`` even in ``[2, 32]`` and ``0 <= CL < BB / 2``. A venue with the book
+    also needs enough account slots for every message (:meth:`check_live`).
     """
 
     account_bits: int
@@ -939,6 +947,8 @@ class BatchConfig:
     accounts: int
     entries: int
     fills: int
+    book_bits: int = 0
+    book_cap_levels: int = 0
 
     def __post_init__(self) -> None:
         d = _require_int(self.account_bits, "account_bits")
@@ -951,6 +961,43 @@ class BatchConfig:
         _require_range(self.accounts, 2, (1 << d) + 1, "account slots (K)")
         _require_range(self.entries, 1, (1 << SEQ_ENTRY_BITS) + 1, "entry slots (E)")
         _require_range(self.fills, 1, 1 << 32, "fill slots (B)")
+        bb = _require_int(self.book_bits, "book_bits")
+        cl = _require_int(self.book_cap_levels, "book_cap_levels")
+        if bb:
+            if not (2 <= bb <= 32 and bb % 2 == 0):
+                raise ProtocolError(f"book_bits must be even in [2, 32], got {bb}")
+            if not 0 <= cl < bb // 2:
+                raise ProtocolError(f"book_cap_levels must be in [0, {bb // 2}), got {cl}")
+        elif cl:
+            raise ProtocolError("book_cap_levels without book_bits")
+
+    def check_live(self, *, inbox: bool = False) -> None:
+        """With the book: raise unless every message fits a batch. A message needs the
+        fee account, the insurance fund, its taker and the makers of its ``F`` steps:
+        ``K >= F + 3`` lets a batch cut before any message (``zkmatch sim``); an inbox
+        range, which the Rollup fixes, needs all ``E`` messages' accounts in one batch,
+        ``K >= 2 + E * (F + 1)`` (``inbox=True``)."""
+        if not self.book:
+            return
+        need = 2 + self.entries * (self.fills + 1) if inbox else self.fills + 3
+        if self.accounts < need:
+            rule = "2 + E * (F + 1)" if inbox else "F + 3"
+            raise ProtocolError(
+                f"a venue that matches by the rules needs K >= {rule} = {need} account "
+                f"slots (K = {self.accounts}, E = {self.entries}, F = {self.fills}): the fee "
+                "account, the insurance fund, and each message's taker and the makers of "
+                "its F steps"
+            )
+
+    @property
+    def book(self) -> bool:
+        """True when the batch matches by the rules on the committed book."""
+        return self.book_bits > 0
+
+    @property
+    def steps(self) -> int:
+        """``F``: the steps one entry may take (the book's batch)."""
+        return self.fills
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -960,6 +1007,11 @@ class BatchConfig:
             "accounts": str(self.accounts),
             "entries": str(self.entries),
             "fills": str(self.fills),
+            **(
+                {"book_bits": str(self.book_bits), "book_cap_levels": str(self.book_cap_levels)}
+                if self.book
+                else {}
+            ),
         }
 
     @classmethod
@@ -971,10 +1023,24 @@ class BatchConfig:
             _get(data, "accounts"),
             _get(data, "entries"),
             _get(data, "fills"),
+            _get(data, "book_bits") if "book_bits" in data else 0,
+            _get(data, "book_cap_levels") if "book_cap_levels" in data else 0,
         )
 
     def as_circuit_params(self) -> dict[str, int]:
-        """Template parameters of ``Batch(K, E, B, D, S, M)``."""
+        """Template parameters of ``Batch(K, E, B, D, S, M)``, or with the book of
+        ``BatchBook(K, E, F, D, S, M, BB, CL)``."""
+        if self.book:
+            return {
+                "K": self.accounts,
+                "E": self.entries,
+                "F": self.fills,
+                "D": self.account_bits,
+                "S": self.slot_bits,
+                "M": self.markets,
+                "BB": self.book_bits,
+                "CL": self.book_cap_levels,
+            }
         return {
             "D": self.account_bits,
             "S": self.slot_bits,

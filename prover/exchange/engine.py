@@ -47,7 +47,9 @@ from typing import Any
 from prover.errors import ProtocolError
 from prover.exchange.batch import BatchBuilder, BatchResult
 from prover.exchange.book import OrderBook, RestingOrder, crosses, opposite
-from prover.exchange.constants import TIF_IOC, TIF_POST_ONLY
+from prover.exchange.bookbatch import BookBatchBuilder, BookEntry, fills_of
+from prover.exchange.booktree import ref_parts
+from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_IOC, TIF_POST_ONLY
 from prover.exchange.domain import (
     BatchConfig,
     BatchFull,
@@ -62,10 +64,16 @@ from prover.exchange.domain import (
     SignedOrder,
 )
 from prover.exchange.inbox import Message
+from prover.exchange.matching import Outcome as MatchOutcome
+from prover.exchange.matching import StepKind
 from prover.exchange.state import ExchangeState
 
 #: Reason reported when a sweep needs more fill or account slots than an empty batch has.
 BATCH_CAPACITY = "BATCH_CAPACITY"
+#: With the committed book: a taker that used its ``F`` steps while the book still crosses
+#: (rule 6), and a GTC remainder whose side is full; the remainder is dropped.
+SWEEP_LIMIT = "SWEEP_LIMIT"
+BOOK_FULL = "BOOK_FULL"
 
 #: What a price provider is: batch number -> that batch's PriceSet.
 PriceProvider = Callable[[int], PriceSet]
@@ -208,6 +216,10 @@ class Engine:
         operator_secret: int | None = None,
     ) -> None:
         self.state = state
+        if config.book:
+            config.check_live()
+            if state.books is None:
+                raise ProtocolError("a venue that matches by the rules needs a state with books")
         self._operator_secret = operator_secret
         self.markets = tuple(markets) if markets is not None else state.markets
         self.config = config
@@ -217,7 +229,7 @@ class Engine:
         self.resting: dict[OrderRef, Order] = {}
         self.reports: list[BatchReport] = []
         self.next_batch = first_batch
-        self._builder: BatchBuilder | None = None
+        self._builder: BatchBuilder | BookBatchBuilder | None = None
         self._pending: list[Rejection] = []
         self._pending_messages: list[int] = []
         self._message = 0
@@ -226,14 +238,33 @@ class Engine:
     # --- batches --------------------------------------------------------------------
 
     @property
-    def builder(self) -> BatchBuilder:
-        """The open batch (opened on first use with the next batch's prices)."""
+    def book_mode(self) -> bool:
+        """True when batches match by the rules on the committed book (docs/book.md)."""
+        return self.config.book
+
+    @property
+    def book_builder(self) -> BookBatchBuilder:
+        """The open batch of a venue that matches by the rules."""
+        builder = self.builder
+        assert isinstance(builder, BookBatchBuilder)
+        return builder
+
+    @property
+    def builder(self) -> Any:
+        """The open batch (opened on first use with the next batch's prices): a
+        :class:`BatchBuilder`, or with the book a :class:`BookBatchBuilder`."""
         if self._builder is None:
             params = self._prices(self.next_batch)
             if params.batch_number != self.next_batch:
                 raise ProtocolError(
                     f"prices for batch {self.next_batch} carry batch number {params.batch_number}"
                 )
+            if self.book_mode:
+                self._builder = BookBatchBuilder(
+                    self.state, self.config, params, self.markets,
+                    operator_secret=self._operator_secret,
+                )
+                return self._builder
             self._builder = BatchBuilder(
                 self.state,
                 self.config,
@@ -279,7 +310,10 @@ class Engine:
 
     def rest(self, order: Order, *, filled: int = 0, seq: int = 0) -> RestingOrder:
         """Put ``order`` (``filled`` lots already done) in its book; used to restore a
-        saved book too. The order must be open in the state's slot."""
+        saved book too. The order must be open in the state's slot. (With the committed
+        book, orders rest only by the rules: :class:`ProtocolError`.)"""
+        if self.book_mode:
+            raise ProtocolError("the committed book is in the state: orders rest by the rules")
         ref = order.ref
         entry = self.books[order.market].add(
             ref,
@@ -300,12 +334,44 @@ class Engine:
         return self.books[order.market].remove(ref)
 
     def resting_orders(self) -> list[tuple[Order, RestingOrder]]:
-        """Every resting order with its book entry, by market then book arrival."""
+        """Every resting order with its book entry, by market then book arrival (with the
+        committed book: each side in priority order, bids first, orders still live in
+        their slots; a stale leaf waits in the book until it reaches the head)."""
+        if self.book_mode:
+            return self._committed_resting()
         out: list[tuple[Order, RestingOrder]] = []
         for market in sorted(self.books):
             book = self.books[market]
             entries = sorted(book, key=lambda r: r.arrival)
             out.extend((self.resting[r.ref], r) for r in entries)  # type: ignore[index]
+        return out
+
+    def _committed_resting(self) -> list[tuple[Order, RestingOrder]]:
+        state = self.state
+        books = (
+            self._builder.books if isinstance(self._builder, BookBatchBuilder) else state.books
+        )
+        assert books is not None
+        out: list[tuple[Order, RestingOrder]] = []
+        arrival = 0
+        slot_mask = (1 << state.slot_bits) - 1
+        view = self._builder if isinstance(self._builder, BookBatchBuilder) else None
+        for market in range(books.num_markets):
+            for side in (SIDE_BUY, SIDE_SELL):
+                for _, leaf in books.side(market, side).walk():
+                    account, order_id = ref_parts(leaf.ref)
+                    slot_no = order_id & slot_mask
+                    slot = view.slot(account, slot_no) if view else state.slot(account, slot_no)
+                    body = view.order(account, order_id) if view else state.order(
+                        account, order_id
+                    )
+                    if body is None or slot.order_id != order_id or slot.filled >= body.size:
+                        continue
+                    out.append((body, RestingOrder(
+                        OrderRef(account, order_id), side, body.price, body.size,
+                        body.size - slot.filled, slot.seq, arrival, account,
+                    )))
+                    arrival += 1
         return out
 
     # --- inbox messages -----------------------------------------------------------
@@ -327,6 +393,8 @@ class Engine:
             raise ProtocolError("a batch is open: seal it before an inbox range")
         if not messages:
             return None, []
+        if self.book_mode:
+            return self._submit_inbox_book(messages)
         builder = self.builder
         builder.plan(messages)
         mask = (1 << self.state.slot_bits) - 1
@@ -356,6 +424,110 @@ class Engine:
                 continue
             self._take_then_rest(builder, order, outcome, ref.order_id & mask)
         return self.end_batch(), outcomes
+
+    def _submit_inbox_book(
+        self, messages: Sequence[Message]
+    ) -> tuple[BatchReport | None, list[Outcome]]:
+        self.config.check_live(inbox=True)
+        builder = self.book_builder
+        builder.plan(messages)
+        outcomes: list[Outcome] = []
+        first = self.state.inbox_count
+        for position, message in enumerate(messages):
+            index = first + position
+            self._message += 1
+            decoded_fields = builder.builder.judge_message(message).decoded.fields
+            ref = (
+                OrderRef(decoded_fields["account"], decoded_fields["order_id"])
+                if decoded_fields else OrderRef(0, 0)
+            )
+            previous = self._slot_before(ref)
+            try:
+                added = builder.add_message(message)
+            except BatchFull as exc:
+                # The range is the Rollup's: a venue with K >= 2 + E (F + 1) never gets here.
+                raise ProtocolError(
+                    f"inbox message {index} does not fit the batch ({exc}): the venue needs "
+                    f"K >= 2 + E (F + 1) account slots for any inbox range to fit"
+                ) from exc
+            self._pending_messages.append(index)
+            outcome = Outcome(
+                index, ref, added.outcome.valid, builder.params.batch_number, added.outcome.index
+            )
+            outcomes.append(outcome)
+            if added.outcome.entry is None:
+                kind = "cancel" if decoded_fields and decoded_fields["kind"] == 1 else "order"
+                reason = added.outcome.reason or Reject.MALFORMED
+                self._reject(outcome, kind, ref, reason, f"message {index} is a no-op: {reason}")
+                continue
+            self._book_outcome(added, outcome, previous)
+        return self.end_batch(), outcomes
+
+    def _slot_before(self, ref: OrderRef) -> OrderRef | None:
+        """The open order the slot of ``ref`` holds before its entry (the entry replaces
+        it), if any."""
+        builder = self.book_builder
+        if ref.account >= self.state.capacity or not self.state.exists(ref.account):
+            return None
+        slot_no = ref.order_id & ((1 << self.state.slot_bits) - 1)
+        slot = builder.slot(ref.account, slot_no)
+        if not slot.is_open or slot.order_id == ref.order_id:
+            return None
+        order = builder.order(ref.account, slot.order_id)
+        if order is None or slot.filled >= order.size:
+            return None
+        return OrderRef(ref.account, slot.order_id)
+
+    def _book_outcome(self, added: BookEntry, outcome: Outcome, previous: OrderRef | None) -> None:
+        """Report what the rules did with an entry: fills, resting, stops, removed heads."""
+        outcome.cancelled = previous
+        result = added.result
+        if result is None:  # a cancel
+            return
+        m = result.match
+        outcome.fills.extend(fills_of(added, self.markets))
+        outcome.rested = m.outcome == MatchOutcome.RESTED
+        for step in m.steps:
+            maker = OrderRef(*ref_parts(step.maker))
+            if step.kind == StepKind.SELF_TRADE:
+                self._reject(outcome, "maker", maker, Reject.SELF_TRADE,
+                             f"resting order {maker} of the taker's own account cancelled")
+            elif step.kind == StepKind.MAKER_MARGIN:
+                self._reject(outcome, "maker", maker, Reject.INSUFFICIENT_MARGIN,
+                             f"resting order {maker} cancelled: its fill breaks its margin")
+        stops = {
+            MatchOutcome.REJECTED: (Reject.POST_ONLY_WOULD_CROSS, "post-only order would trade"),
+            MatchOutcome.TAKER_MARGIN: (
+                Reject.INSUFFICIENT_MARGIN, "the next fill breaks the taker's margin"
+            ),
+            MatchOutcome.SWEEP_LIMIT: (
+                SWEEP_LIMIT, f"the book still crosses after {self.config.steps} steps"
+            ),
+            MatchOutcome.BOOK_FULL: (BOOK_FULL, "the order's book side is full"),
+        }
+        if m.outcome in stops:
+            reason, detail = stops[m.outcome]
+            self._reject(outcome, "taker", outcome.ref, reason,
+                         f"{detail}: the remainder of {m.remaining} lots is dropped")
+
+    def _process_book(self, signed: Entry, outcome: Outcome) -> None:
+        builder = self.book_builder
+        kind = "order" if isinstance(signed, SignedOrder) else "cancel"
+        ref = outcome.ref
+        try:
+            builder.builder.check_entry(signed)
+        except OrderRejected as exc:
+            self._pending_messages.append(outcome.message)
+            outcome.batch_number = builder.params.batch_number
+            self._reject(outcome, kind, ref, exc.reason, exc.detail)
+            return
+        previous = self._slot_before(ref)
+        added = builder.add_entry(signed)  # BatchFull: submit() seals and retries
+        self._pending_messages.append(outcome.message)
+        outcome.accepted = True
+        outcome.batch_number = builder.params.batch_number
+        outcome.entry = added.outcome.index
+        self._book_outcome(added, outcome, previous)
 
     # --- messages -----------------------------------------------------------------
 
@@ -391,6 +563,9 @@ class Engine:
         self._pending.append(rejection)
 
     def _process(self, signed: Entry, outcome: Outcome) -> None:
+        if self.book_mode:
+            self._process_book(signed, outcome)
+            return
         builder = self.builder
         kind = "order" if isinstance(signed, SignedOrder) else "cancel"
         order = signed.order if isinstance(signed, SignedOrder) else None

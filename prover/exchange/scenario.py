@@ -39,6 +39,7 @@ from typing import Any
 from prover.crypto import eddsa
 from prover.crypto.eddsa import PrivateKey
 from prover.errors import ProtocolError
+from prover.exchange.booktree import Books
 from prover.exchange.constants import (
     FEE_ACCOUNT,
     INSURANCE_ACCOUNT,
@@ -74,6 +75,8 @@ NO_EXPIRY = (1 << TIME_BITS) - 1
 _SIDES = {"buy": SIDE_BUY, "sell": SIDE_SELL}
 _TIFS = {"gtc": TIF_GTC, "ioc": TIF_IOC, "post_only": TIF_POST_ONLY}
 _CONFIG_DEFAULTS = {"account_bits": 4, "slot_bits": 4, "accounts": 8, "entries": 16, "fills": 16}
+#: Optional: the committed book (docs/book.md); ``fills`` is then F, the steps per entry.
+_BOOK_CONFIG = ("book_bits", "book_cap_levels")
 
 
 def trader_seed(name: str) -> str:
@@ -274,8 +277,9 @@ def parse_scenario(data: Any) -> Scenario:
 
     # Config.
     raw_config = _obj(root.get("config", {}), "config")
-    _unknown(raw_config, set(_CONFIG_DEFAULTS), "config")
+    _unknown(raw_config, set(_CONFIG_DEFAULTS) | set(_BOOK_CONFIG), "config")
     cfg = {k: _int(raw_config.get(k, d), f"config.{k}") for k, d in _CONFIG_DEFAULTS.items()}
+    cfg.update({k: _int(raw_config[k], f"config.{k}") for k in _BOOK_CONFIG if k in raw_config})
     try:
         config = BatchConfig(markets=len(markets), **cfg)
     except ProtocolError as exc:
@@ -568,8 +572,11 @@ class _Ids:
 def genesis(scenario: Scenario) -> ExchangeState:
     """The state before the first batch: the traders' accounts with their deposits."""
     cfg = scenario.config
+    books = (
+        Books(len(scenario.markets), cfg.book_bits, cfg.book_cap_levels) if cfg.book else None
+    )
     state = ExchangeState(
-        scenario.markets, cfg.account_bits, cfg.slot_bits, venue=scenario.venue
+        scenario.markets, cfg.account_bits, cfg.slot_bits, venue=scenario.venue, books=books
     )
     for t in scenario.traders:
         state.create_account(t.account, eddsa.public_key(trader_key(t.name)), t.deposit)

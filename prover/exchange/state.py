@@ -26,6 +26,7 @@ from typing import Any
 
 from prover.crypto import eddsa
 from prover.errors import ProtocolError
+from prover.exchange.booktree import Books, state_root
 from prover.exchange.constants import (
     FEE_ACCOUNT,
     INSURANCE_ACCOUNT,
@@ -96,8 +97,17 @@ class ExchangeState:
         last_timestamp: int = 0,
         inbox_count: int = 0,
         inbox_chain: int = 0,
+        books: Books | None = None,
     ) -> None:
         self.markets: tuple[Market, ...] = check_markets(markets)
+        if books is not None and books.num_markets != len(self.markets):
+            raise ProtocolError(
+                f"{books.num_markets} markets of books for {len(self.markets)} markets"
+            )
+        #: The committed book (docs/book.md) when the venue matches by the rules: the
+        #: state root is then ``H_STATE(accountsRoot, booksRoot)``; None for a venue whose
+        #: batches take the operator's fills (the state root is the account root).
+        self.books = books
         if venue is not None and venue.markets != self.markets:
             raise ProtocolError("the venue's registered markets are not the state's markets")
         #: The registered configuration (funding caps, price feed); a batch needs one.
@@ -169,6 +179,7 @@ class ExchangeState:
         other._stale = set(self._stale)
         other._owned = set()
         other._tree_owned = False
+        other.books = self.books.copy() if self.books is not None else None
         self._owned = set()
         self._tree_owned = False
         return other
@@ -272,6 +283,14 @@ class ExchangeState:
 
     @property
     def root(self) -> int:
+        """The state root the Rollup holds: ``H_STATE(accountsRoot, booksRoot)`` with the
+        committed book, else the account root. Raises if a deferred leaf write is pending."""
+        if self.books is None:
+            return self.accounts_root
+        return state_root(self.accounts_root, self.books.root)
+
+    @property
+    def accounts_root(self) -> int:
         """The account root. Raises if a deferred leaf write is pending."""
         if self._stale:
             raise ProtocolError(f"account leaves {sorted(self._stale)} are stale; sync them first")
@@ -425,6 +444,7 @@ class ExchangeState:
             "inbox_count": str(self.inbox_count),
             "inbox_chain": str(self.inbox_chain),
             "accounts": accounts,
+            "books": self.books.to_json() if self.books is not None else None,
             "root": str(self.root),
         }
 
@@ -452,6 +472,7 @@ class ExchangeState:
             last_timestamp=parse_int(data.get("last_timestamp", "0"), "last_timestamp"),
             inbox_count=parse_int(data.get("inbox_count", "0"), "inbox_count"),
             inbox_chain=parse_int(data.get("inbox_chain", "0"), "inbox_chain"),
+            books=Books.from_json(data["books"]) if data.get("books") else None,
         )
         for index, record in sorted(by_index.items()):
             account = Account.from_json(record)
@@ -477,7 +498,8 @@ class ExchangeState:
             "account_bits": self.account_bits,
             "slot_bits": self.slot_bits,
             "markets": self.num_markets,
-            "root": str(self.stored_root),
+            "root": str(self.root if not self._stale else self.stored_root),
+            "book": self.books is not None,
         }
 
 

@@ -113,6 +113,54 @@ BATCH_INPUTS: tuple[str, ...] = (
 )
 
 
+#: Every input signal of ``BatchBook`` (the batch with the committed book), in
+#: declaration order: Batch's without the fill list, then the state root's parts, the
+#: opened book sides and each entry's matching witness (EntryBook's, per message slot).
+BATCHBOOK_INPUTS: tuple[str, ...] = (
+    *(name for name in BATCH_INPUTS if not name.startswith("fill")),
+    "accountsRoot",
+    "bookCap",
+    "bookHeadPtr",
+    "bookHeadRank",
+    "bookFreePtr",
+    "bookFrontier",
+    "eStepAct",
+    "eStepPop",
+    "eStepQty",
+    "eStepCancel",
+    "eStepTryQty",
+    "eStepMakerAccount",
+    "eStepMakerOrderId",
+    "eStepMakerSlot",
+    "eStepLeafRef",
+    "eStepLeafNextPtr",
+    "eStepLeafNextRank",
+    "eStepSiblings",
+    "eMakerSlotOrderId",
+    "eMakerSlotOrderHash",
+    "eMakerSlotFilled",
+    "eMakerSlotSeq",
+    "eMakerSlotSiblings",
+    "eMakerMarket",
+    "eMakerSide",
+    "eMakerPrice",
+    "eMakerSize",
+    "eMakerExpiry",
+    "eMakerMaxFeePpm",
+    "eMakerTif",
+    "eRest",
+    "eInsAtHead",
+    "eInsAllocNextFree",
+    "eInsAllocSiblings",
+    "eInsPredPtr",
+    "eInsPredRank",
+    "eInsPredRef",
+    "eInsPredNextPtr",
+    "eInsPredNextRank",
+    "eInsPredSiblings",
+)
+
+
 def check_params(K: int, E: int, B: int, D: int, S: int, M: int) -> None:  # noqa: N803
     """The template's own asserts, as a clear error before circom runs."""
     for name, value in (("K", K), ("E", E), ("B", B), ("D", D), ("S", S), ("M", M)):
@@ -152,12 +200,49 @@ def batch_spec(
     )
 
 
+def book_batch_spec(
+    K: int = 5,
+    E: int = 2,
+    F: int = 2,
+    D: int = 4,
+    S: int = 2,
+    M: int = 2,
+    BB: int = 4,
+    CL: int = 1,  # noqa: N803
+) -> CircuitSpec:
+    """``BatchBook(K, E, F, D, S, M, BB, CL)``, the batch with the committed book, with the
+    same six public inputs as ``Batch``."""
+    check_params(K, E, F, D, S, M)
+    for name, value in (("BB", BB), ("CL", CL)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ZkmatchError(f"batch parameter {name} must be an integer, got {value!r}")
+    if not (2 <= BB <= 32 and BB % 2 == 0) or not 0 <= CL < BB // 2:
+        raise ZkmatchError(f"BB must be even in [2, 32] and 0 <= CL < BB / 2, got {BB}, {CL}")
+    return CircuitSpec(
+        name=f"batchbook_k{K}_e{E}_f{F}_d{D}_s{S}_m{M}_bb{BB}_cl{CL}",
+        source="main/BatchBook.circom",
+        template="BatchBook",
+        params=(K, E, F, D, S, M, BB, CL),
+        public=PUBLIC_INPUTS,
+    )
+
+
+def spec_for(params: Mapping[str, int]) -> CircuitSpec:
+    """The batch circuit of ``BatchConfig.as_circuit_params()``: ``BatchBook`` with the
+    book's parameters, else ``Batch``."""
+    if "BB" in params:
+        return book_batch_spec(**params)
+    return batch_spec(**params)
+
+
 def circuit_inputs(witness_inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The circuit's inputs out of ``BatchWitness.as_circuit_inputs()`` (hints dropped).
+    """The circuit's inputs out of ``BatchWitness.as_circuit_inputs()`` (hints dropped):
+    ``BatchBook``'s when the witness carries the book (``accountsRoot``), else ``Batch``'s.
 
     Raises :class:`ZkmatchError` naming any input the witness lacks.
     """
-    missing = [name for name in BATCH_INPUTS if name not in witness_inputs]
+    names = BATCHBOOK_INPUTS if "accountsRoot" in witness_inputs else BATCH_INPUTS
+    missing = [name for name in names if name not in witness_inputs]
     if missing:
         raise ZkmatchError(f"batch witness lacks circuit inputs: {', '.join(missing)}")
-    return {name: witness_inputs[name] for name in BATCH_INPUTS}
+    return {name: witness_inputs[name] for name in names}

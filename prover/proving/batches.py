@@ -35,7 +35,7 @@ from prover.exchange.batch import BatchResult
 from prover.exchange.domain import BatchConfig
 from prover.exchange.scenario import Scenario, SimResult, parse_scenario, run_scenario
 from prover.proving.backends import ProverBackend, backend, prover_choice
-from prover.proving.batch_circuit import batch_spec, circuit_inputs
+from prover.proving.batch_circuit import circuit_inputs, spec_for
 from prover.proving.circuit import (
     Artifacts,
     CircuitSpec,
@@ -130,8 +130,9 @@ def expected_public(result: BatchResult) -> list[str]:
 
 
 def config_spec(config: BatchConfig) -> CircuitSpec:
-    """The batch circuit for ``config``: ``Batch(K, E, B, D, S, M)``."""
-    return batch_spec(**config.as_circuit_params())
+    """The batch circuit for ``config``: ``BatchBook(K, E, F, D, S, M, BB, CL)`` for a venue
+    that matches by the rules, else ``Batch(K, E, B, D, S, M)``."""
+    return spec_for(config.as_circuit_params())
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -21,7 +21,7 @@ import pytest
 from prover.crypto.eddsa import PrivateKey
 from prover.errors import ProtocolError
 from prover.exchange.bookbatch import BookBatchBuilder
-from prover.exchange.booktree import Books, book_ref, ref_parts
+from prover.exchange.booktree import Books, book_ref, order_rank, ref_parts
 from prover.exchange.constants import (
     SIDE_BUY,
     SIDE_SELL,
@@ -29,10 +29,18 @@ from prover.exchange.constants import (
     TIF_IOC,
     TIF_POST_ONLY,
 )
-from prover.exchange.domain import BatchFull, Cancel, SignedCancel, SignedOrder, make_seq
+from prover.exchange.domain import (
+    BatchConfig,
+    BatchFull,
+    Cancel,
+    OrderSlot,
+    SignedCancel,
+    SignedOrder,
+    make_seq,
+)
 from prover.exchange.matching import Outcome, StepKind, Taker
 from tests.circuits.harness import compile_main
-from tests.circuits.scenario import CONFIG, MARKETS, order
+from tests.circuits.scenario import MARKETS, order
 from tests.circuits.test_batch_book import BB, CL, INSTANCE
 from tests.exchange.test_matching import reference_match
 from tests.venue import dev_state, prices
@@ -48,8 +56,11 @@ def circuit():
     return compile_main("main/BatchBook.circom", INSTANCE)
 
 
+CONFIG = BatchConfig(4, 2, 2, 4, 2, 2, book_bits=BB, book_cap_levels=CL)  # F = 2
+
+
 def _state():
-    state = dev_state(MARKETS, 4, 2)
+    state = dev_state(MARKETS, 4, 2, books=Books(2, bits=BB, cap_levels=CL))
     for i, key in KEYS.items():
         state.create_account(i, key.public_key, 100_000_000)
     return state
@@ -63,13 +74,13 @@ def _sign(o):
     return SignedOrder.sign(o, KEYS[o.account])
 
 
-def _builder(state, books, n):
-    return BookBatchBuilder(state, books, CONFIG, _params(n), F)
+def _builder(state, n):
+    return BookBatchBuilder(state, CONFIG, _params(n))
 
 
 def _prove(circuit, builder, old_root=None):
     result = builder.seal()
-    w = circuit.witness(result.batch.inputs)
+    w = circuit.witness(result.witness.as_circuit_inputs())
     assert w.ok, w.failing()
     if old_root is not None:
         assert result.old_root == old_root
@@ -78,7 +89,7 @@ def _prove(circuit, builder, old_root=None):
 
 def _rest_two_asks(circuit):
     """Batch 0: A and B each rest an ask of 1 at 1000 (A's first)."""
-    b = _builder(_state(), Books(2, bits=BB, cap_levels=CL), 0)
+    b = _builder(_state(), 0)
     b.add_entry(_sign(order(A, SIDE_SELL, 1000, 1, 1)))
     b.add_entry(_sign(order(B, SIDE_SELL, 1000, 1, 1)))
     return _prove(circuit, b)
@@ -86,8 +97,8 @@ def _rest_two_asks(circuit):
 
 def test_batches_chain_with_the_books_carried(circuit):
     first = _rest_two_asks(circuit)
-    assert len(first.books.side(0, SIDE_SELL)) == 2
-    b = _builder(first.state, first.books, 1)
+    assert len(first.state.books.side(0, SIDE_SELL)) == 2
+    b = _builder(first.state, 1)
     got = b.add_entry(_sign(order(C, SIDE_BUY, 1000, 1, 1, tif=TIF_IOC)))
     assert got.result is not None and got.result.match.outcome == Outcome.FILLED
     assert got.makers_opened == (A,)  # time priority: A's ask came first
@@ -95,13 +106,14 @@ def test_batches_chain_with_the_books_carried(circuit):
     assert second.state.account(C).positions[0].size == 1
     assert second.state.account(A).positions[0].size == -1
     assert second.state.slot(A, 1).filled == 1
-    assert [leaf.ref for _, leaf in second.books.side(0, SIDE_SELL).walk()] == [book_ref(B, 1)]
+    asks = second.state.books.side(0, SIDE_SELL)
+    assert [leaf.ref for _, leaf in asks.walk()] == [book_ref(B, 1)]
 
 
 def test_makers_that_do_not_fit_start_the_next_batch(circuit):
     """K = 4: fee account, insurance, C and A; B's ask would need a fifth slot."""
     first = _rest_two_asks(circuit)
-    b = _builder(first.state, first.books, 1)
+    b = _builder(first.state, 1)
     b.add_entry(_sign(order(C, SIDE_BUY, 1000, 1, 1, tif=TIF_IOC)))
     books_before = b.books.root
     second_order = _sign(order(C, SIDE_BUY, 1000, 1, 2, tif=TIF_IOC))
@@ -109,18 +121,18 @@ def test_makers_that_do_not_fit_start_the_next_batch(circuit):
         b.add_entry(second_order)
     assert b.books.root == books_before and len(b.entries) == 1  # nothing changed
     second = _prove(circuit, b, first.new_root)
-    b3 = _builder(second.state, second.books, 2)
+    b3 = _builder(second.state, 2)
     got = b3.add_entry(second_order)
     assert got.makers_opened == (B,) and got.result.match.filled == 1
     third = _prove(circuit, b3, second.new_root)
-    assert len(third.books.side(0, SIDE_SELL)) == 0
+    assert len(third.state.books.side(0, SIDE_SELL)) == 0
 
 
 def test_a_message_that_cannot_fit_an_empty_batch_is_an_error(circuit):
     """C's buy of 2 meets A and B: five account slots, more than K = 4 even when the batch
     is empty, so no batch of this shape can take it (the venue needs K >= F + 3)."""
     first = _rest_two_asks(circuit)
-    b = _builder(first.state, first.books, 1)
+    b = _builder(first.state, 1)
     with pytest.raises(ProtocolError, match=r"K >= F \+ 3") as info:
         b.add_entry(_sign(order(C, SIDE_BUY, 1000, 2, 1, tif=TIF_IOC)))
     assert not isinstance(info.value, BatchFull)
@@ -128,7 +140,7 @@ def test_a_message_that_cannot_fit_an_empty_batch_is_an_error(circuit):
 
 def test_a_plan_keeps_slots_for_the_later_messages(circuit):
     first = _rest_two_asks(circuit)
-    b = _builder(first.state, first.books, 1)
+    b = _builder(first.state, 1)
     buy = b.builder.encrypt_entry(_sign(order(C, SIDE_BUY, 1000, 1, 1, tif=TIF_IOC)))
     cancel = b.builder.encrypt_entry(SignedCancel.sign(Cancel(B, 5), KEYS[B]))
     b.plan([buy, cancel])
@@ -173,7 +185,7 @@ class RefView:
 
 def _flow(circuit, seed: int) -> set[object]:
     rng = random.Random(seed)
-    state, books = _state(), Books(2, bits=BB, cap_levels=CL)
+    state = _state()
     ref_books = {m: {SIDE_BUY: [], SIDE_SELL: []} for m in range(2)}
     view = RefView()
     next_id = dict.fromkeys(KEYS, 1)
@@ -183,7 +195,7 @@ def _flow(circuit, seed: int) -> set[object]:
     n = 0
     for _ in range(BATCHES):
         view.timestamp = 1000 + 10 * n
-        b = _builder(state, books, n)
+        b = _builder(state, n)
         for _ in range(CONFIG.entries):
             if pending is None:
                 account = rng.choice(list(KEYS))
@@ -236,7 +248,7 @@ def _flow(circuit, seed: int) -> set[object]:
                         r["ref"] for r in ref_books[market][side]
                     ]
         result = _prove(circuit, b, root)
-        state, books, root = result.state, result.books, result.new_root
+        state, root = result.state, result.new_root
         n += 1
     return seen
 
@@ -248,3 +260,20 @@ def test_random_flows_match_the_reference_and_are_proven(circuit):
     want = {Outcome.FILLED, Outcome.RESTED, Outcome.DROPPED, Outcome.REJECTED,
             Outcome.SWEEP_LIMIT, StepKind.FILL, StepKind.STALE, StepKind.SELF_TRADE}
     assert want <= seen, want - seen
+
+
+def test_padding_slots_carry_the_fee_account_with_its_fees(circuit):
+    """One taker against the fee account's ask: account slots fee, insurance, A and one
+    padding slot, which names the fee account as the batch leaves it (fees included)."""
+    state = _state()
+    state.deposit(0, 10_000_000)
+    ask = order(0, SIDE_SELL, 1000, 3, 1)  # rests before the batch (no key signs for it here)
+    state.set_slot(0, 1, OrderSlot(1, ask.hash(), 0, 0), ask)
+    state.books.side(0, SIDE_SELL).insert(order_rank(SIDE_SELL, 1000, 0), book_ref(0, 1))
+    b = _builder(state, 1)
+    got = b.add_entry(_sign(order(A, SIDE_BUY, 1000, 2, 1, tif=TIF_IOC)))
+    assert got.result.match.filled == 2
+    result = _prove(circuit, b)
+    assert not result.witness.accounts[3].used
+    fee = result.state.account(0)
+    assert fee.collateral > 10_000_000 + 2 * 1000  # the sale and both fees

@@ -971,23 +971,25 @@ class BatchConfig:
         elif cl:
             raise ProtocolError("book_cap_levels without book_bits")
 
-    def check_live(self, *, inbox: bool = False) -> None:
-        """With the book: raise unless every message fits a batch. A message needs the
-        fee account, the insurance fund, its taker and the makers of its ``F`` steps:
-        ``K >= F + 3`` lets a batch cut before any message (``zkmatch sim``); an inbox
-        range, which the Rollup fixes, needs all ``E`` messages' accounts in one batch,
-        ``K >= 2 + E * (F + 1)`` (``inbox=True``)."""
-        if not self.book:
-            return
-        need = 2 + self.entries * (self.fills + 1) if inbox else self.fills + 3
-        if self.accounts < need:
-            rule = "2 + E * (F + 1)" if inbox else "F + 3"
+    def check_live(self) -> None:
+        """With the book: raise unless ``K >= F + 3`` (the fee account, the insurance fund,
+        a taker and the makers of its ``F`` steps), so that every message fits an empty
+        batch; a smaller ``K`` could leave a message no batch can take."""
+        if self.book and self.accounts < self.fills + 3:
             raise ProtocolError(
-                f"a venue that matches by the rules needs K >= {rule} = {need} account "
-                f"slots (K = {self.accounts}, E = {self.entries}, F = {self.fills}): the fee "
-                "account, the insurance fund, and each message's taker and the makers of "
-                "its F steps"
+                f"a venue that matches by the rules needs K >= F + 3 account slots "
+                f"(K = {self.accounts}, F = {self.fills}): the fee account, the "
+                "insurance fund, a taker and the makers of its F steps"
             )
+
+    @property
+    def range_limit(self) -> int:
+        """The most messages one batch is sure to take whatever they meet: ``E``, and with
+        the book ``(K - 2) / (F + 1)`` (each message's taker and ``F`` makers need account
+        slots; an inbox range, which the Rollup fixes, must fit whole)."""
+        if not self.book:
+            return self.entries
+        return max(1, min(self.entries, (self.accounts - 2) // (self.fills + 1)))
 
     @property
     def book(self) -> bool:

@@ -428,7 +428,11 @@ class Engine:
     def _submit_inbox_book(
         self, messages: Sequence[Message]
     ) -> tuple[BatchReport | None, list[Outcome]]:
-        self.config.check_live(inbox=True)
+        if len(messages) > self.config.range_limit:
+            raise ProtocolError(
+                f"an inbox range of {len(messages)} messages may not fit a batch that matches "
+                f"by the rules: at most (K - 2) / (F + 1) = {self.config.range_limit}"
+            )
         builder = self.book_builder
         builder.plan(messages)
         outcomes: list[Outcome] = []
@@ -445,10 +449,10 @@ class Engine:
             try:
                 added = builder.add_message(message)
             except BatchFull as exc:
-                # The range is the Rollup's: a venue with K >= 2 + E (F + 1) never gets here.
-                raise ProtocolError(
-                    f"inbox message {index} does not fit the batch ({exc}): the venue needs "
-                    f"K >= 2 + E (F + 1) account slots for any inbox range to fit"
+                # The range is the Rollup's; one within range_limit always fits.
+                raise AssertionError(
+                    f"inbox message {index} does not fit the batch ({exc}) within the range "
+                    "limit"
                 ) from exc
             self._pending_messages.append(index)
             outcome = Outcome(

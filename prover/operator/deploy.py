@@ -78,7 +78,12 @@ def messages_per_batch(config: BatchConfig) -> int:
     may name another account, and every message of a range must find one; the other half is
     left for the makers their takers meet, so that an order that crosses the book can fill
     in its own batch: with ``K - 2`` messages of ``K - 2`` accounts no maker outside them
-    could). At least 1."""
+    could). At least 1. With the committed book (the rules choose the makers, up to ``F``
+    per message): ``(K - 2) / (F + 1)`` (:attr:`BatchConfig.range_limit`), so that every
+    range fits whatever its orders meet."""
+    if config.book:
+        config.check_live()
+        return config.range_limit
     return max(1, min(config.entries, (config.accounts - 2) // 2))
 
 

@@ -31,7 +31,11 @@ The JSON (numbers as decimal strings)::
                 "seq": "...", "order": {...Order.to_json...} | null}, ...],
      "siblings": [["s0", "s1", "s2"], ...],           # leaf level first
      "fills": [{...Fill.to_json...}, ...],             # this account as taker or maker
-     "market_names": ["BTC-PERP", ...]}                # labels only: not under the root
+     "market_names": ["BTC-PERP", ...],                # labels only: not under the root
+     "books_root": "..."}                              # with the committed book only
+
+With the committed book (docs/book.md) the root is ``H_STATE(accountsRoot, booksRoot)``:
+the receipt carries ``booksRoot`` and the trader folds it in after the account path.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from prover.errors import ProtocolError, ZkmatchError
+from prover.exchange.booktree import state_root
 from prover.exchange.constants import MAX_ACCOUNT_BITS, MAX_SLOT_BITS
 from prover.exchange.domain import (
     EMPTY_SLOT,
@@ -120,6 +125,10 @@ class Receipt:
     siblings: Siblings
     fills: tuple[Fill, ...]
     market_names: tuple[str, ...] = ()
+    books_root: int | None = None
+    """With the committed book: the books root, the other half of the state root
+    ``H_STATE(accountsRoot, booksRoot)`` (docs/book.md); None when the root is the
+    account root."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +149,7 @@ class Receipt:
             "siblings": [[str(s) for s in level] for level in self.siblings],
             "fills": [f.to_json() for f in self.fills],
             "market_names": list(self.market_names),
+            **({"books_root": str(self.books_root)} if self.books_root is not None else {}),
         }
 
     @classmethod
@@ -182,6 +192,9 @@ class Receipt:
                 slot_bits=parse_int(data["slot_bits"], "slot_bits"),
                 index=index, account=account, orders_root=orders_root, leaf=leaf,
                 slots=slots, siblings=siblings, fills=fills, market_names=tuple(names),
+                books_root=(
+                    parse_int(data["books_root"], "books_root") if "books_root" in data else None
+                ),
             )
         except KeyError as exc:
             raise ReceiptError(f"malformed receipt: {where}: missing field {exc}") from exc
@@ -239,7 +252,10 @@ class Receipt:
                 f"account leaf names {self.orders_root}"
             )
         leaf = self.account.hash(tree.root)
-        return Recomputed(tree.root, leaf, compute_root(leaf, self.index, self.siblings))
+        root = compute_root(leaf, self.index, self.siblings)
+        if self.books_root is not None:
+            root = state_root(root, self.books_root)
+        return Recomputed(tree.root, leaf, root)
 
 
 def _sibling_level(level: Any) -> tuple[int, int, int]:
@@ -321,6 +337,7 @@ def build_receipt(
         siblings=proof.siblings,
         fills=fills,
         market_names=tuple(market_names),
+        books_root=state.books.root if state.books is not None else None,
     )
     return receipt.to_json()
 

@@ -1,17 +1,20 @@
 """The operator's store: state, resting books, the message queue and a journal of batches
 in one SQLite file (docs/operator.md).
 
-Tables (schema version 3):
+Tables (schema version 5):
 
 - ``meta(key, value)``: ``format = zkmatch-store``, ``version``, the batch ``config``
   (JSON), ``account_bits``, ``slot_bits``, ``venue``, and, for the last *confirmed*
-  batch, ``next_batch``, the state ``root`` and ``last_timestamp`` (a reopened store
-  rebuilds the trees and compares the root).
+  batch, ``next_batch``, the state ``root``, ``last_timestamp`` and ``books`` (the
+  committed book, JSON, or null for a venue whose batches take the operator's fills; a
+  reopened store rebuilds the trees and compares the root).
 - ``markets(id, body)``: market parameters (JSON, ``Market.to_json``).
 - ``accounts(idx, body)`` and ``slots(account, slot, body, order_body)``: the confirmed
   state's accounts and written order slots.
 - ``book(account, order_id, market, arrival, filled, seq, body)``: resting orders of the
-  confirmed state, in book priority.
+  confirmed state, in book priority (with the committed book, meta ``books`` holds the
+  book itself, part of the state and its root, and this table is a view of its live
+  orders).
 - ``messages(seq, key, body, received, status, batch, outcome)``: the queue of signed
   orders and cancels, in arrival order; ``status`` is ``pending``, ``batched`` (taken by
   batch ``batch``) or ``rejected`` (refused before any batch).
@@ -53,7 +56,7 @@ from prover.exchange.state import ExchangeState
 from prover.proving.batch_circuit import without_secrets
 
 FORMAT = "zkmatch-store"
-VERSION = 4
+VERSION = 5
 
 STEP_MATCHED = "matched"
 STEP_PROVEN = "proven"
@@ -172,6 +175,7 @@ class Store:
                 "last_timestamp": str(state.last_timestamp),
                 "inbox_count": str(state.inbox_count),
                 "inbox_chain": str(state.inbox_chain),
+                "books": _dumps(state.books.to_json() if state.books is not None else None),
             }
             conn.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
             conn.executemany(
@@ -309,6 +313,7 @@ class Store:
                 "inbox_count": self._meta("inbox_count"),
                 "inbox_chain": self._meta("inbox_chain"),
                 "accounts": accounts,
+                "books": json.loads(self._meta("books")),
                 "root": self._meta("root"),
             }
             return ExchangeState.from_json(data)
@@ -342,6 +347,8 @@ class Store:
             state, state.markets, self.config, prices, first_batch=self.next_batch,
             on_seal=on_seal, operator_secret=operator_secret,
         )
+        if engine.book_mode:
+            return engine  # the committed book is in the state (the book table is a view)
         for order, filled, seq in self.load_book():
             slot = state.slot(order.account, order.slot(state.slot_bits))
             if slot.order_id != order.order_id or slot.order_hash != order.hash():
@@ -557,6 +564,7 @@ class Store:
             "entries": len(result.entries),
             "inbox_count": str(state.inbox_count),
             "inbox_chain": str(state.inbox_chain),
+            "books": state.books.to_json() if state.books is not None else None,
         }
         params = result.witness.params
         with self._transaction() as conn:
@@ -701,6 +709,7 @@ class Store:
         )
         for key in ("inbox_count", "inbox_chain"):
             conn.execute("UPDATE meta SET value = ? WHERE key = ?", (delta[key], key))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'books'", (_dumps(delta["books"]),))
 
     def commit_batch(self, report: BatchReport, engine: Engine) -> None:
         """Record a sealed batch and apply it at once (``zkmatch sim --store``: no chain;

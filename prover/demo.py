@@ -68,8 +68,8 @@ from prover.toolchain.cache import build_root
 from prover.toolchain.common import Progress
 from prover.toolchain.solc import CompiledContract
 
-#: The scenario ``zkmatch demo`` proves: Batch(4, 2, 2, 4, 2, 2), 37k constraints, 2^16 ptau
-#: (the circuit the tests build too, so one setup serves both).
+#: The scenario ``zkmatch demo`` proves: matched by the rules on the committed book,
+#: BatchBook(5, 1, 2, 4, 2, 2, 4, 1), 52,469 constraints, a 2^16 ptau.
 DEMO_SCENARIO = Path(__file__).resolve().parents[1] / "docs" / "examples" / "demo.json"
 
 DEMO_BITS = 4

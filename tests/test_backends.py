@@ -116,10 +116,11 @@ def test_both_backends_prove_the_same_batch_and_every_verifier_agrees(tmp_path: 
 
 @pytest.mark.circuit
 def test_parallel_proofs_come_back_in_batch_order() -> None:
-    """The demo's five batches, two at a time: proofs in batch order, roots chained."""
+    """The demo's seven batches (one message each), two at a time: proofs in batch order,
+    roots chained."""
     scenario = load_scenario(REPO / "docs" / "examples" / "demo.json")
     proofs = prove_scenario(scenario, workers=2)  # checks the last root is the model's
-    assert [p.batch_number for p in proofs] == list(range(len(proofs))) and len(proofs) == 5
+    assert [p.batch_number for p in proofs] == list(range(len(proofs))) and len(proofs) == 7
     assert all(p.verified and p.public == p.expected_public() for p in proofs)
     for before, after in zip(proofs, proofs[1:], strict=False):
         assert before.new_root == after.old_root

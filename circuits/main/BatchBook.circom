@@ -17,10 +17,11 @@ include "../lib/BatchParams.circom";
 include "../lib/BookRoot.circom";
 include "../lib/EntryBook.circom";
 
-/// One batch of the exchange with the committed book (docs/book.md, "What is left": the
-/// switch). NOT YET USED: the product still proves circuits/main/Batch.circom, whose
-/// fills the operator chooses; this is the batch that replaces it once its witness
-/// builder exists (compiled and counted by tests/circuits/test_batch_book.py).
+/// One batch of the exchange with the committed book (docs/book.md, "The batch"): the
+/// batch circuit of a venue configured with the book (the demo's), whose witness the
+/// builder of prover/exchange/bookbatch.py makes from the inbox messages alone; it
+/// replaces circuits/main/Batch.circom (the operator's fill list) once that circuit's
+/// tests have moved (docs/book.md, "What is left").
 ///
 /// Proves what Batch proves for the parameters, the operator key, phase 1 (open),
 /// phase 2 (funding) and the message slots (the inbox chain, decryption, validity, the

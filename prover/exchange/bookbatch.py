@@ -1,20 +1,20 @@
-"""The witness of ``circuits/main/BatchBook.circom`` (the batch with the committed book),
-built from a :class:`BatchBuilder` that took the batch's messages and no fills
-(docs/book.md, "What is left": the switch).
+"""The batch with the committed book (``circuits/main/BatchBook.circom``, docs/book.md):
+its builder, which takes messages only, and its witness.
 
-NOT YET THE PRODUCT'S PATH: the operator still proves ``Batch.circom`` with the fills
-its engine chooses. This module replays a builder's messages in BatchBook's order, every
-valid order matched by the rules on the running state (:class:`RunningState`), and
-returns the inputs with the new state root, so the book-carrying batch is tested end to
-end before the builder, the engine and the store move to it.
+:class:`BookBatchBuilder` is what the engine uses for a venue configured with the book
+(``BatchConfig.book``): each valid order is matched by the rules when its message is added,
+on the running state (:class:`RunningState`), the accounts of the makers it meets opened in
+account slots (or :class:`BatchFull`); :meth:`BookBatchBuilder.seal` returns a
+:class:`BatchResult` whose witness (:class:`BookBatchWitness`) gives BatchBook's inputs.
 
-The replay, in the circuit's order: phases 1 and 2 as the builder did them (the same
-account slots, funding); then per message slot its order-slot write (a valid order's
-with what it fills, a cancel's, none for a no-op), opened in the account's order root as
-it stands after the earlier entries' steps, and a valid order's steps
-(:meth:`RunningState.enter`); then the account writes in slot order (phase 5), each
-opened in the account tree after the earlier writes; the roots are
-``H_STATE(accountsRoot, booksRoot)``.
+:func:`book_batch` replays a :class:`BatchBuilder` that took the batch's messages and no
+fills in BatchBook's order: phases 1 and 2 as the builder did them (the same account
+slots, funding); then per message slot its order-slot write (a valid order's with what it
+fills, a cancel's, none for a no-op), opened in the account's order root as it stands
+after the earlier entries' steps, and a valid order's steps (:meth:`RunningState.enter`);
+then the account writes in slot order (phase 5), each opened in the account tree after the
+earlier writes; the roots are ``H_STATE(accountsRoot, booksRoot)``. Its keyword hooks build
+the witnesses of cheating operators for the tamper tests.
 """
 
 from __future__ import annotations

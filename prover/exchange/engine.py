@@ -34,6 +34,16 @@ For every message, in arrival order (docs/scenario.md, "Matching rules"):
 5. At the start of every batch, resting orders with ``expiry < timestamp`` leave the
    book (the circuit would refuse them as makers).
 
+**With the committed book** (``config.book``: docs/book.md) the engine chooses nothing:
+each message goes to :class:`BookBatchBuilder`, which matches it by the rules the batch
+circuit proves, and the engine reports what the rules did (fills, a resting remainder, a
+removed self-trading or under-margined maker, a stopped taker: ``POST_ONLY_WOULD_CROSS``,
+``INSUFFICIENT_MARGIN``, ``SWEEP_LIMIT``, ``BOOK_FULL``). Rules 3 to 5 above are then the
+book's (a self-trade cancels the resting order; a post-only order that would trade enters
+and stops), and expired or cancelled orders leave the book when they reach its head.
+Batch boundaries are as in 4: a message whose makers do not fit the open batch's account
+slots seals it first.
+
 Everything is deterministic: the same state, markets, config, prices and messages
 give the same fills, rejections and roots. The module does no I/O.
 """

@@ -253,9 +253,13 @@ def _flow(circuit, seed: int) -> set[object]:
     return seen
 
 
-def test_random_flows_match_the_reference_and_are_proven(circuit):
+@pytest.mark.parametrize("seeds", [
+    range(2),
+    pytest.param(range(2, 8), marks=pytest.mark.slow),  # more flows, `-m slow`
+])
+def test_random_flows_match_the_reference_and_are_proven(circuit, seeds):
     seen: set[object] = set()
-    for seed in range(4):
+    for seed in seeds:
         seen |= _flow(circuit, seed)
     want = {Outcome.FILLED, Outcome.RESTED, Outcome.DROPPED, Outcome.REJECTED,
             Outcome.SWEEP_LIMIT, StepKind.FILL, StepKind.STALE, StepKind.SELF_TRADE}

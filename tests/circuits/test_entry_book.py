@@ -110,9 +110,13 @@ def _flow(circuit, seed: int) -> tuple[set, set]:
     return outcomes, kinds
 
 
-def test_random_flows_match_the_model(circuit):
+@pytest.mark.parametrize("seeds", [
+    range(2),
+    pytest.param(range(2, 8), marks=pytest.mark.slow),  # more flows, `-m slow`
+])
+def test_random_flows_match_the_model(circuit, seeds):
     outcomes, kinds = set(), set()
-    for seed in range(3):
+    for seed in seeds:
         o, k = _flow(circuit, seed)
         outcomes |= o
         kinds |= k

@@ -106,9 +106,13 @@ def _flow(circuit, seed: int) -> set[Outcome]:
     return outcomes
 
 
-def test_random_flows_match_the_model(circuit):
+@pytest.mark.parametrize("seeds", [
+    range(2),
+    pytest.param(range(2, 8), marks=pytest.mark.slow),  # more flows, `-m slow`
+])
+def test_random_flows_match_the_model(circuit, seeds):
     seen: set[Outcome] = set()
-    for seed in range(4):
+    for seed in seeds:
         seen |= _flow(circuit, seed)
     # A full side is rare in these flows: test_full_side_drops_the_remainder has it.
     assert seen | {Outcome.BOOK_FULL} == set(Outcome), set(Outcome) - seen

@@ -200,3 +200,27 @@ def test_later_order_cannot_go_first(circuit0):
     )
     assert result.books.side(0, SIDE_SELL).head_rank == order_rank(SIDE_SELL, 1000, 0)
     circuit0.witness(inputs).assert_rejected_only_by("main.stateOld")
+
+
+def test_cancelled_order_cannot_be_matched(circuit0):
+    """The fee account's ask of 5 was cancelled before the batch (its slot holds the
+    cancel); the operator matches A against it all the same, opening the slot as if it
+    still held the order (the body it knows)."""
+    state, books = _setup([])
+    o = order(FEE_ACCOUNT, SIDE_SELL, 1000, 5, 1)
+    state.set_slot(FEE_ACCOUNT, 1, OrderSlot(1 + (1 << 2), 0, 0, 1), None)  # the cancel
+    books.side(0, SIDE_SELL).insert(order_rank(SIDE_SELL, 1000, 0), book_ref(0, 1))
+
+    class CancelledLive(RunningState):
+        def _order_slot(self, ref):
+            k, slot_no, slot, body = super()._order_slot(ref)
+            return k, slot_no, slot, (o if ref == book_ref(0, 1) else body)
+
+    result = _cheat(state, books, [_buy(A, 1, 10), _buy(B_ACC, 1, 11, price=900)],
+                    running=CancelledLive)
+    assert result.filled == (1, 0)
+    circuit0.witness(result.inputs).assert_rejected_only_by(
+        "main.match[0].head[0].qty",
+        "main.match[0].head[0].live",
+        *(f"main.match[0].rules.{n}" for n in RULES),
+    )

@@ -42,9 +42,11 @@ from prover.exchange.domain import (
     Market,
     Order,
     OrderRef,
+    OrderRejected,
     OrderSlot,
     Position,
     PriceSet,
+    Reject,
     SignedCancel,
     SignedOrder,
     fee_for,
@@ -52,6 +54,7 @@ from prover.exchange.domain import (
 )
 from prover.exchange.entrybook import AccountSlot, EntryResult, RunningState
 from prover.exchange.inbox import Message
+from prover.exchange.margin import pretrade_check
 from prover.exchange.matching import StepKind
 from prover.exchange.state import ExchangeState
 from prover.field import encode_signed
@@ -458,10 +461,33 @@ class BookBatchBuilder:
         self._entries.append(book_entry)
         return book_entry
 
+    def check_entry(self, signed: Entry) -> None:
+        """:meth:`BatchBuilder.check_entry`'s rules, the pre-trade margin check on the
+        account as the batch's entries so far left it (fills included)."""
+        try:
+            self.builder.check_entry(signed)
+        except OrderRejected as exc:
+            # The margin check is the builder's last: every other rule passed.
+            if exc.reason != Reject.INSUFFICIENT_MARGIN:
+                raise
+        if isinstance(signed, SignedOrder):
+            order = signed.order
+            holder = self._holder(order.account)
+            account = (
+                holder.account if holder is not None
+                else self.builder.funded_account(order.account)
+            )
+            if not pretrade_check(account, order, self.builder.markets, self.params.marks):
+                raise OrderRejected(
+                    Reject.INSUFFICIENT_MARGIN,
+                    f"account {order.account} would miss its initial margin if the order filled",
+                    order=order.ref,
+                )
+
     def add_entry(self, signed: Entry) -> BookEntry:
-        """For tests and simulations: ``signed`` checked as :meth:`BatchBuilder.check_entry`
-        does, encrypted to the operator (deterministically) and added as a message."""
-        self.builder.check_entry(signed)
+        """For tests and simulations: ``signed`` checked as :meth:`check_entry` does,
+        encrypted to the operator (deterministically) and added as a message."""
+        self.check_entry(signed)
         return self.add_message(self.builder.encrypt_entry(signed))
 
     def _makers_met(self, judged: MessageOutcome, order: Order, seq: int) -> tuple[int, ...]:

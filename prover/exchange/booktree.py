@@ -309,6 +309,10 @@ class BookSide:
             yield ptr - 1, leaf
             ptr = leaf.next_ptr
 
+    def holds(self, ref: int) -> bool:
+        """Whether a live leaf of this side holds ``ref`` (a scan of the live leaves)."""
+        return any(self.leaves[i].ref == ref for _, i in self._sorted)
+
     def best(self) -> tuple[int, BookLeaf] | None:
         if self.head_ptr == NULL:
             return None

@@ -58,7 +58,7 @@ from prover.errors import ProtocolError
 from prover.exchange.batch import BatchBuilder, BatchResult
 from prover.exchange.book import OrderBook, RestingOrder, crosses, opposite
 from prover.exchange.bookbatch import BookBatchBuilder, BookEntry, fills_of
-from prover.exchange.booktree import ref_parts
+from prover.exchange.booktree import book_ref, ref_parts
 from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_IOC, TIF_POST_ONLY
 from prover.exchange.domain import (
     BatchConfig,
@@ -230,6 +230,10 @@ class Engine:
             config.check_live()
             if state.books is None:
                 raise ProtocolError("a venue that matches by the rules needs a state with books")
+        elif state.books is not None:
+            raise ProtocolError(
+                "the state carries the committed book but the batch config has no book_bits"
+            )
         self._operator_secret = operator_secret
         self.markets = tuple(markets) if markets is not None else state.markets
         self.config = config
@@ -366,6 +370,7 @@ class Engine:
         arrival = 0
         slot_mask = (1 << state.slot_bits) - 1
         view = self._builder if isinstance(self._builder, BookBatchBuilder) else None
+        now = view.params.timestamp if view is not None else state.last_timestamp
         for market in range(books.num_markets):
             for side in (SIDE_BUY, SIDE_SELL):
                 for _, leaf in books.side(market, side).walk():
@@ -375,7 +380,12 @@ class Engine:
                     body = view.order(account, order_id) if view else state.order(
                         account, order_id
                     )
-                    if body is None or slot.order_id != order_id or slot.filled >= body.size:
+                    if (
+                        body is None
+                        or slot.order_id != order_id
+                        or slot.filled >= body.size
+                        or body.expiry < now
+                    ):
                         continue
                     out.append((body, RestingOrder(
                         OrderRef(account, order_id), side, body.price, body.size,
@@ -488,9 +498,21 @@ class Engine:
         if not slot.is_open or slot.order_id == ref.order_id:
             return None
         order = builder.order(ref.account, slot.order_id)
-        if order is None or slot.filled >= order.size:
+        if order is None or not self._rests(order, slot.filled, builder.params.timestamp):
             return None
         return OrderRef(ref.account, slot.order_id)
+
+    def _rests(self, order: Order, filled: int, timestamp: int) -> bool:
+        """``order`` is live in the committed book: unfilled, unexpired at ``timestamp``,
+        and in its side (a dropped IOC remainder or a stopped taker never rested)."""
+        if filled >= order.size or order.expiry < timestamp:
+            return False
+        books = (
+            self._builder.books if isinstance(self._builder, BookBatchBuilder)
+            else self.state.books
+        )
+        assert books is not None
+        return books.side(order.market, order.side).holds(book_ref(order.account, order.order_id))
 
     def _book_outcome(self, added: BookEntry, outcome: Outcome, previous: OrderRef | None) -> None:
         """Report what the rules did with an entry: fills, resting, stops, removed heads."""
@@ -529,7 +551,7 @@ class Engine:
         kind = "order" if isinstance(signed, SignedOrder) else "cancel"
         ref = outcome.ref
         try:
-            builder.builder.check_entry(signed)
+            builder.check_entry(signed)
         except OrderRejected as exc:
             self._pending_messages.append(outcome.message)
             outcome.batch_number = builder.params.batch_number

@@ -416,10 +416,12 @@ class Operator:
     def _per_batch(self) -> int:
         if self._messages_per_batch is None:
             self._messages_per_batch = self.client.messages_per_batch()
-            if self._messages_per_batch > self.store.config.entries:
+            if self._messages_per_batch > self.store.config.range_limit:
                 raise ZkmatchError(
                     f"the Rollup takes {self._messages_per_batch} messages per batch, the "
-                    f"batch circuit {self.store.config.entries}"
+                    f"batch circuit at most {self.store.config.range_limit} (its message "
+                    "slots; with the committed book (K - 2) / (F + 1), so that every range "
+                    "fits)"
                 )
         return self._messages_per_batch
 

@@ -552,7 +552,11 @@ class Store:
         if self.in_flight() is not None:
             raise StoreError(f"{self.path}: a batch is already in flight")
         state = result.state
-        touched = sorted({a.index for a in result.witness.accounts if a.used})
+        # A message may name an account that does not exist (its empty leaf is opened, not
+        # written): no row for it.
+        touched = sorted(
+            {a.index for a in result.witness.accounts if a.used and state.exists(a.index)}
+        )
         delta = {
             "accounts": [self._account_rows(state, idx) for idx in touched],
             "book": [

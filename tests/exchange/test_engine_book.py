@@ -7,11 +7,13 @@ from __future__ import annotations
 import pytest
 
 from prover.errors import ProtocolError
+from prover.exchange import inbox
 from prover.exchange.booktree import Books
 from prover.exchange.constants import SIDE_SELL, TIF_IOC, TIF_POST_ONLY
 from prover.exchange.domain import BatchConfig, OrderRef, Reject
 from prover.exchange.engine import BOOK_FULL, SWEEP_LIMIT, Engine, Outcome
 from prover.exchange.state import ExchangeState
+from prover.exchange.venue import DEV_OPERATOR
 from prover.operator.store import Store
 from tests.exchange.trading import (
     ACCOUNT_BITS,
@@ -20,6 +22,7 @@ from tests.exchange.trading import (
     SELL,
     SLOT_BITS,
     Trader,
+    config,
     make_state,
     prices,
 )
@@ -156,3 +159,44 @@ def test_the_store_keeps_the_book_in_the_state(tmp_path) -> None:
     assert [(o.ref, r.remaining) for o, r in again.resting_orders()] == [(OrderRef(2, 1), 2)]
     out = again.submit(C.order(BUY, 100, 2, 1, tif=TIF_IOC))
     assert refs(out) == [(2, 1, 100, 2)]
+
+
+def _messages(entries):
+    return [inbox.encrypt_entry(e, DEV_OPERATOR.public_key) for e in entries]
+
+
+@pytest.mark.parametrize("book", [True, False])
+def test_a_message_naming_an_unknown_account_is_recorded(tmp_path, book) -> None:
+    """Anyone may post one: its empty leaf is opened, not written, and the store records
+    the batch (the account gets no row). Found by review; the fill-list venue had it too."""
+    cfg = book_config() if book else config()
+    state = book_state(cfg) if book else make_state({2: 10**6})
+    store = Store.create(tmp_path / "s.db", state, cfg)
+    eng = Engine(state, MARKETS, cfg, prices, on_seal=store.commit_batch)
+    _, (out,) = eng.submit_inbox(_messages([Trader(9).order(SELL, 100, 5, 1)]))
+    assert not out.accepted and reasons(out) == [("order", str(Reject.UNKNOWN_ACCOUNT))]
+    assert store.root == eng.state.root and store.next_batch == 1
+
+
+def test_the_pre_trade_check_sees_this_batchs_fills() -> None:
+    """A, short 90 after a fill, buys 150 (long 60 if it fills): the check weighs the
+    account as the batch left it, as the next batch would."""
+    eng = make()
+    eng.submit(B.order(BUY, 100, 90, 1))
+    assert refs(eng.submit(A.order(SELL, 100, 90, 1, tif=TIF_IOC))) == [(3, 1, 100, 90)]
+    out = eng.submit(A.order(BUY, 100, 150, 2))
+    assert out.accepted and out.rested, reasons(out)
+
+
+def test_only_an_order_that_rests_is_reported_cancelled() -> None:
+    eng = make()
+    eng.submit(A.order(SELL, 100, 2, 1, tif=TIF_IOC))  # dropped: never rested
+    out = eng.submit(A.order(SELL, 101, 2, 1 + (1 << SLOT_BITS)))  # the same slot
+    assert out.cancelled is None and out.rested
+    out = eng.submit(A.cancel(1 + (1 << SLOT_BITS)))
+    assert out.cancelled == OrderRef(2, 1 + (1 << SLOT_BITS))
+
+
+def test_a_state_with_books_needs_a_book_config() -> None:
+    with pytest.raises(ProtocolError, match="no book_bits"):
+        Engine(book_state(book_config()), MARKETS, config(), prices)

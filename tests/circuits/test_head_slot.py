@@ -226,3 +226,13 @@ def test_slot_is_opened_at_the_order_ids_index(circuit0):
         }
     )
     circuit0.witness(inputs).assert_rejected_only_by("main.write", "main.makerOrdersRoot")
+
+
+@pytest.mark.parametrize("flag", ["act", "cancel"])
+def test_act_and_cancel_are_bits(circuit0, flag):
+    """EntryMatch feeds both as bits; HeadSlot asserts it itself (found by the mutation
+    run: a 2 would scale the slot write)."""
+    order = _order()
+    slots = _live_slots(order)
+    inputs = slots.inputs(order, order, **{flag: 2})
+    circuit0.witness(inputs).assert_rejected_only_by(f"main.{flag}")

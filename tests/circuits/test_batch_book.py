@@ -6,6 +6,8 @@ and the circuit accepts the witness with the new state root the model computes.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from prover.exchange.batch import BatchBuilder
@@ -13,7 +15,8 @@ from prover.exchange.bookbatch import book_batch
 from prover.exchange.booktree import Books, book_ref, order_rank
 from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_IOC
 from prover.exchange.domain import Cancel, OrderSlot, SignedCancel
-from tests.circuits.harness import MUTATION_RUN, compile_main, expect_count
+from prover.proving.batch_circuit import BATCHBOOK_INPUTS
+from tests.circuits.harness import MUTATION_RUN, circuits_dir, compile_main, expect_count
 from tests.circuits.scenario import B_ACC, CONFIG, KEY_A, KEY_B, MARKETS, A, order, sign
 from tests.venue import dev_state, prices
 
@@ -132,3 +135,9 @@ def test_expired_head_is_removed_and_the_next_fills(circuit):
     result = _run_on(circuit, state, books, [opener, sign(buy)])
     assert result.filled == (0, 5)
     assert len(result.books.side(0, SIDE_SELL)) == 1  # the 1000 ask, 15 left
+
+
+def test_the_input_list_is_the_circuits():
+    """prover/proving/batch_circuit.py's BATCHBOOK_INPUTS, in declaration order."""
+    src = (circuits_dir() / "main" / "BatchBook.circom").read_text()
+    assert tuple(re.findall(r"signal input (\w+)", src)) == BATCHBOOK_INPUTS

@@ -167,3 +167,27 @@ def test_refs_and_bad_values():
     with pytest.raises(ProtocolError, match="already"):
         book.insert(order_rank(SIDE_SELL, 5, 1), 8)
     assert book.tree.get(3) == FREE_LEAF_HASH
+
+
+def test_books_survive_json_with_their_root_and_priority():
+    import json
+
+    from prover.exchange.booktree import Books
+
+    books = Books(2, bits=4, cap_levels=1)
+    asks = books.side(0, SIDE_SELL)
+    for seq, price in enumerate([1000, 990, 1010, 990]):
+        asks.insert(order_rank(SIDE_SELL, price, seq), book_ref(2 + seq, 1))
+    asks.pop()  # a freed leaf on the free stack
+    again = Books.from_json(json.loads(json.dumps(books.to_json())))
+    assert again.root == books.root
+    assert [leaf.ref for _, leaf in again.side(0, SIDE_SELL).walk()] == [
+        leaf.ref for _, leaf in asks.walk()
+    ]
+    step, step_again = (b.side(0, SIDE_SELL).insert(order_rank(SIDE_SELL, 995, 9), 7)
+                        for b in (books, again))
+    assert step_again == step and again.root == books.root  # the free stack came back too
+    data = books.to_json()
+    data["sides"][1]["leaves"][0][2] = "5"  # a damaged ref
+    with pytest.raises(ProtocolError, match="root does not match"):
+        Books.from_json(data)

@@ -419,3 +419,20 @@ def test_order_json_round_trip(o: Order) -> None:
     o.check()
     assert Order.from_json(o.to_json()) == o
     assert Order.from_json(o.to_json()).hash() == o.hash()
+
+
+def test_a_book_config_survives_json_and_names_its_circuit():
+    from prover.exchange.domain import BatchConfig
+
+    cfg = BatchConfig(4, 2, 2, 5, 1, 2, book_bits=4, book_cap_levels=1)
+    assert BatchConfig.from_json(cfg.to_json()) == cfg and cfg.book and cfg.steps == 2
+    assert cfg.as_circuit_params() == {
+        "K": 5, "E": 1, "F": 2, "D": 4, "S": 2, "M": 2, "BB": 4, "CL": 1,
+    }
+    assert cfg.range_limit == 1
+    legacy = BatchConfig(4, 2, 2, 4, 2, 2)
+    assert "book_bits" not in legacy.to_json() and legacy.range_limit == 2
+    with pytest.raises(ProtocolError, match="K >= F"):
+        BatchConfig(4, 2, 2, 4, 1, 2, book_bits=4).check_live()
+    with pytest.raises(ProtocolError, match="book_cap_levels"):
+        BatchConfig(4, 2, 2, 5, 1, 2, book_bits=4, book_cap_levels=2)

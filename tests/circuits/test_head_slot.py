@@ -230,8 +230,11 @@ def test_slot_is_opened_at_the_order_ids_index(circuit0):
 
 @pytest.mark.parametrize("flag", ["act", "cancel"])
 def test_act_and_cancel_are_bits(circuit0, flag):
-    """EntryMatch feeds both as bits; HeadSlot asserts it itself (found by the mutation
-    run: a 2 would scale the slot write)."""
+    """EntryMatch feeds both as bits; HeadSlot asserts it itself (a 2 would scale the slot
+    write). Written for the mutation run's two survivors: it kills the `cancel` one; a
+    non-bit `act` here also breaks the write's opening, so dropping `act`'s booleanity
+    still survives at the template (docs/circuits.md: equivalent in BatchBook, where
+    EntryMatch's stepAct is a bit)."""
     order = _order()
     slots = _live_slots(order)
     inputs = slots.inputs(order, order, **{flag: 2})

@@ -197,3 +197,20 @@ def test_margin_is_weighed_on_the_fill_made(circuit0):
     w = circuit0.witness(inputs)
     assert w["rules.takerMarginOk[0]"] == 1  # the weighed lot passes
     w.assert_rejected_only_by("main.rules.stepTryQty", "main.rules.expectTry")
+
+
+def test_maker_slot_must_be_a_used_one(circuit0):
+    """The maker's account copied into an unused (padding) account slot, whose writes the
+    batch never makes: a fill read from there would move the maker's money nowhere. Only
+    the used check refuses it (found by the mutation run)."""
+    state = _state()
+    state.enter(3, _order(3, SIDE_SELL, 20, 1), make_seq(1, 0), F)
+    padding = state.accounts[3].copy()
+    padding.used = False
+    state.accounts[4] = padding
+    result = state.enter(2, _order(2, SIDE_BUY, 5, 2, TIF_IOC), make_seq(1, 1), F)
+    assert result.match.filled == 5
+    inputs = result.circuit_inputs(F)
+    assert inputs["stepMakerSlot"][0] == 3
+    inputs["stepMakerSlot"][0] = 4
+    circuit0.witness(inputs).assert_rejected_only_by("main.makerUsed")

@@ -979,13 +979,13 @@ class BatchBuilder:
         or one that would replace a slot a fill of this batch used as the maker (plan the
         batch to avoid it). Nothing changes when it raises.
         """
-        return self._commit_message(self.judge_message(message))
+        return self.commit_message(self.judge_message(message))
 
     def judge_message(self, message: Message) -> MessageOutcome:
         """What :meth:`add_message` would make of ``message`` (and the account it names),
         changing nothing; raises as :meth:`add_message` does. A matching builder
-        (prover/exchange/bookbatch.py) judges a message, opens the makers its order meets,
-        then commits it with :meth:`add_message`."""
+        (prover/exchange/bookbatch.py) judges a message, finds the makers its order meets,
+        then commits it with :meth:`commit_message` and opens them."""
         if self._result is not None:
             raise ProtocolError("the batch is sealed")
         e = len(self._entries)
@@ -1028,7 +1028,9 @@ class BatchBuilder:
             )
         return MessageOutcome(e, message, decoded, entry, reason, account, slot_no)
 
-    def _commit_message(self, judged: MessageOutcome) -> MessageOutcome:
+    def commit_message(self, judged: MessageOutcome) -> MessageOutcome:
+        """Consume the message :meth:`judge_message` just judged (nothing may change in
+        between)."""
         e, message, entry, account, slot_no = (
             judged.index, judged.message, judged.entry, judged.account, judged.slot_no,
         )

@@ -300,9 +300,10 @@ class _Probe(RunningState):
         )
 
     def slot_of(self, index: int) -> int:
-        for k, slot in enumerate(self.accounts):
-            if slot.used and slot.index == index:
-                return k
+        try:
+            return super().slot_of(index)
+        except ProtocolError:
+            pass
         self.accounts.append(self.loader(index))
         self.loaded.add(index)
         return len(self.accounts) - 1
@@ -442,7 +443,7 @@ class BookBatchBuilder:
         makers: tuple[int, ...] = ()
         if isinstance(entry, SignedOrder):
             makers = self._makers_met(judged, entry.order, seq)
-        self.builder.add_message(message)
+        self.builder.commit_message(judged)
         for index in makers:
             self.builder.open_account(index)
         running = self._running

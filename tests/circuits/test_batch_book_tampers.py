@@ -185,7 +185,11 @@ def _fake_book_batch(asks, worse_first, takers):
 
 def test_maker_must_be_the_best(circuit0):
     """Asks at 1000 (order 1) and 990 (order 2): the operator links the 1000 ask in at the
-    head and fills A from it."""
+    head and fills A from it. In the committed book the best order is the head by the
+    book's invariant (every insertion proven at its place, test_book.py's insert tests)
+    and a step can only open the head (test_book.py::test_pop_opens_the_head_leaf_only);
+    so the operator's only way is another book, and this shows the batch refuses one
+    whose root is not the state's."""
     result, inputs = _fake_book_batch(
         [(1000, 1), (990, 1)], 0, [_buy(A, 1, 10), _buy(B_ACC, 1, 11, price=900)]
     )
@@ -194,7 +198,9 @@ def test_maker_must_be_the_best(circuit0):
 
 
 def test_later_order_cannot_go_first(circuit0):
-    """Two asks at 1000, order 1 first: the operator links order 2 in ahead of it."""
+    """Two asks at 1000, order 1 first: the operator links order 2 in ahead of it (as
+    above: the queue rule itself is test_book.py's
+    test_later_order_at_the_same_price_cannot_jump_the_queue)."""
     result, inputs = _fake_book_batch(
         [(1000, 1), (1000, 1)], 1, [_buy(A, 1, 10), _buy(B_ACC, 1, 11, price=900)]
     )

@@ -15,7 +15,7 @@ import pytest
 from prover.crypto.eddsa import PrivateKey
 from prover.exchange.booktree import Books
 from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC, TIF_POST_ONLY
-from prover.exchange.domain import Account, Order, OrderSlot, make_seq
+from prover.exchange.domain import Account, Market, Order, OrderSlot, Position, make_seq
 from prover.exchange.entrybook import AccountSlot, RunningState
 from prover.exchange.matching import Outcome, StepKind
 from tests.circuits.harness import MUTATION_RUN, compile_main, expect_count
@@ -214,3 +214,136 @@ def test_maker_slot_must_be_a_used_one(circuit0):
     assert inputs["stepMakerSlot"][0] == 3
     inputs["stepMakerSlot"][0] = 4
     circuit0.witness(inputs).assert_rejected_only_by("main.makerUsed")
+
+
+# Margin and expiry at their exact boundaries. An off-by-one in the wiring of the weighed
+# fill into the two MarginBits (its fee's notional or rate, its position move, the
+# collateral before and after) or of the batch time into HeadSlot changes a fact only
+# here: the mutation run found that no flow above reaches these edges.
+#
+# Market 0 here has a tick of 1 and fees of 1,000 ppm on both sides, so that one lot at
+# 1,999 pays a fee of 1 and a notional or rate one higher pays 2 (1,999 * 1,001 / 10^6 >= 2).
+EDGE_MARKETS = (
+    Market(0, tick_size=1, imr_bps=1000, mmr_bps=500, maker_fee_ppm=1000, taker_fee_ppm=1000),
+    MARKETS[1],
+)
+EDGE_MARKS = (2_000, 500)
+
+
+def _edge_state(coll4: int, pos4: int = 0) -> RunningState:
+    """Accounts 2 and 3 rich, account 4 with collateral ``coll4`` and ``pos4`` lots long in
+    market 0."""
+    key = PrivateKey.from_seed("entry-book").public_key
+    accounts = []
+    for i, c in enumerate([10**9, 0, 10**9, 10**9, coll4]):
+        positions = [Position(pos4 if i == 4 else 0), Position()]
+        accounts.append(AccountSlot(i, Account(key, 0, c, positions), S))
+    return RunningState(
+        accounts, Books(M, bits=BITS, cap_levels=CAP), EDGE_MARKETS, EDGE_MARKS, T, S
+    )
+
+
+def _least(lo: int, hi: int, passes) -> int:
+    """The least c in (lo, hi] with passes(c), passes monotone, not passes(lo), passes(hi)."""
+    assert not passes(lo) and passes(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if passes(mid) else (mid, hi)
+    return hi
+
+
+def _edge_order(account, side, size, order_id, price, tif=TIF_GTC, expiry=T + 50):
+    return Order(account, 0, side, price, size, order_id, expiry, 1_000, tif)
+
+
+def _taker_buys_one(c: int, check=None) -> Outcome:
+    """Account 4 (collateral c) buys 1 lot at 1,999 from account 3's resting ask."""
+    state = _edge_state(c)
+    first = state.enter(3, _edge_order(3, SIDE_SELL, 1, 1, 1_999), make_seq(1, 0), F)
+    if check:
+        check(state, first)
+    result = state.enter(4, _edge_order(4, SIDE_BUY, 1, 2, 1_999, TIF_IOC), make_seq(1, 1), F)
+    if check:
+        check(state, result)
+    return result.match.outcome
+
+
+def _maker_sells_one(c: int, check=None) -> list[StepKind]:
+    """Account 4 (collateral c) rests an ask of 1 lot at 1,999; account 2 buys it."""
+    state = _edge_state(c)
+    first = state.enter(4, _edge_order(4, SIDE_SELL, 1, 1, 1_999), make_seq(1, 0), F)
+    if check:
+        check(state, first)
+    result = state.enter(2, _edge_order(2, SIDE_BUY, 1, 2, 1_999, TIF_IOC), make_seq(1, 1), F)
+    if check:
+        check(state, result)
+    return [s.kind for s in result.match.steps]
+
+
+def _taker_reduces(c: int, check=None) -> Outcome:
+    """Account 4 (collateral c, 40 lots long) sells 10 at the mark, 2,000, to account 3's
+    bid: a risk-reducing fill."""
+    state = _edge_state(c, pos4=40)
+    first = state.enter(3, _edge_order(3, SIDE_BUY, 10, 1, 2_000), make_seq(1, 0), F)
+    if check:
+        check(state, first)
+    result = state.enter(4, _edge_order(4, SIDE_SELL, 10, 2, 2_000, TIF_IOC), make_seq(1, 1), F)
+    if check:
+        check(state, result)
+    return result.match.outcome
+
+
+def test_taker_at_its_initial_margin_edge(circuit):
+    """After buying 1 at 1,999 with its fee of 1, V' = c and IR' = 2,000 * 1,000 bps, so the
+    taker passes from c = 200 on (V' * 10^4 = IR'). At 200 a fee one higher (its notional
+    or rate off by one) fails it; at 199 a collateral after or a position move one higher
+    passes it. Both witnesses are the model's."""
+    assert _least(0, 10_000, lambda c: _taker_buys_one(c) == Outcome.FILLED) == 200
+
+    def check(state, result):
+        _check(circuit, state, result)
+
+    assert _taker_buys_one(200, check) == Outcome.FILLED
+    assert _taker_buys_one(199, check) == Outcome.TAKER_MARGIN
+
+
+def test_maker_at_its_initial_margin_edge(circuit):
+    """The maker selling 1 at 1,999 with its fee of 1 has V' = c - 2 against the same IR':
+    it passes from c = 202 on; a maker fee one higher fails it at 202."""
+    assert _least(0, 10_000, lambda c: _maker_sells_one(c) == [StepKind.FILL]) == 202
+
+    def check(state, result):
+        _check(circuit, state, result)
+
+    assert _maker_sells_one(202, check) == [StepKind.FILL]
+    assert _maker_sells_one(201, check) == [StepKind.MAKER_MARGIN]
+
+
+def test_risk_reducing_taker_at_its_ratio_edge(circuit):
+    """Selling 10 of 40 lots at the mark, fee 20: V = c + 80,000, V' = c + 79,980,
+    MR = 4 * 10^7, MR' = 3 * 10^7, so V' * MR >= V * MR' from c = -79,920 on, with
+    V' * 10^4 under IR' (rule B alone). At -79,920 the two sides are equal: a collateral
+    before one higher fails the taker; at -79,921 a collateral after one higher passes it."""
+    edge = _least(-100_000, -74_000, lambda c: _taker_reduces(c) == Outcome.FILLED)
+    assert edge == -79_920
+
+    def check(state, result):
+        _check(circuit, state, result)
+
+    assert _taker_reduces(edge, check) == Outcome.FILLED
+    assert _taker_reduces(edge - 1, check) == Outcome.TAKER_MARGIN
+
+
+def test_a_maker_expiring_at_the_batch_time_still_fills(circuit):
+    """An order is live while t <= expiry: at t = expiry it fills, one second later it is
+    stale (a batch time off by one in HeadSlot would make the first stale)."""
+    for later, kinds in ((0, [StepKind.FILL]), (1, [StepKind.STALE])):
+        state = _edge_state(10**9)
+        rest = state.enter(3, _edge_order(3, SIDE_SELL, 5, 1, 1_999, expiry=T), make_seq(1, 0), F)
+        _check(circuit, state, rest)
+        state.timestamp += later
+        result = state.enter(
+            2, _edge_order(2, SIDE_BUY, 5, 2, 1_999, TIF_IOC, expiry=T + 50), make_seq(2, 0), F
+        )
+        assert [s.kind for s in result.match.steps] == kinds
+        _check(circuit, state, result)

@@ -121,6 +121,27 @@ BATCH_ALLOWLIST: tuple[Allowed, ...] = (
 )
 
 
+#: The reviewed allowlist for ``BatchBook`` (tests/circuits/test_freedom_book.py): Batch's
+#: kinds, which its phases share, and two of the matching's.
+BATCHBOOK_ALLOWLIST: tuple[Allowed, ...] = (
+    *BATCH_ALLOWLIST,
+    Allowed(
+        r"\.collAbs\.neg$",
+        "MarginBit's SignedRange of the collateral after a weighed fill (`collAbs`), whose "
+        "sign bit can flip only when the value is 0 (a padding slot's, or an account's at "
+        "exactly zero); MarginBit reads only its abs",
+    ),
+    Allowed(
+        r"^main\.eInsPredPtr\[(\d+)\]$",
+        "the insertion's predecessor pointer of a message whose order does not rest "
+        "(eRest = 0): BookInsert reads it only through `enabled * (predPtr - 1)` and "
+        "`onHead * (predPtr - f - 1)`, both 0 when the insertion is disabled, which "
+        "writes nothing",
+        lambda w, m: w[f"eRest[{m.group(1)}]"] == 0,
+    ),
+)
+
+
 def unexplained(
     r1cs: R1CS,
     values: list[int],

@@ -23,12 +23,14 @@ compiled test instance.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -292,24 +294,84 @@ class Circuit:
             out = Path(tmp) / "witness.wtns"
             inp.write_text(json.dumps(_jsonable(inputs)))
             js = self.directory / f"{self.name}_js"
-            proc = subprocess.run(
-                [
-                    "node",
-                    str(js / "generate_witness.js"),
-                    str(js / f"{self.name}_noassert.wasm"),
-                    str(inp),
-                    str(out),
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0 or not out.exists():
-                raise RuntimeError(f"witness generation failed: {proc.stderr[-2000:]}")
+            _WITNESSES.run(js, js / f"{self.name}_noassert.wasm", inp, out)
             return Witness(self, parse_wtns(out.read_bytes()))
 
     def accepts(self, inputs: dict[str, object]) -> bool:
         return self.witness(inputs).ok
+
+
+class _WitnessServer:
+    """One node process per test process that keeps the most recent circuits' wasm loaded
+    (tests/circuits/witness_server.js): a witness then costs its computation only, not
+    node's start and the wasm's instantiation (about half of each call on the batch).
+    ``ZKMATCH_WITNESS_SERVER=0`` runs circom's own generate_witness.js once per witness."""
+
+    SCRIPT = Path(__file__).with_name("witness_server.js")
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    def run(self, js: Path, wasm: Path, inp: Path, out: Path) -> None:
+        if os.environ.get("ZKMATCH_WITNESS_SERVER", "1") == "0":
+            self._once(js, wasm, inp, out)
+            return
+        request = json.dumps({"js": str(js), "wasm": str(wasm), "input": str(inp),
+                              "output": str(out)})
+        with self._lock:
+            proc = self._started()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(request + "\n")
+                proc.stdin.flush()
+                reply = ""
+                while not reply.startswith("@@zkw "):
+                    reply = proc.stdout.readline()
+                    if not reply:
+                        raise BrokenPipeError("the witness server stopped")
+            except (BrokenPipeError, OSError) as e:
+                self._proc = None
+                raise RuntimeError(f"witness generation failed: {e}") from e
+        if reply.startswith("@@zkw err "):
+            raise RuntimeError(f"witness generation failed: {json.loads(reply[10:])[-2000:]}")
+        if not out.exists():
+            raise RuntimeError("witness generation failed: no witness written")
+
+    def _started(self) -> subprocess.Popen[str]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                ["node", str(self.SCRIPT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            atexit.register(self.close)
+        return self._proc
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    @staticmethod
+    def _once(js: Path, wasm: Path, inp: Path, out: Path) -> None:
+        proc = subprocess.run(
+            ["node", str(js / "generate_witness.js"), str(wasm), str(inp), str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"witness generation failed: {proc.stderr[-2000:]}")
+
+
+_WITNESSES = _WitnessServer()
 
 
 def _write_noassert_generator(js: Path, name: str) -> None:

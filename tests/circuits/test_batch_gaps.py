@@ -106,6 +106,7 @@ def fee_overflow(batch0):
     return inputs
 
 
+@pytest.mark.slow  # compiles the batch as it was before the fix
 def test_fee_account_overflow_between_fills_was_accepted_before_the_fix(fee_overflow):
     old = _mutant(
         """        feeCollRange[f] = SignedRange(COLLATERAL_BITS());
@@ -187,6 +188,7 @@ def reordered(batch0):
     return repair(batch0, pre, inputs)
 
 
+@pytest.mark.slow  # compiles the batch as it was before the fix
 def test_fills_out_of_entry_order_were_accepted_before_the_fix(reordered):
     old = _mutant(
         """        fillUsed[f + 1] * (1 - fillUsed[f]) === 0;

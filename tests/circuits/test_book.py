@@ -50,6 +50,7 @@ def insert0():
     return compile_main("lib/BookInsert.circom", f"BookInsert({LOWER}, {CAP})", optimize=0)
 
 
+@pytest.mark.slow  # a production-size compile; the cost target (docs/circuits.md)
 @pytest.mark.skipif(MUTATION_RUN, reason="counts are not asserted in mutation runs")
 def test_constraint_counts_at_the_production_size():
     # 2^16 leaves per side: six levels below a cap of 16 (docs/book.md, "Cost").

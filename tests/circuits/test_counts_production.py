@@ -1,6 +1,7 @@
 """Constraint counts of the templates at production sizes (D = 32, S = 8, M = 8).
 
-docs/circuits.md builds the per-fill budget from these; each is one compile (seconds).
+docs/circuits.md builds the per-fill budget from these; each is one compile (seconds to a
+minute on a fresh clone), so they run with `-m slow` (`make test-slow`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ COUNTS = [
     ("lib/OrderEntry.circom", "OrderEntry(8, 8)", 8502),
     ("lib/FillCheck.circom", "FillCheck(8, 8)", 4074),
 ]
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize(("source", "instance", "count"), COUNTS, ids=[c[1] for c in COUNTS])

@@ -39,6 +39,7 @@ def circuit():
     )
 
 
+@pytest.mark.slow  # a production-size compile; the cost target (docs/circuits.md)
 @pytest.mark.skipif(MUTATION_RUN, reason="counts are not asserted in mutation runs")
 def test_constraint_count_at_the_production_size():
     # F = 2 steps, 2^16 orders per side, K = 4, S = 8, M = 2.

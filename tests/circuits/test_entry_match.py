@@ -39,6 +39,7 @@ def circuit0():
     return compile_main("lib/EntryMatch.circom", f"EntryMatch({F}, {LOWER}, {CAP})", optimize=0)
 
 
+@pytest.mark.slow  # a production-size compile; the cost target (docs/circuits.md)
 @pytest.mark.skipif(MUTATION_RUN, reason="counts are not asserted in mutation runs")
 def test_constraint_count_at_the_production_size():
     # 2^16 orders per side (six levels below a cap of 16), two steps per taker.

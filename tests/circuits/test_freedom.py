@@ -64,6 +64,7 @@ def test_no_unexplained_free_wire_at_o0(batch0, name):
     check_freedom(batch0, circuit_inputs(_batches()[name].witness.as_circuit_inputs()))
 
 
+@pytest.mark.slow  # a review of the list (one freedom pass per entry and batch)
 @pytest.mark.skipif(MUTATION_RUN, reason="a review of the list, not a rule of the circuit")
 def test_allowlist_entries_are_all_needed(batch):
     """Each reviewed entry explains a wire of some batch above (no stale entries)."""

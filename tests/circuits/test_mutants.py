@@ -72,6 +72,7 @@ def test_dropped_price_rule_accepts_the_wrong_price_witness(batch0):
     assert mutant.witness(repair(mutant, pre_state(), x)).ok
 
 
+@pytest.mark.slow  # one more mutant batch to compile; the drop case above runs by default
 def test_unpinned_taker_room_accepts_the_taker_overfill(batch0):
     """unpin: MessageEntry's `filledRoom.in <== validOrder * (size - filled)` as a hint + 1:
     the witness of test_taker_overfill (size - filled = -1) then passes the range check."""
@@ -84,6 +85,7 @@ def test_unpinned_taker_room_accepts_the_taker_overfill(batch0):
     assert mutant.witness(repair(mutant, pre_state(), x)).ok
 
 
+@pytest.mark.slow  # one more mutant batch to compile
 def test_perturbed_hint_breaks_an_honest_witness():
     """hint: SignedRange's `abs <-- ...` + 1 is pinned: the honest batch is rejected."""
     mutant = _mutant_batch(_site("lib/SignedRange.circom", "hint", "abs <--").mutation)

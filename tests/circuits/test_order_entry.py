@@ -14,8 +14,12 @@ from prover.crypto.babyjub import SUBORDER
 from prover.exchange.domain import Cancel, Order, OrderSlot
 from prover.field import SNARK_FIELD
 from prover.merkle import compute_root
-from tests.circuits.harness import compile_main, expect_count
+from tests.circuits.harness import MUTATION_RUN, compile_main, expect_count
 from tests.circuits.scenario import SLOT, M, S, entry_inputs, two_trader_batches
+
+# OrderEntry is in no batch since the inbox (MessageEntry took its place, docs/inbox.md):
+# its tests run with `-m slow`, and in mutation runs of its template (scripts/mutate.py).
+pytestmark = [] if MUTATION_RUN else [pytest.mark.slow]
 
 P = SNARK_FIELD
 FIELDS = ("market", "side", "price", "size", "orderId", "expiry", "maxFeePpm", "tif")

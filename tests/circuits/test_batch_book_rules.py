@@ -104,7 +104,8 @@ def test_slot_0_unused_drops_the_fee_account(circuit0):
 
 
 def test_slot_1_unused_drops_the_insurance_fund(circuit0):
-    pre, result = _rests()
+    """(An empty batch, so that no used slot follows the unused one.)"""
+    pre, result = _batch()
     x = copy.deepcopy(result.inputs)
     x["accUsed"][1] = "0"
     circuit0.witness(repair(circuit0, pre, x)).assert_rejected_only_by("accUsed[1]")

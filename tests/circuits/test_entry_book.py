@@ -348,3 +348,46 @@ def test_a_maker_expiring_at_the_batch_time_still_fills(circuit):
         )
         assert [s.kind for s in result.match.steps] == kinds
         _check(circuit, state, result)
+
+
+def _maker_reduces(c: int, check=None) -> list[StepKind]:
+    """Account 4 (collateral c, 40 lots long) rests an ask of 10 at the mark, 2,000;
+    account 2 buys it: a risk-reducing fill for the maker."""
+    state = _edge_state(c, pos4=40)
+    first = state.enter(4, _edge_order(4, SIDE_SELL, 10, 1, 2_000), make_seq(1, 0), F)
+    if check:
+        check(state, first)
+    result = state.enter(2, _edge_order(2, SIDE_BUY, 10, 2, 2_000, TIF_IOC), make_seq(1, 1), F)
+    if check:
+        check(state, result)
+    return [s.kind for s in result.match.steps]
+
+
+def test_risk_reducing_maker_at_its_ratio_edge(circuit):
+    """The maker's side of the ratio rule, with the same numbers as the taker's above
+    (the maker's fee rate is the taker's here): from c = -79,920 on. A maker's collateral
+    or position before, off by one, moves V and MR and so this edge."""
+    edge = _least(-100_000, -74_000, lambda c: _maker_reduces(c) == [StepKind.FILL])
+    assert edge == -79_920
+
+    def check(state, result):
+        _check(circuit, state, result)
+
+    assert _maker_reduces(edge, check) == [StepKind.FILL]
+    assert _maker_reduces(edge - 1, check) == [StepKind.MAKER_MARGIN]
+
+
+def test_fee_account_at_its_collateral_bound(circuit0):
+    """The fee account (slot 0) receiving the fees of a fill (1 + 1 here) up to exactly
+    2^63 - 1 is accepted; one more unit over the bound is refused by the fee account's
+    range alone (the model refuses such a fill: Account's collateral bound)."""
+    state = _edge_state(10**9)
+    state.enter(3, _edge_order(3, SIDE_SELL, 1, 1, 1_999), make_seq(1, 0), F)
+    result = state.enter(2, _edge_order(2, SIDE_BUY, 1, 2, 1_999, TIF_IOC), make_seq(1, 1), F)
+    assert result.match.filled == 1
+    inputs = result.circuit_inputs(F)
+    fees = 2
+    inputs["collIn"][0] = (1 << 63) - 1 - fees
+    assert circuit0.witness(inputs).ok
+    inputs["collIn"][0] = (1 << 63) - fees
+    circuit0.witness(inputs).assert_rejected_only_by("main.feeRange")

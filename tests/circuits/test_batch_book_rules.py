@@ -18,7 +18,8 @@ from prover.crypto import babyjub
 from prover.exchange.batch import BatchBuilder
 from prover.exchange.bookbatch import book_batch
 from prover.exchange.booktree import Books
-from prover.exchange.constants import SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
+from prover.exchange.constants import FEE_ACCOUNT, SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
+from prover.exchange.domain import SignedOrder
 from prover.exchange.venue import DEV_OPERATOR
 from prover.field import SNARK_FIELD
 from tests.circuits.bookcheat import repair
@@ -232,3 +233,34 @@ def test_a_forged_leaf_against_the_true_accounts_root(circuit0):
     assert x["oldRoot"] != result.inputs["oldRoot"]
     x["accountsRoot"], x["oldRoot"] = result.inputs["accountsRoot"], result.inputs["oldRoot"]
     circuit0.witness(x).assert_rejected_only_by(*(f"write[{k}].oldRoot" for k in range(4)))
+
+
+def test_a_collateral_at_its_bound_is_accepted(circuit0):
+    """The fee account at exactly 2^63 - 1 through funding and to the end: both of the
+    batch's collateral range checks (after funding, and final) read the value itself, so
+    either read off by one would refuse this honest batch."""
+    state = dev_state(MARKETS, 4, 2)
+    state.deposit(FEE_ACCOUNT, (1 << 63) - 1)
+    builder = BatchBuilder(state, CONFIG, prices(0, 1000, (1000, 500), (0, 0)))
+    result = book_batch(builder, Books(2, bits=BB, cap_levels=CL), F)
+    w = circuit0.witness(result.inputs)
+    assert w["coll[0][0]"] == (1 << 63) - 1
+    assert w.ok, w.failing()
+
+
+def test_an_unknown_accounts_empty_leaf_stays_empty(circuit0):
+    """A message naming account 5, which has no leaf: the empty leaf is opened in a used
+    account slot (the message's slot must hold that index) and written back unchanged,
+    though the batch moves the funding indices every written account takes."""
+    unknown = 5
+    pre = dev_state(MARKETS, 4, 2)
+    builder = BatchBuilder(pre, CONFIG, prices(0, 1000, (1000, 500), (1, 0)))
+    signed = SignedOrder.sign(order(unknown, SIDE_BUY, 990, 10, 1, tif=TIF_GTC), KEY_A)
+    builder.add_message(builder.encrypt_entry(signed))  # as the inbox holds it
+    x = book_batch(builder, Books(2, bits=BB, cap_levels=CL), F).inputs
+    k = [int(i) for i in x["accIndex"]].index(unknown)
+    assert x["accUsed"][k] == "1" and x["entryAccountSlot"][0] == str(k)
+    w = circuit0.witness(x)
+    assert w.ok, w.failing()
+    assert w[f"written[{k}]"] == w[f"leafBefore[{k}].leaf"] == pre.empty_leaf
+    assert w[f"leafAfter[{k}].leaf"] != w[f"leafBefore[{k}].leaf"]  # a write would show

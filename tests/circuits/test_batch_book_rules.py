@@ -11,6 +11,7 @@ break in the fill-list batch; the matching's are test_batch_book_tampers.py's.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 
@@ -19,7 +20,7 @@ from prover.exchange.batch import BatchBuilder
 from prover.exchange.bookbatch import book_batch
 from prover.exchange.booktree import Books
 from prover.exchange.constants import FEE_ACCOUNT, SIDE_BUY, SIDE_SELL, TIF_GTC, TIF_IOC
-from prover.exchange.domain import SignedOrder
+from prover.exchange.domain import Position, SignedOrder
 from prover.exchange.venue import DEV_OPERATOR
 from prover.field import SNARK_FIELD
 from tests.circuits.bookcheat import repair
@@ -264,3 +265,26 @@ def test_an_unknown_accounts_empty_leaf_stays_empty(circuit0):
     assert w.ok, w.failing()
     assert w[f"written[{k}]"] == w[f"leafBefore[{k}].leaf"] == pre.empty_leaf
     assert w[f"leafAfter[{k}].leaf"] != w[f"leafBefore[{k}].leaf"]  # a write would show
+
+
+def test_funding_out_of_range_then_back(circuit0):
+    """A (forged pre-state: C = 2^63 - 11, long 1 lot with F = 100 where F* = 0) receives
+    100 of funding, 2^63 + 89 > 2^63 - 1; its buy of 2 lots then pays it back under, so
+    only the range check after funding can see it (a final leaf in range)."""
+    pre, books = _setup([(1000, 1), (1000, 1)])
+    result = _cheat(pre, books, [_buy(A, 2, 10)])
+    assert result.filled[0] == 2
+    big = 2**63 - 11
+    forged = pre.copy()
+    forged.set_account(
+        A, replace(pre.account(A), collateral=big, positions=(Position(1, 100), Position(0, 0)))
+    )
+    x = copy.deepcopy(result.inputs)
+    k = int(x["entryAccountSlot"][0])
+    x["accCollateral"][k] = str(big)
+    x["accPosSize"][k] = ["1", "0"]
+    x["accPosFunding"][k] = ["100", "0"]
+    w = circuit0.witness(repair(circuit0, forged, x))
+    assert w[f"collFunded[{k}]"] == 2**63 + 89
+    assert w[f"coll[2][{k}]"] < 2**63
+    w.assert_rejected_only_by(f"collFundedRange[{k}]")

@@ -257,82 +257,66 @@ def _edge_order(account, side, size, order_id, price, tif=TIF_GTC, expiry=T + 50
     return Order(account, 0, side, price, size, order_id, expiry, 1_000, tif)
 
 
-def _taker_buys_one(c: int, check=None) -> Outcome:
-    """Account 4 (collateral c) buys 1 lot at 1,999 from account 3's resting ask."""
-    state = _edge_state(c)
-    first = state.enter(3, _edge_order(3, SIDE_SELL, 1, 1, 1_999), make_seq(1, 0), F)
-    if check:
-        check(state, first)
-    result = state.enter(4, _edge_order(4, SIDE_BUY, 1, 2, 1_999, TIF_IOC), make_seq(1, 1), F)
-    if check:
-        check(state, result)
-    return result.match.outcome
+def _edge_fill(c: int, role: str, maker: int, maker_side: int, taker: int, size: int,
+               price: int, pos4: int = 0, circuit=None):
+    """Account 4 (collateral c, ``pos4`` lots long) trades ``size`` at ``price`` with a rich
+    account: ``maker`` rests its order (GTC), then ``taker`` takes it (IOC). Returns how
+    account 4 (the ``role``) came out: the taker's outcome, or the maker's step kinds.
+    With ``circuit``, each entry's witness is checked against the model."""
+    state = _edge_state(c, pos4)
+    taker_side = SIDE_BUY if maker_side == SIDE_SELL else SIDE_SELL
+    entries = ((maker, maker_side, 1, TIF_GTC), (taker, taker_side, 2, TIF_IOC))
+    for n, (account, side, order_id, tif) in enumerate(entries):
+        o = _edge_order(account, side, size, order_id, price, tif)
+        result = state.enter(account, o, make_seq(1, n), F)
+        if circuit is not None:
+            _check(circuit, state, result)
+    if role == "taker":
+        return result.match.outcome
+    return tuple(s.kind for s in result.match.steps)
 
 
-def _maker_sells_one(c: int, check=None) -> list[StepKind]:
-    """Account 4 (collateral c) rests an ask of 1 lot at 1,999; account 2 buys it."""
-    state = _edge_state(c)
-    first = state.enter(4, _edge_order(4, SIDE_SELL, 1, 1, 1_999), make_seq(1, 0), F)
-    if check:
-        check(state, first)
-    result = state.enter(2, _edge_order(2, SIDE_BUY, 1, 2, 1_999, TIF_IOC), make_seq(1, 1), F)
-    if check:
-        check(state, result)
-    return [s.kind for s in result.match.steps]
+PASSES = {"taker": Outcome.FILLED, "maker": (StepKind.FILL,)}
+FAILS = {"taker": Outcome.TAKER_MARGIN, "maker": (StepKind.MAKER_MARGIN,)}
+
+#: Account 4 at its exact margin edge, as (role, maker, its side, taker, size, price, pos4,
+#: bisection range, the edge's closed form). Market 0 here: the mark 2,000, IR' of a lot
+#: 2,000 * 1,000 bps.
+#: - taker, initial: buying 1 at 1,999 with its fee of 1 leaves V' = c, so it passes from
+#:   c = 200 on (V' * 10^4 = IR'). At 200 a fee one higher (its notional or rate off by
+#:   one) fails it; at 199 a collateral after or a position move one higher passes it.
+#: - maker, initial: selling 1 at 1,999 with its fee of 1 leaves V' = c - 2: from 202 on;
+#:   a maker fee one higher fails it at 202.
+#: - taker, ratio: selling 10 of 40 lots at the mark, fee 20: V = c + 80,000,
+#:   V' = c + 79,980, MR = 4 * 10^7, MR' = 3 * 10^7, so V' * MR >= V * MR' from c = -79,920
+#:   on, with V' * 10^4 under IR' (rule B alone). At -79,920 the two sides are equal: a
+#:   collateral before one higher fails it; at -79,921 a collateral after one higher passes.
+#: - maker, ratio: the same numbers on the maker's side (its fee rate is the taker's here);
+#:   a maker's collateral or position before, off by one, moves V and MR and so this edge.
+EDGES = [
+    pytest.param("taker", 3, SIDE_SELL, 4, 1, 1_999, 0, (0, 10_000), 200, id="taker-initial"),
+    pytest.param("maker", 4, SIDE_SELL, 2, 1, 1_999, 0, (0, 10_000), 202, id="maker-initial"),
+    pytest.param(
+        "taker", 3, SIDE_BUY, 4, 10, 2_000, 40, (-100_000, -74_000), -79_920, id="taker-ratio"
+    ),
+    pytest.param(
+        "maker", 4, SIDE_SELL, 2, 10, 2_000, 40, (-100_000, -74_000), -79_920, id="maker-ratio"
+    ),
+]
 
 
-def _taker_reduces(c: int, check=None) -> Outcome:
-    """Account 4 (collateral c, 40 lots long) sells 10 at the mark, 2,000, to account 3's
-    bid: a risk-reducing fill."""
-    state = _edge_state(c, pos4=40)
-    first = state.enter(3, _edge_order(3, SIDE_BUY, 10, 1, 2_000), make_seq(1, 0), F)
-    if check:
-        check(state, first)
-    result = state.enter(4, _edge_order(4, SIDE_SELL, 10, 2, 2_000, TIF_IOC), make_seq(1, 1), F)
-    if check:
-        check(state, result)
-    return result.match.outcome
-
-
-def test_taker_at_its_initial_margin_edge(circuit):
-    """After buying 1 at 1,999 with its fee of 1, V' = c and IR' = 2,000 * 1,000 bps, so the
-    taker passes from c = 200 on (V' * 10^4 = IR'). At 200 a fee one higher (its notional
-    or rate off by one) fails it; at 199 a collateral after or a position move one higher
-    passes it. Both witnesses are the model's."""
-    assert _least(0, 10_000, lambda c: _taker_buys_one(c) == Outcome.FILLED) == 200
-
-    def check(state, result):
-        _check(circuit, state, result)
-
-    assert _taker_buys_one(200, check) == Outcome.FILLED
-    assert _taker_buys_one(199, check) == Outcome.TAKER_MARGIN
-
-
-def test_maker_at_its_initial_margin_edge(circuit):
-    """The maker selling 1 at 1,999 with its fee of 1 has V' = c - 2 against the same IR':
-    it passes from c = 202 on; a maker fee one higher fails it at 202."""
-    assert _least(0, 10_000, lambda c: _maker_sells_one(c) == [StepKind.FILL]) == 202
-
-    def check(state, result):
-        _check(circuit, state, result)
-
-    assert _maker_sells_one(202, check) == [StepKind.FILL]
-    assert _maker_sells_one(201, check) == [StepKind.MAKER_MARGIN]
-
-
-def test_risk_reducing_taker_at_its_ratio_edge(circuit):
-    """Selling 10 of 40 lots at the mark, fee 20: V = c + 80,000, V' = c + 79,980,
-    MR = 4 * 10^7, MR' = 3 * 10^7, so V' * MR >= V * MR' from c = -79,920 on, with
-    V' * 10^4 under IR' (rule B alone). At -79,920 the two sides are equal: a collateral
-    before one higher fails the taker; at -79,921 a collateral after one higher passes it."""
-    edge = _least(-100_000, -74_000, lambda c: _taker_reduces(c) == Outcome.FILLED)
-    assert edge == -79_920
-
-    def check(state, result):
-        _check(circuit, state, result)
-
-    assert _taker_reduces(edge, check) == Outcome.FILLED
-    assert _taker_reduces(edge - 1, check) == Outcome.TAKER_MARGIN
+@pytest.mark.parametrize(
+    ("role", "maker", "maker_side", "taker", "size", "price", "pos4", "bounds", "edge"), EDGES
+)
+def test_margin_at_its_exact_edge(circuit, role, maker, maker_side, taker, size, price, pos4,
+                                  bounds, edge):
+    """The model's edge (by bisection) is the closed form's, and the circuit agrees with
+    the model on both sides of it: the last collateral that fails and the first that
+    passes."""
+    trade = (role, maker, maker_side, taker, size, price, pos4)
+    assert _least(*bounds, lambda c: _edge_fill(c, *trade) == PASSES[role]) == edge
+    assert _edge_fill(edge, *trade, circuit=circuit) == PASSES[role]
+    assert _edge_fill(edge - 1, *trade, circuit=circuit) == FAILS[role]
 
 
 def test_a_maker_expiring_at_the_batch_time_still_fills(circuit):
@@ -348,33 +332,6 @@ def test_a_maker_expiring_at_the_batch_time_still_fills(circuit):
         )
         assert [s.kind for s in result.match.steps] == kinds
         _check(circuit, state, result)
-
-
-def _maker_reduces(c: int, check=None) -> list[StepKind]:
-    """Account 4 (collateral c, 40 lots long) rests an ask of 10 at the mark, 2,000;
-    account 2 buys it: a risk-reducing fill for the maker."""
-    state = _edge_state(c, pos4=40)
-    first = state.enter(4, _edge_order(4, SIDE_SELL, 10, 1, 2_000), make_seq(1, 0), F)
-    if check:
-        check(state, first)
-    result = state.enter(2, _edge_order(2, SIDE_BUY, 10, 2, 2_000, TIF_IOC), make_seq(1, 1), F)
-    if check:
-        check(state, result)
-    return [s.kind for s in result.match.steps]
-
-
-def test_risk_reducing_maker_at_its_ratio_edge(circuit):
-    """The maker's side of the ratio rule, with the same numbers as the taker's above
-    (the maker's fee rate is the taker's here): from c = -79,920 on. A maker's collateral
-    or position before, off by one, moves V and MR and so this edge."""
-    edge = _least(-100_000, -74_000, lambda c: _maker_reduces(c) == [StepKind.FILL])
-    assert edge == -79_920
-
-    def check(state, result):
-        _check(circuit, state, result)
-
-    assert _maker_reduces(edge, check) == [StepKind.FILL]
-    assert _maker_reduces(edge - 1, check) == [StepKind.MAKER_MARGIN]
 
 
 def test_fee_account_at_its_collateral_bound(circuit0):

@@ -98,36 +98,22 @@ def test_the_negated_operator_secret(circuit0):
     circuit0.witness(repair(circuit0, pre, x)).assert_rejected_only_by("operatorKeyX")
 
 
-def test_slot_0_unused_drops_the_fee_account(circuit0):
-    pre, result = _rests()
-    x = copy.deepcopy(result.inputs)
-    x["accUsed"][0] = "0"
-    circuit0.witness(repair(circuit0, pre, x)).assert_rejected_only_by("accUsed[0]")
-
-
-def test_slot_1_unused_drops_the_insurance_fund(circuit0):
-    """(An empty batch, so that no used slot follows the unused one.)"""
+@pytest.mark.parametrize(("name", "k", "value"), [
+    pytest.param("accUsed", 0, "0", id="slot 0 unused: the fee account dropped"),
+    pytest.param("accUsed", 1, "0", id="slot 1 unused: the insurance fund dropped"),
+    # Slot 0 (where fees are credited) opens the empty account 5 instead.
+    pytest.param("accIndex", 0, "5", id="slot 0 not the fee account"),
+    # Slot 1 (which receives the funding paid, and whose leaf holds the last funding
+    # index) opens B's account instead.
+    pytest.param("accIndex", 1, str(B_ACC), id="slot 1 not the insurance fund"),
+])
+def test_slots_0_and_1_are_the_fee_account_and_the_insurance_fund(circuit0, name, k, value):
+    """On an empty batch (no used slot follows, so the prefix rule stays out of it), slot
+    ``k``'s ``name`` changed: only its own rule refuses it."""
     pre, result = _batch()
     x = copy.deepcopy(result.inputs)
-    x["accUsed"][1] = "0"
-    circuit0.witness(repair(circuit0, pre, x)).assert_rejected_only_by("accUsed[1]")
-
-
-def test_slot_0_is_not_the_fee_account(circuit0):
-    """Slot 0 (where fees are credited) opens the empty account 5 instead."""
-    pre, result = _batch()
-    x = copy.deepcopy(result.inputs)
-    x["accIndex"][0] = "5"
-    circuit0.witness(repair(circuit0, pre, x)).assert_rejected_only_by("accIndex[0]")
-
-
-def test_slot_1_is_not_the_insurance_fund(circuit0):
-    """Slot 1 (which receives the funding paid, and whose leaf holds the last funding
-    index) opens B's account instead."""
-    pre, result = _batch()
-    x = copy.deepcopy(result.inputs)
-    x["accIndex"][1] = str(B_ACC)
-    circuit0.witness(repair(circuit0, pre, x)).assert_rejected_only_by("accIndex[1]")
+    x[name][k] = value
+    circuit0.witness(repair(circuit0, pre, x)).assert_rejected_only_by(f"{name}[{k}]")
 
 
 def test_an_account_slot_used_twice_would_brick_its_leaf(circuit0):

@@ -27,7 +27,7 @@ from typing import Any
 
 from prover.exchange.domain import Account
 from prover.exchange.state import ExchangeState
-from tests.circuits.cheat import _siblings
+from tests.circuits.cheat import _siblings, open_as_written
 from tests.circuits.harness import Circuit
 
 
@@ -47,12 +47,7 @@ def repair(circuit: Circuit, pre: ExchangeState, inputs: dict[str, Any]) -> dict
             continue
         j = max((j for j in range(k) if used[j] and index[j] == index[k]), default=None)
         if j is not None:  # an earlier used slot wrote it: that slot's final state
-            for name in ("accPubX", "accPubY", "accNonce"):
-                x[name][k] = x[name][j]
-            x["accCollateral"][k] = str(first[f"coll[{E}][{j}]"])
-            x["accPosSize"][k] = [str(first[f"pos[{E}][{j}][{m}]"]) for m in range(M)]
-            x["accPosFunding"][k] = list(x["fundingIndex"])
-            x["accOrdersRoot"][k] = str(first[f"ordersRoot[{E}][{j}]"])
+            open_as_written(x, k, j, first, E, E)
         else:
             account = pre.account(index[k]) if pre.exists(index[k]) else Account.zero(M)
             x["accPubX"][k], x["accPubY"][k] = (str(c) for c in account.pubkey)

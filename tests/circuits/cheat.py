@@ -28,7 +28,8 @@ orders or make fills through both slots (no tamper here needs that).
 Everything else is computed by the circuit's own code (the harness runs the wasm with its
 checks patched to carry on), so in the resulting witness the only violated constraints are
 the ones that enforce the broken rule, which :meth:`Witness.assert_rejected_only_by` then
-names. On honest inputs :func:`repair` changes nothing (``test_cheat.py``).
+names. On honest inputs :func:`repair` changes nothing
+(``test_batch_tampers.py::test_honest_batches_need_no_repair``).
 """
 
 from __future__ import annotations
@@ -165,17 +166,12 @@ def repair(
     # write left: that slot's final state (the model pads unused slots with the fee
     # account's; a slot opened twice, a cheat, sees the first one's result).
     second = circuit.witness(x)
-    M, E_B = len(x["mark"]), E + B  # noqa: N806
+    E_B = E + B  # noqa: N806
     for k in range(K):
         j = max((j for j in range(k) if used[j] and index[j] == index[k]), default=None)
         if j is None:
             continue  # the index's pre-state leaf, as given
-        for name in ("accPubX", "accPubY", "accNonce"):
-            x[name][k] = x[name][j]
-        x["accCollateral"][k] = str(second[f"coll[{B}][{j}]"])
-        x["accPosSize"][k] = [str(second[f"pos[{B}][{j}][{m}]"]) for m in range(M)]
-        x["accPosFunding"][k] = list(x["fundingIndex"])
-        x["accOrdersRoot"][k] = str(second[f"ordersRoot[{E_B}][{j}]"])
+        open_as_written(x, k, j, second, B, E_B)
 
     # The account tree: the leaves the circuit opens, then its writes in slot order.
     third = circuit.witness(x)
@@ -194,6 +190,21 @@ def repair(
     # The inbox chain after the batch's messages (inboxBefore is the Rollup's, as given).
     x["inboxAfter"] = str(third[f"chain[{E}]"])
     return x
+
+
+def open_as_written(
+    x: dict[str, Any], k: int, j: int, w: Witness, last: int, last_orders: int
+) -> None:
+    """Account slot ``k`` opens what used slot ``j`` (the same index, earlier) wrote: its
+    key and nonce, and its final state in ``w`` (collateral and positions at step
+    ``last``, order root at step ``last_orders``, the batch's funding indices)."""
+    M = len(x["mark"])  # noqa: N806
+    for name in ("accPubX", "accPubY", "accNonce"):
+        x[name][k] = x[name][j]
+    x["accCollateral"][k] = str(w[f"coll[{last}][{j}]"])
+    x["accPosSize"][k] = [str(w[f"pos[{last}][{j}][{m}]"]) for m in range(M)]
+    x["accPosFunding"][k] = list(x["fundingIndex"])
+    x["accOrdersRoot"][k] = str(w[f"ordersRoot[{last_orders}][{j}]"])
 
 
 def cheat(circuit: Circuit, pre: ExchangeState, inputs: dict[str, Any]) -> Witness:

@@ -412,6 +412,7 @@ class TradersReport(TypedDict):
     keys_dir: str
     key_files: list[TraderKeyFile]
     commands: list[TraderCommand]
+    deposits: list[TraderCommand]
     states: list[TraderState]
     seconds: dict[str, float]
     ok: bool
@@ -486,6 +487,33 @@ class TraderDesk:
                          "eth_address": out["eth_address"], "command": ran.command_line})
             self._say(f"trader {trader.name}: zkmatch trader keygen -> {path.name} (account "
                       f"{trader.account}, sends from {out['eth_address']})")
+        return rows
+
+    def deposit(self) -> list[TraderCommand]:
+        """Each trader brings its collateral in: ``zkmatch trader deposit AMOUNT --units
+        --mint`` (the development token's mint, then approve and ``Rollup.deposit`` from
+        the trader's sending address); the Rollup must name the scenario's account."""
+        from cli.inprocess import run_json
+
+        rows: list[TraderCommand] = []
+        for trader in self.scenario.traders:
+            args = ["trader", "deposit", str(trader.deposit), "--units", "--mint",
+                    "--key", str(self.key_files[trader.account]), *self._chain_args()]
+            out, ran = run_json(args)
+            if int(out["account"]) != trader.account:
+                raise ToolError(
+                    f"{ran.command_line}: the Rollup named account {out['account']}, the "
+                    f"scenario's {trader.name} is account {trader.account}"
+                )
+            rows.append({
+                "trader": trader.name, "account": trader.account, "round": -1,
+                "kind": "deposit", "command": ran.command_line, "index": int(out["number"]),
+                "hash": str(out["chain"]), "sender": str(out["depositor"]),
+                "tx_hash": str(out["tx_hash"]), "gas_used": int(out["gas_used"]),
+                "seconds": ran.seconds,
+            })
+            self._say(f"trader {trader.name}: deposit {trader.deposit} units -> deposit "
+                      f"#{out['number']}, account {out['account']} (gas {out['gas_used']:,})")
         return rows
 
     def entry_args(self, entry: Any) -> list[str]:
@@ -650,6 +678,22 @@ def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = Non
     seconds = {"keygen": time.monotonic() - start, "send": 0.0, "state": 0.0}
     runs: list[Any] = []
     commands: list[TraderCommand] = []
+    deposits: list[TraderCommand] = []
+    if scenario.by_deposits:
+        # Collateral comes in through the Rollup: deposits, then batches that consume them
+        # (at the first round's prices, a second apart) before any order is sent.
+        start = time.monotonic()
+        deposits = desk.deposit()
+        seconds["deposit"] = time.monotonic() - start
+        first_round = scenario.rounds[0]
+        while operator.pending_deposits():
+            before = len(operator.pending_deposits())
+            t = store.load_state().last_timestamp + 1
+            runs.extend(operator.batch(
+                PriceSet(0, t, first_round.marks, first_round.funding).signed(scenario.feed)
+            ))
+            if len(operator.pending_deposits()) == before:
+                raise ToolError(f"the operator took none of {before} queued deposits")
     for number, (rnd, entries) in enumerate(zip(scenario.rounds, rounds, strict=True)):
         start = time.monotonic()
         commands.extend(desk.send(number, entries))
@@ -679,9 +723,11 @@ def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = Non
         and [s["account"] for s in states] == senders
         and all(s["agrees"] for s in states)
     )
+    ok = ok and all(d["account"] == t.account for d, t in zip(
+        deposits, scenario.traders if scenario.by_deposits else (), strict=True))
     return ScenarioRun(runs, {
         "keys_dir": str(desk.keys_dir), "key_files": key_files, "commands": commands,
-        "states": states, "seconds": seconds, "ok": ok,
+        "deposits": deposits, "states": states, "seconds": seconds, "ok": ok,
     })
 
 
@@ -753,7 +799,8 @@ def run_operator_demo(
         try:
             operator.client.submit_transaction(
                 (int(last["new_root"]) + 1) % SNARK_FIELD, int(last["timestamp"]) + 1,
-                operator.client.inbox_consumed(), json.loads(last["proof"]),
+                operator.client.inbox_consumed(), operator.client.deposits_consumed(), [],
+                json.loads(last["proof"]),
                 operator.signer.address,
             )
             chain_refused = False

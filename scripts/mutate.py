@@ -66,6 +66,7 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "lib/EntryMatch.circom": ("test_entry_match.py",),
     "lib/EntryBook.circom": ("test_entry_book.py",),
     "main/BatchBook.circom": (
+        "test_batch_deposits.py",
         "test_batch_book_rules.py",
         "test_batch_book.py",
         "test_freedom_book.py",
@@ -81,6 +82,7 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "lib/CofactorEcdh.circom": ("test_inbox_message.py",),
     "lib/PoseidonDecrypt3.circom": ("test_inbox_message.py",),
     "lib/PointFromY.circom": ("test_inbox_message.py",),
+    "lib/DepositEntry.circom": ("test_deposit_entry.py", "test_batch_deposits.py"),
     "lib/EdDSAPoseidonValid.circom": ("test_message_entry.py",),
     "lib/InboxMessage.circom": ("test_inbox_message.py",),
     "lib/MessageEntry.circom": ("test_message_entry.py",),
@@ -119,6 +121,7 @@ NOT_IN_BATCH = {
     "lib/EntryMatch.circom",
     "lib/EntryBook.circom",
     "main/BatchBook.circom",
+    "lib/DepositEntry.circom",
     "lib/HeadSlot.circom",
     "lib/MarginBit.circom",
     "lib/BookRoot.circom",

@@ -10,8 +10,20 @@ interface IGroth16Verifier {
         uint256[2] calldata pA,
         uint256[2][2] calldata pB,
         uint256[2] calldata pC,
-        uint256[6] calldata pubSignals
+        uint256[9] calldata pubSignals
     ) external view returns (bool);
+}
+
+/// @notice The part of ERC-20 the Rollup reads.
+interface IERC20Balance {
+    function balanceOf(address owner) external view returns (uint256);
+}
+
+/// @notice ERC-20's transfers, for their selectors only: the Rollup calls them with low-level
+/// calls, since some tokens return nothing (`Rollup._checkedTokenCall`).
+interface IERC20Transfers {
+    function transfer(address to, uint256 amount) external returns (bool);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
 }
 
 /// @notice circomlibjs's generated Poseidon contract of 3 inputs (circomlib's Poseidon(3)).
@@ -23,8 +35,8 @@ interface IPoseidon3 {
 /// @notice Holds the account tree's root, the batch number, the last batch's timestamp, the
 /// registered markets, price-feed key and operator key (through `configHash`), the inbox and
 /// how much of it batches consumed, and the verifier of the batch circuit. `submitBatch`
-/// rebuilds the six public inputs of the batch proof from this storage and the call's new
-/// root, timestamp and inbox end, so a proof can choose none of them:
+/// rebuilds the nine public inputs of the batch proof from this storage and the call's new
+/// root, timestamp, inbox end, deposit end and exit list, so a proof can choose none of them:
 ///   [0] oldRoot     = stateRoot
 ///   [1] newRoot     = the argument
 ///   [2] batchInfo   = batchNumber * 2^80 + lastTimestamp * 2^40 + timestamp
@@ -39,6 +51,20 @@ interface IPoseidon3 {
 ///   [4] inboxBefore = inboxConsumedChain: the inbox chain after the messages earlier
 ///       batches consumed (0 at genesis)
 ///   [5] inboxAfter  = the inbox chain after the argument inboxEnd messages
+///   [6] depositsBefore = depositChainAt(depositsConsumed): the deposit queue's chain
+///       after the deposits earlier batches consumed (0 at genesis)
+///   [7] depositsAfter  = depositChainAt(depositEnd)
+///   [8] exitsHash   = the chain over the argument exits: x_0 = 0,
+///       x_{j+1} = Poseidon(x_j, TAG_EXIT, amount * 2^160 + recipient)
+///
+/// Collateral: `deposit` pulls an ERC-20 (`collateralToken`, one token unit = one collateral
+/// unit) and queues (account, key, amount, depositor) on a Poseidon chain,
+/// d_0 = 0, d_{i+1} = Poseidon(d_i, keyX, keyY, TAG_DEPOSIT * 2^248 + account * 2^216
+/// + amount * 2^160 + depositor), naming the account the key was given before or the next
+/// free one; every batch consumes the queue's next deposits in order (at most
+/// `depositsPerBatch`). A batch's exits are owed to their recipients once it is accepted
+/// (`claimable`), and `claim` pays them. The token's balance here is the collateral in the
+/// state, plus `totalClaimable`, plus the deposits queued and not yet consumed.
 ///
 /// The inbox: anyone may post an order or cancel encrypted to the operator's Baby Jubjub key
 /// (`sendMessage`, docs/inbox.md). The contract checks the message's values and appends it to
@@ -83,6 +109,12 @@ contract Rollup {
     uint256 public constant BABYJUB_D = 168696;
     /// @notice The inbox holds fewer than 2^64 - 1 messages (counts and indices are uint64).
     uint64 public constant MAX_INBOX_COUNT = type(uint64).max - 1;
+    /// @notice Domain-separation tags of the deposit queue's record and of an exit
+    /// (prover/exchange/flows.py).
+    uint256 public constant TAG_DEPOSIT = 19;
+    uint256 public constant TAG_EXIT = 20;
+    /// @notice A deposit's or an exit's amount is below 2^56 token units.
+    uint256 public constant AMOUNT_LIMIT = 1 << 56;
 
     /// @notice One market's registered parameters (docs/protocol.md, section 6).
     /// @param tickSize price tick, 1 <= tickSize < 2^40
@@ -101,8 +133,17 @@ contract Rollup {
         uint64 fundingRateCap;
     }
 
-    /// @notice The inbox's constructor parameters (one struct: a constructor of thirteen
-    /// parameters is too deep for the legacy code generator's stack).
+    /// @notice Where the chain of batches starts (one struct, as InboxParams and FlowParams:
+    /// a constructor of twelve or more parameters is too deep for the legacy code
+    /// generator's stack, in the ABI decoder).
+    /// @param root the account tree's root before batch 0 (below the field)
+    /// @param timestamp the time before batch 0 (below 2^40): batch 0's is later
+    struct GenesisParams {
+        uint256 root;
+        uint64 timestamp;
+    }
+
+    /// @notice The inbox's constructor parameters (one struct: see GenesisParams).
     /// @param operatorKeyX the operator's Baby Jubjub public key, x
     /// @param operatorKeyY the operator's Baby Jubjub public key, y
     /// @param messagesPerBatch the batch circuit's message capacity E (its entry count)
@@ -110,6 +151,38 @@ contract Rollup {
         uint256 operatorKeyX;
         uint256 operatorKeyY;
         uint64 messagesPerBatch;
+    }
+
+    /// @notice The collateral's constructor parameters.
+    /// @param token the ERC-20 deposits pull and claims pay (a contract)
+    /// @param depositsPerBatch the batch circuit's deposit capacity (at least 1)
+    /// @param accountBits the account tree's depth in bits (2 to 32): account indices are
+    ///        below 2^accountBits
+    /// @param firstAccount the index the first new key gets (at least 2: 0 and 1 are the fee
+    ///        account and the insurance fund; the genesis accounts below it)
+    struct FlowParams {
+        address token;
+        uint64 depositsPerBatch;
+        uint8 accountBits;
+        uint32 firstAccount;
+    }
+
+    /// @dev What `submitBatch` logs besides the number and the proof (a struct: fourteen
+    /// values are too many for the legacy code generator's stack). Static fields only, so
+    /// the event's data is the same words as with flat arguments.
+    struct BatchRecord {
+        uint256 oldRoot;
+        uint256 newRoot;
+        uint64 previousTimestamp;
+        uint64 timestamp;
+        uint256 configHash;
+        uint64 inboxStart;
+        uint64 inboxEnd;
+        uint256 inboxAfter;
+        uint64 depositStart;
+        uint64 depositEnd;
+        uint256 depositsAfter;
+        uint256 exitsHash;
     }
 
     IGroth16Verifier public immutable verifier;
@@ -133,6 +206,14 @@ contract Rollup {
     /// @notice The batch circuit's message capacity (its entry count E): a checkpoint of the
     /// inbox chain is stored after every `messagesPerBatch` messages.
     uint64 public immutable messagesPerBatch;
+    /// @notice The ERC-20 of the collateral: deposits pull it, claims pay it.
+    address public immutable collateralToken;
+    /// @notice The batch circuit's deposit capacity: a batch consumes at most this many.
+    uint64 public immutable depositsPerBatch;
+    /// @notice Account indices are below 2^accountBits (the account tree's depth).
+    uint8 public immutable accountBits;
+    /// @notice The index the first new key got (the genesis accounts are below it).
+    uint32 public immutable firstAccount;
 
     /// @notice Root of the account tree after the last accepted batch (genesis at first).
     uint256 public stateRoot;
@@ -171,6 +252,24 @@ contract Rollup {
     /// @notice The inbox chain after inboxConsumed messages (0 at genesis): public input [4]
     /// (inboxBefore) of the next batch.
     uint256 public inboxConsumedChain;
+    /// @notice The index the next new key gets (firstAccount at first, never zero; up to
+    /// 2^accountBits, when the tree is full). In one slot with depositCount and
+    /// depositsConsumed, so that slot is never zero either.
+    uint64 public nextAccount;
+    /// @notice Number of deposits queued so far (the next deposit's 0-based number).
+    uint64 public depositCount;
+    /// @notice Number of deposits the accepted batches consumed: the next batch's deposits
+    /// start at this number.
+    uint64 public depositsConsumed;
+    /// @notice The deposit queue's chain after `count` deposits, for every count so far
+    /// (0 at count 0).
+    mapping(uint64 count => uint256 chain) public depositChainAt;
+    /// @dev keccak256(abi.encode(keyX, keyY)) => the key's account index + 1 (0: none yet).
+    mapping(bytes32 keyHash => uint64 indexPlusOne) private _accountOf;
+    /// @notice Tokens owed to each address by accepted batches' exits, until claimed.
+    mapping(address recipient => uint256 amount) public claimable;
+    /// @notice The sum of `claimable` over every address.
+    uint256 public totalClaimable;
 
     /// @notice A new configuration took effect (at deployment, or by `registerMarkets`).
     event ConfigRegistered(
@@ -185,18 +284,29 @@ contract Rollup {
     /// [inboxStart, inboxEnd), after which the chain is `inboxAfter` (its inboxBefore is the
     /// previous batch's inboxAfter, 0 for batch 0); with the configuration in force this is
     /// everything needed to rebuild its public inputs and re-check its proof.
-    event BatchSubmitted(
-        uint64 indexed batchNumber,
-        uint256 oldRoot,
-        uint256 newRoot,
-        uint64 previousTimestamp,
-        uint64 timestamp,
-        uint256 configHash,
-        uint64 inboxStart,
-        uint64 inboxEnd,
-        uint256 inboxAfter,
-        uint256[8] proof
+    /// Likewise it consumed deposits [depositStart, depositEnd), after which the queue's
+    /// chain is `depositsAfter` (its depositsBefore is depositChainAt(depositStart), the
+    /// previous batch's depositsAfter), and its exits hash to `exitsHash` (each exit is also
+    /// an `ExitCredited` event of the same transaction, in order).
+    event BatchSubmitted(uint64 indexed batchNumber, BatchRecord batch, uint256[8] proof);
+
+    /// @notice Deposit `number` (0-based) entered the queue for `account`; `chain` is the
+    /// queue's chain after it.
+    event Deposited(
+        uint64 indexed number,
+        uint32 indexed account,
+        uint256 keyX,
+        uint256 keyY,
+        uint256 amount,
+        address depositor,
+        uint256 chain
     );
+
+    /// @notice Batch `batchNumber`'s exit owes `amount` tokens to `recipient` (claimable now).
+    event ExitCredited(uint64 indexed batchNumber, address indexed recipient, uint256 amount);
+
+    /// @notice `recipient` was paid the `amount` it was owed.
+    event Claimed(address indexed recipient, uint256 amount);
 
     /// @notice Message `index` (0-based) entered the inbox; `chain` is the chain after it.
     event MessageSent(
@@ -226,6 +336,22 @@ contract Rollup {
     error Rollup__InboxEndAfterCount(uint64 inboxEnd, uint64 inboxCount);
     error Rollup__InboxRangeTooLong(uint64 inboxStart, uint64 inboxEnd, uint64 messagesPerBatch);
     error Rollup__InboxChainUnknown(uint64 inboxEnd);
+    error Rollup__TokenNotContract(address token);
+    error Rollup__ZeroDepositsPerBatch();
+    error Rollup__BadAccountBits(uint8 accountBits);
+    error Rollup__BadFirstAccount(uint32 firstAccount);
+    error Rollup__BadDepositAmount(uint256 amount);
+    error Rollup__TreeFull();
+    error Rollup__DepositQueueFull();
+    error Rollup__TransferFailed();
+    error Rollup__TransferShortfall(uint256 expected, uint256 received);
+    error Rollup__DepositEndBeforeConsumed(uint64 depositEnd, uint64 depositsConsumed);
+    error Rollup__DepositEndAfterCount(uint64 depositEnd, uint64 depositCount);
+    error Rollup__DepositRangeTooLong(
+        uint64 depositStart, uint64 depositEnd, uint64 depositsPerBatch
+    );
+    error Rollup__BadExit(uint256 index, uint256 packed);
+    error Rollup__NothingToClaim(address recipient);
 
     /// @notice Deploys the rollup at its genesis state.
     /// @param verifier_ the snarkjs-exported Groth16 verifier of the batch circuit
@@ -233,30 +359,34 @@ contract Rollup {
     /// @param operator_ the address allowed to submit batches
     /// @param admin_ the address allowed to change the configuration
     /// @param verificationKeyHash_ keccak256 of the embedded verification key
-    /// @param genesisRoot_ the account tree's root before batch 0
-    /// @param genesisTimestamp_ batch 0 must be later than this
+    /// @param genesis_ the account tree's root before batch 0, and the time batch 0 must be
+    ///        later than
     /// @param feedKeyX_ the price feed's public key, x
     /// @param feedKeyY_ the price feed's public key, y
     /// @param markets_ the markets, in market-id order
     /// @param inbox_ the operator's Baby Jubjub key (below the field, on the curve) and the
     ///        batch circuit's message capacity (at least 1)
+    /// @param flows_ the collateral token, the batch circuit's deposit capacity, the account
+    ///        tree's depth and the first index a new key gets (see FlowParams)
     constructor(
         IGroth16Verifier verifier_,
         IPoseidon3 poseidon3_,
         address operator_,
         address admin_,
         bytes32 verificationKeyHash_,
-        uint256 genesisRoot_,
-        uint64 genesisTimestamp_,
+        GenesisParams memory genesis_,
         uint256 feedKeyX_,
         uint256 feedKeyY_,
         Market[] memory markets_,
-        InboxParams memory inbox_
+        InboxParams memory inbox_,
+        FlowParams memory flows_
     ) {
         if (
             address(verifier_) == address(0) || address(poseidon3_) == address(0)
                 || operator_ == address(0) || admin_ == address(0)
         ) revert Rollup__ZeroAddress();
+        uint256 genesisRoot_ = genesis_.root;
+        uint64 genesisTimestamp_ = genesis_.timestamp;
         if (genesisRoot_ >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(genesisRoot_);
         if (genesisTimestamp_ >= TIME_LIMIT) revert Rollup__TimestampTooLarge(genesisTimestamp_);
         uint256 keyX = inbox_.operatorKeyX;
@@ -265,6 +395,7 @@ contract Rollup {
         if (keyY >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyY);
         if (!_onCurve(keyX, keyY)) revert Rollup__NotOnCurve(keyX, keyY);
         if (inbox_.messagesPerBatch == 0) revert Rollup__ZeroMessagesPerBatch();
+        _checkFlows(flows_);
         verifier = verifier_;
         poseidon3 = poseidon3_;
         operator = operator_;
@@ -276,6 +407,11 @@ contract Rollup {
         operatorKeyY = keyY;
         operatorKeyHash = poseidon3_.poseidon([TAG_OPERATOR_KEY, keyX, keyY]);
         messagesPerBatch = inbox_.messagesPerBatch;
+        collateralToken = flows_.token;
+        depositsPerBatch = flows_.depositsPerBatch;
+        accountBits = flows_.accountBits;
+        firstAccount = flows_.firstAccount;
+        nextAccount = flows_.firstAccount;
         stateRoot = genesisRoot_;
         lastTimestamp = genesisTimestamp_;
         mode = MODE_ACTIVE;
@@ -283,7 +419,8 @@ contract Rollup {
     }
 
     /// @notice Accepts batch `batchNumber` if `proof` proves it from the current root,
-    /// consuming inbox messages [inboxConsumed, inboxEnd).
+    /// consuming inbox messages [inboxConsumed, inboxEnd) and deposits [depositsConsumed,
+    /// depositEnd), and owing each of `exits` to its recipient.
     /// @dev Public inputs are rebuilt here (see the contract's notice); the proof is
     /// snarkjs's (pA, pB, pC) flattened: a.x, a.y, b.x.c1, b.x.c0, b.y.c1, b.y.c0, c.x, c.y.
     /// @param newRoot the account tree's root after the batch
@@ -292,51 +429,44 @@ contract Rollup {
     ///        inboxCount, at most messagesPerBatch more than inboxConsumed, and either
     ///        inboxConsumed (no message) or a count whose chain the contract knows (the
     ///        head or a checkpoint: `inboxChainAt`)
+    /// @param depositEnd the deposit count after the batch's deposits: from depositsConsumed
+    ///        to depositCount, at most depositsPerBatch more than depositsConsumed
+    /// @param exits the batch's exits in order, each `amount * 2^160 + recipient` with
+    ///        1 <= amount < 2^56
     /// @param proof the Groth16 proof
     function submitBatch(
         uint256 newRoot,
         uint64 timestamp,
         uint64 inboxEnd,
+        uint64 depositEnd,
+        uint256[] calldata exits,
         uint256[8] calldata proof
     ) external {
         if (msg.sender != operator) revert Rollup__NotOperator(msg.sender);
         if (newRoot >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(newRoot);
-        uint64 previous = lastTimestamp;
-        if (timestamp <= previous) revert Rollup__TimestampNotAfterLast(timestamp, previous);
+        BatchRecord memory batch;
+        batch.previousTimestamp = lastTimestamp;
+        if (timestamp <= batch.previousTimestamp) {
+            revert Rollup__TimestampNotAfterLast(timestamp, batch.previousTimestamp);
+        }
         if (timestamp > block.timestamp) {
             revert Rollup__TimestampInFuture(timestamp, block.timestamp);
         }
         if (timestamp >= TIME_LIMIT) revert Rollup__TimestampTooLarge(timestamp);
         uint64 number = batchNumber;
         if (number + 1 >= TIME_LIMIT) revert Rollup__BatchNumberExhausted();
-        // The inbox range first, into the inputs (one local fewer: the stack is at its limit).
-        uint256[6] memory inputs;
-        uint64 start;
-        (start, inputs[4], inputs[5]) = _inboxRange(inboxEnd, inboxCount);
-        inputs[0] = stateRoot;
-        inputs[1] = newRoot;
-        inputs[2] = (uint256(number) << 80) | (uint256(previous) << 40) | uint256(timestamp);
-        inputs[3] = configHash;
-        for (uint256 i = 0; i < 8; i++) {
-            if (proof[i] >= BASE_FIELD) revert Rollup__NotInField(proof[i]);
-        }
-        bool ok = verifier.verifyProof(
-            [proof[0], proof[1]],
-            [[proof[2], proof[3]], [proof[4], proof[5]]],
-            [proof[6], proof[7]],
-            inputs
-        );
-        if (!ok) revert Rollup__InvalidProof();
+        uint256[9] memory inputs =
+            _publicInputs(batch, newRoot, timestamp, inboxEnd, depositEnd, exits);
+        _verify(inputs, proof);
 
         stateRoot = newRoot;
         batchNumber = uint40(number + 1); // below 2^40: checked above
         lastTimestamp = timestamp;
         inboxConsumed = inboxEnd;
-        inboxConsumedChain = inputs[5];
-        emit BatchSubmitted(
-            number, inputs[0], newRoot, previous, timestamp, inputs[3], start, inboxEnd,
-            inputs[5], proof
-        );
+        inboxConsumedChain = batch.inboxAfter;
+        depositsConsumed = depositEnd;
+        if (exits.length != 0) _credit(number, exits);
+        emit BatchSubmitted(number, batch, proof);
     }
 
     /// @notice Replaces the markets and feed key from the next batch on (the operator key
@@ -358,27 +488,95 @@ contract Rollup {
     }
 
     /// @notice The public inputs the next batch's proof must have, for a given new root,
-    /// timestamp and inbox end (what `submitBatch` builds; for operators and verifiers).
-    /// Reverts as `submitBatch` does when `inboxEnd` is not acceptable; the timestamp is not
-    /// checked here.
+    /// timestamp, inbox end, deposit end and exits (what `submitBatch` builds; for operators
+    /// and verifiers). Reverts as `submitBatch` does when `inboxEnd`, `depositEnd` or an exit
+    /// is not acceptable; the timestamp is not checked here.
     /// @param newRoot the root after the batch
     /// @param timestamp the batch's time
     /// @param inboxEnd the inbox count after the batch's messages (see `submitBatch`)
-    /// @return inputs oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter
-    function nextPublicInputs(uint256 newRoot, uint64 timestamp, uint64 inboxEnd)
+    /// @param depositEnd the deposit count after the batch's deposits (see `submitBatch`)
+    /// @param exits the batch's exits, packed (see `submitBatch`)
+    /// @return inputs oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter,
+    ///         depositsBefore, depositsAfter, exitsHash
+    function nextPublicInputs(
+        uint256 newRoot,
+        uint64 timestamp,
+        uint64 inboxEnd,
+        uint64 depositEnd,
+        uint256[] calldata exits
+    ) external view returns (uint256[9] memory inputs) {
+        BatchRecord memory batch;
+        batch.previousTimestamp = lastTimestamp;
+        return _publicInputs(batch, newRoot, timestamp, inboxEnd, depositEnd, exits);
+    }
+
+    // --- collateral in and out (docs/settlement.md, "Deposits and exits") ----------------
+
+    /// @notice Deposits `amount` tokens for the account of Baby Jubjub key (keyX, keyY): the
+    /// index this key was given before, else the next free one. The caller must have
+    /// approved the Rollup for `amount` of `collateralToken`; the Rollup must receive exactly
+    /// `amount` (a fee-on-transfer token is refused). The deposit waits in the queue until a
+    /// batch consumes it; that batch credits the account, or refunds the amount to the
+    /// depositor as an exit (docs/flows.md).
+    /// @param keyX the key's x, below the field
+    /// @param keyY the key's y, below the field; (keyX, keyY) on Baby Jubjub (the circuit
+    ///        checks the subgroup)
+    /// @param amount token units, 1 <= amount < 2^56
+    function deposit(uint256 keyX, uint256 keyY, uint256 amount) external {
+        if (keyX >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyX);
+        if (keyY >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyY);
+        if (!_onCurve(keyX, keyY)) revert Rollup__NotOnCurve(keyX, keyY);
+        if (amount == 0 || amount >= AMOUNT_LIMIT) revert Rollup__BadDepositAmount(amount);
+        uint64 number = depositCount;
+        if (number == type(uint64).max) revert Rollup__DepositQueueFull();
+        bytes32 keyHash = keccak256(abi.encode(keyX, keyY));
+        uint64 known = _accountOf[keyHash];
+        uint64 index;
+        if (known != 0) {
+            index = known - 1;
+        } else {
+            index = nextAccount;
+            if (index >> accountBits != 0) revert Rollup__TreeFull();
+        }
+        // The only external call, to the immutable token. A token that re-entered here
+        // (another deposit, a claim) would move this contract's balance by more or less
+        // than `amount`, and this deposit would revert with Rollup__TransferShortfall.
+        _pull(amount);
+        if (known == 0) {
+            nextAccount = index + 1;
+            _accountOf[keyHash] = index + 1;
+        }
+        uint256 packed = (TAG_DEPOSIT << 248) | (uint256(index) << 216) | (amount << 160)
+            | uint256(uint160(msg.sender));
+        uint256 chain = PoseidonT5.hash([depositChainAt[number], keyX, keyY, packed]);
+        depositCount = number + 1;
+        depositChainAt[number + 1] = chain;
+        emit Deposited(number, uint32(index), keyX, keyY, amount, msg.sender, chain);
+    }
+
+    /// @notice Pays `recipient` everything accepted batches' exits owe it. Anyone may call
+    /// (the tokens go to `recipient`, never to the caller).
+    /// @param recipient the address owed
+    function claim(address recipient) external {
+        uint256 amount = claimable[recipient];
+        if (amount == 0) revert Rollup__NothingToClaim(recipient);
+        claimable[recipient] = 0;
+        totalClaimable -= amount;
+        _checkedTokenCall(abi.encodeCall(IERC20Transfers.transfer, (recipient, amount)));
+        emit Claimed(recipient, amount);
+    }
+
+    /// @notice The account index the Rollup gave key (keyX, keyY), if it gave one.
+    /// @return known whether a deposit named this key
+    /// @return index its account index (0 when not known)
+    function accountOf(uint256 keyX, uint256 keyY)
         external
         view
-        returns (uint256[6] memory inputs)
+        returns (bool known, uint32 index)
     {
-        (, uint256 before, uint256 after_) = _inboxRange(inboxEnd, inboxCount);
-        inputs = [
-            stateRoot,
-            newRoot,
-            (uint256(batchNumber) << 80) | (uint256(lastTimestamp) << 40) | uint256(timestamp),
-            configHash,
-            before,
-            after_
-        ];
+        uint64 stored = _accountOf[keccak256(abi.encode(keyX, keyY))];
+        if (stored == 0) return (false, 0);
+        return (true, uint32(stored - 1));
     }
 
     /// @notice Appends a message to the inbox: an order or cancel encrypted to the operator
@@ -442,6 +640,132 @@ contract Rollup {
         if (count > current) return (0, false);
         chain = checkpoints[count];
         known = chain != 0;
+    }
+
+    /// @dev The next batch's public inputs (the contract's notice), filling `batch` with what
+    /// BatchSubmitted logs; `batch.previousTimestamp` must be set. Reverts if a range or an
+    /// exit is not acceptable.
+    function _publicInputs(
+        BatchRecord memory batch,
+        uint256 newRoot,
+        uint64 timestamp,
+        uint64 inboxEnd,
+        uint64 depositEnd,
+        uint256[] calldata exits
+    ) private view returns (uint256[9] memory inputs) {
+        (batch.inboxStart, inputs[4], inputs[5]) = _inboxRange(inboxEnd, inboxCount);
+        (batch.depositStart, inputs[6], inputs[7]) = _depositRange(depositEnd);
+        inputs[8] = _exitsHash(exits);
+        inputs[0] = stateRoot;
+        inputs[1] = newRoot;
+        inputs[2] = (uint256(batchNumber) << 80) | (uint256(batch.previousTimestamp) << 40)
+            | uint256(timestamp);
+        inputs[3] = configHash;
+        batch.oldRoot = inputs[0];
+        batch.newRoot = newRoot;
+        batch.timestamp = timestamp;
+        batch.configHash = inputs[3];
+        batch.inboxEnd = inboxEnd;
+        batch.inboxAfter = inputs[5];
+        batch.depositEnd = depositEnd;
+        batch.depositsAfter = inputs[7];
+        batch.exitsHash = inputs[8];
+    }
+
+    /// @dev Reverts unless `proof` (eight words below the base field) verifies for `inputs`.
+    function _verify(uint256[9] memory inputs, uint256[8] calldata proof) private view {
+        for (uint256 i = 0; i < 8; i++) {
+            if (proof[i] >= BASE_FIELD) revert Rollup__NotInField(proof[i]);
+        }
+        bool ok = verifier.verifyProof(
+            [proof[0], proof[1]],
+            [[proof[2], proof[3]], [proof[4], proof[5]]],
+            [proof[6], proof[7]],
+            inputs
+        );
+        if (!ok) revert Rollup__InvalidProof();
+    }
+
+    /// @dev The next batch's deposit range [start, depositEnd) and the queue's chain at both
+    /// ends; reverts if the range is not one a batch may consume.
+    function _depositRange(uint64 depositEnd)
+        private
+        view
+        returns (uint64 start, uint256 before, uint256 after_)
+    {
+        start = depositsConsumed;
+        uint64 count = depositCount;
+        if (depositEnd < start) revert Rollup__DepositEndBeforeConsumed(depositEnd, start);
+        if (depositEnd > count) revert Rollup__DepositEndAfterCount(depositEnd, count);
+        if (depositEnd - start > depositsPerBatch) {
+            revert Rollup__DepositRangeTooLong(start, depositEnd, depositsPerBatch);
+        }
+        before = depositChainAt[start];
+        after_ = depositEnd == start ? before : depositChainAt[depositEnd];
+    }
+
+    /// @dev x_0 = 0, x_{j+1} = Poseidon(x_j, TAG_EXIT, packed_j); reverts on an exit whose
+    /// amount is 0 or not below 2^56 (above bit 216).
+    function _exitsHash(uint256[] calldata exits) private pure returns (uint256 chain) {
+        for (uint256 j = 0; j < exits.length; j++) {
+            uint256 packed = exits[j];
+            if (packed >> 160 == 0 || packed >> 216 != 0) revert Rollup__BadExit(j, packed);
+            chain = PoseidonT4.hash([chain, TAG_EXIT, packed]);
+        }
+    }
+
+    /// @dev Owes each exit's amount to its recipient (after the proof verified).
+    function _credit(uint64 number, uint256[] calldata exits) private {
+        uint256 total = 0;
+        for (uint256 j = 0; j < exits.length; j++) {
+            uint256 packed = exits[j];
+            address recipient = address(uint160(packed));
+            uint256 amount = packed >> 160;
+            claimable[recipient] += amount;
+            total += amount;
+            emit ExitCredited(number, recipient, amount);
+        }
+        totalClaimable += total;
+    }
+
+    /// @dev Takes exactly `amount` tokens from the caller: Rollup__TransferFailed if
+    /// transferFrom fails (see `_checkedTokenCall`), Rollup__TransferShortfall if this
+    /// contract's balance moved by anything else (a fee-on-transfer token).
+    function _pull(uint256 amount) private {
+        IERC20Balance token = IERC20Balance(collateralToken);
+        uint256 before = token.balanceOf(address(this));
+        _checkedTokenCall(
+            abi.encodeCall(IERC20Transfers.transferFrom, (msg.sender, address(this), amount))
+        );
+        uint256 after_ = token.balanceOf(address(this));
+        if (after_ < before || after_ - before != amount) {
+            revert Rollup__TransferShortfall(amount, after_ < before ? 0 : after_ - before);
+        }
+    }
+
+    /// @dev Calls the token with `data` (transfer or transferFrom); Rollup__TransferFailed
+    /// if the call reverts or returns anything but nothing (tokens such as USDT return no
+    /// value) or exactly the ABI encoding of true.
+    function _checkedTokenCall(bytes memory data) private {
+        (bool ok, bytes memory returned) = collateralToken.call(data);
+        if (
+            !ok
+                || (returned.length != 0
+                    && (returned.length != 32 || abi.decode(returned, (uint256)) != 1))
+        ) revert Rollup__TransferFailed();
+    }
+
+    /// @dev The FlowParams rules (see the struct).
+    function _checkFlows(FlowParams memory flows_) private view {
+        if (flows_.token == address(0)) revert Rollup__ZeroAddress();
+        if (flows_.token.code.length == 0) revert Rollup__TokenNotContract(flows_.token);
+        if (flows_.depositsPerBatch == 0) revert Rollup__ZeroDepositsPerBatch();
+        if (flows_.accountBits < 2 || flows_.accountBits > 32) {
+            revert Rollup__BadAccountBits(flows_.accountBits);
+        }
+        if (flows_.firstAccount < 2 || uint256(flows_.firstAccount) >> flows_.accountBits != 0) {
+            revert Rollup__BadFirstAccount(flows_.firstAccount);
+        }
     }
 
     /// @dev The next batch's inbox range [start, inboxEnd) and the chain at both ends, when

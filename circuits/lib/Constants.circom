@@ -33,6 +33,9 @@ function TAG_BOOK_LEAF() { return 15; }
 function TAG_BOOK() { return 16; }
 function TAG_BOOKS() { return 17; }
 function TAG_STATE() { return 18; }
+/// The deposit queue's packed record and a batch's exit list (prover/exchange/flows.py).
+function TAG_DEPOSIT() { return 19; }
+function TAG_EXIT() { return 20; }
 
 // Tree shape (protocol section 3).
 function ARITY() { return 4; }

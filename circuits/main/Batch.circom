@@ -62,7 +62,8 @@ include "../lib/BatchParams.circom";
 /// @param  D  account tree bits, even, 2..32
 /// @param  S  order-slot tree bits, even, 2..16
 /// @param  M  markets, 1..8
-/// @input  oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter   public (in
+/// @input  oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter, depositsBefore,
+///         depositsAfter (equal: no deposit), exitsHash (0: no exit)   public (in
 ///         this order)
 /// @input  everything else as named in docs/batch-witness.md (hints it does not list
 ///         there, such as accRoot or the fill's before/after values, are not inputs:
@@ -73,7 +74,7 @@ include "../lib/BatchParams.circom";
 /// range-checks everything it writes); every account past 0 and 1 has a key of the
 /// prime-order subgroup other than the identity (ExchangeState.create_account), so x = 0
 /// marks the empty leaf. Deposits and withdrawals are not part of this version.
-/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 48,815
+/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 48,817
 /// (tests/circuits/test_batch.py asserts it); K=4, E=2, B=16, D=32, S=8, M=2: 167,233.
 template Batch(K, E, B, D, S, M) {
     assert(K >= 2);
@@ -92,6 +93,13 @@ template Batch(K, E, B, D, S, M) {
     signal input configHash;
     signal input inboxBefore;
     signal input inboxAfter;
+    // The deposit queue and the exits (docs/flows.md): this circuit takes no deposit and
+    // makes no exit (BatchBook does), so the queue's chain stays and the exit list is empty.
+    signal input depositsBefore;
+    signal input depositsAfter;
+    signal input exitsHash;
+    depositsAfter === depositsBefore;
+    exitsHash === 0;
 
     // ---- the operator's key (bound through configHash) ----
     signal input operatorSecret;

@@ -16,6 +16,7 @@ include "circomlib/circuits/comparators.circom";
 include "../lib/BatchParams.circom";
 include "../lib/BookRoot.circom";
 include "../lib/EntryBook.circom";
+include "../lib/DepositEntry.circom";
 
 /// One batch of the exchange with the committed book (docs/book.md, "The batch"): the
 /// batch circuit of a venue configured with the book (the demo's), whose witness the
@@ -28,6 +29,9 @@ include "../lib/EntryBook.circom";
 /// slot write), with the state root `oldRoot = H_STATE(accountsRoot, booksRoot)` over
 /// the account tree and the `2M` book sides (BookRoot), and instead of the operator's
 /// fill list:
+///  Phase 2b (deposits): the next deposits of the Rollup's queue, in order (its chain from
+///    depositsBefore to depositsAfter), each credited, opening its account, or refunded
+///    (DepositEntry); exitsHash is the chain of the refunds (docs/flows.md);
 ///  Phase 3' (matching): after message slot e, EntryBook matches it (a valid order; any
 ///    other message is idle) by the rules of docs/book.md against the running book
 ///    sides, on the running account state: every step's maker, kind and quantity are the
@@ -40,13 +44,14 @@ include "../lib/EntryBook.circom";
 /// @param  K, E, D, S, M  as Batch
 /// @param  F              steps per entry (rule 6), >= 1
 /// @param  BB, CL         book side bits (2^BB orders per side, even) and cap levels
+/// @param  P              deposit slots, >= 1
 /// @input  as Batch without the fill inputs; `accountsRoot` (the old account root, under
 ///         oldRoot), the opened sides `book*[2M]`, and per entry EntryBook's step and
 ///         insertion witness (`eStep*[E][F]`, `eMaker*[E][F]`, `eRest[E]`, `eIns*[E]`)
 ///
 /// Assumptions: Batch's, and the book's invariants (docs/book.md) for the old sides.
 /// Constraint count (circom --O2): tests/circuits/test_batch_book.py asserts it.
-template BatchBook(K, E, F, D, S, M, BB, CL) {
+template BatchBook(K, E, F, D, S, M, BB, CL, P) {
     assert(K >= 2);
     assert(E >= 1 && E <= 65536);
     assert(F >= 1);
@@ -54,6 +59,7 @@ template BatchBook(K, E, F, D, S, M, BB, CL) {
     assert(S >= 2 && S <= MAX_SLOT_BITS() && S % 2 == 0);
     assert(M >= 1 && M <= MAX_MARKETS());
     assert(BB % 2 == 0 && CL >= 0 && CL < BB \ 2);
+    assert(P >= 1 && P <= 65536);
     var L = D \ 2;
     var LS = S \ 2;
     var LB = BB \ 2 - CL;
@@ -66,6 +72,9 @@ template BatchBook(K, E, F, D, S, M, BB, CL) {
     signal input configHash;
     signal input inboxBefore;
     signal input inboxAfter;
+    signal input depositsBefore;
+    signal input depositsAfter;
+    signal input exitsHash;
 
     // ---- the operator's key (bound through configHash) ----
     signal input operatorSecret;
@@ -115,6 +124,18 @@ template BatchBook(K, E, F, D, S, M, BB, CL) {
     signal input entrySlotSiblings[E][LS][3];
     signal input entryFilled[E];
 
+
+    // ---- the deposit queue's slots ----
+    signal input depUsed[P];
+    signal input depIndex[P];
+    signal input depKeyX[P];
+    signal input depKeyY[P];
+    signal input depAmount[P];
+    signal input depDepositor[P];
+    signal input depSlot[P];
+    signal input depKeyQx[P];
+    signal input depKeyQy[P];
+    signal input depKeyTorsion[P];
 
     // ---- the state root's parts, and the book sides as opened ----
     signal input accountsRoot;
@@ -249,6 +270,52 @@ template BatchBook(K, E, F, D, S, M, BB, CL) {
     }
 
 
+    // ================= phase 2b: deposits =================
+    // Check (3b): used deposit slots come first; the queue's chain runs through them in
+    // order, from the Rollup's depositsBefore to its depositsAfter; each deposit is credited
+    // to its account, opens it, or is refunded (DepositEntry); the refunds are the exits.
+    component dep[P];
+    signal depChain[P + 1];
+    signal exitChain[P + 1];
+    signal keyX[P + 1][K];
+    signal keyY[P + 1][K];
+    signal collDep[P + 1][K];
+    depChain[0] <== depositsBefore;
+    exitChain[0] <== 0;
+    keyX[0] <== accPubX;
+    keyY[0] <== accPubY;
+    collDep[0] <== collFunded;
+    for (var i = 0; i < P; i++) {
+        if (i + 1 < P) {
+            depUsed[i + 1] * (1 - depUsed[i]) === 0;
+        }
+        dep[i] = DepositEntry(K);
+        dep[i].used <== depUsed[i];
+        dep[i].chainBefore <== depChain[i];
+        dep[i].exitsBefore <== exitChain[i];
+        dep[i].index <== depIndex[i];
+        dep[i].keyX <== depKeyX[i];
+        dep[i].keyY <== depKeyY[i];
+        dep[i].amount <== depAmount[i];
+        dep[i].depositor <== depDepositor[i];
+        dep[i].slot <== depSlot[i];
+        dep[i].keyQx <== depKeyQx[i];
+        dep[i].keyQy <== depKeyQy[i];
+        dep[i].keyTorsion <== depKeyTorsion[i];
+        dep[i].accUsed <== accUsed;
+        dep[i].accIndex <== accIndex;
+        dep[i].keyXIn <== keyX[i];
+        dep[i].keyYIn <== keyY[i];
+        dep[i].collIn <== collDep[i];
+        depChain[i + 1] <== dep[i].chainAfter;
+        exitChain[i + 1] <== dep[i].exitsAfter;
+        keyX[i + 1] <== dep[i].keyXOut;
+        keyY[i + 1] <== dep[i].keyYOut;
+        collDep[i + 1] <== dep[i].collOut;
+    }
+    depChain[P] === depositsAfter;
+    exitChain[P] === exitsHash;
+
     // Running state through the entries: collateral and positions (EntryBook's fills),
     // order roots (each entry's slot write, then its steps' maker writes), book sides.
     signal coll[E + 1][K];
@@ -261,7 +328,7 @@ template BatchBook(K, E, F, D, S, M, BB, CL) {
     signal sFreePtr[E + 1][2 * M];
     signal sFrontier[E + 1][2 * M];
     for (var k = 0; k < K; k++) {
-        coll[0][k] <== collFunded[k];
+        coll[0][k] <== collDep[P][k];
         pos[0][k] <== accPosSize[k];
         ordersRoot[0][k] <== accOrdersRoot[k];
     }
@@ -348,10 +415,10 @@ template BatchBook(K, E, F, D, S, M, BB, CL) {
         accountOk[e] <== accountHighZero[e].out * (1 - accountIsInsurance[e].out);
         entryPubX[e] = SelectOne(K);
         entryPubX[e].sel <== entrySel[e].sel;
-        entryPubX[e].values <== accPubX;
+        entryPubX[e].values <== keyX[P];
         entryPubY[e] = SelectOne(K);
         entryPubY[e].sel <== entrySel[e].sel;
-        entryPubY[e].values <== accPubY;
+        entryPubY[e].values <== keyY[P];
         entryRoot[e] = SelectOne(K);
         entryRoot[e].sel <== entrySel[e].sel;
         entryRoot[e].values <== ordersRoot[e];
@@ -500,23 +567,24 @@ template BatchBook(K, E, F, D, S, M, BB, CL) {
         collFinalRange[k].in <== coll[E][k];
 
         leafAfter[k] = AccountLeaf(M);
-        leafAfter[k].pubX <== accPubX[k];
-        leafAfter[k].pubY <== accPubY[k];
+        leafAfter[k].pubX <== keyX[P][k];
+        leafAfter[k].pubY <== keyY[P][k];
         leafAfter[k].nonce <== accNonce[k];
         leafAfter[k].collateral <== coll[E][k];
         leafAfter[k].posSize <== pos[E][k];
         leafAfter[k].posFunding <== fundingIndex;
         leafAfter[k].ordersRoot <== ordersRoot[E][k];
-        // An opened empty leaf (a message named an unknown account) stays empty: past
-        // slots 0 and 1 (always written: the fee account and the insurance fund may have
-        // no key), a leaf with key x = 0 is the empty leaf, since every other account's
-        // key is a prime-order point other than the identity (ExchangeState.create_account),
-        // the only points with x = 0 being the identity and (0, -1).
+        // An opened empty leaf that no deposit opened (a message named an unknown account)
+        // stays empty: past slots 0 and 1 (always written: the fee account and the
+        // insurance fund may have no key), a leaf with key x = 0 after the deposits is the
+        // empty leaf, since every other account's key is a prime-order point other than
+        // the identity (DepositEntry's keyOk), the only points with x = 0 being the
+        // identity and (0, -1).
         if (k < 2) {
             writes[k] <== accUsed[k];
         } else {
             accEmpty[k] = IsZero();
-            accEmpty[k].in <== accPubX[k];
+            accEmpty[k].in <== keyX[P][k];
             writes[k] <== accUsed[k] * (1 - accEmpty[k].out);
         }
         written[k] <== leafBefore[k].leaf + writes[k] * (leafAfter[k].leaf - leafBefore[k].leaf);

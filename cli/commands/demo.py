@@ -77,6 +77,12 @@ def _trader_lines(traders: Any) -> list[str]:
         f"order/cancel -> {span} (keygen {s['keygen']:.1f} s, send {s['send']:.1f} s, "
         f"state {s['state']:.1f} s)",
     ]
+    deposits = traders.get("deposits") or []
+    if deposits:
+        accounts = ", ".join(f"{d['trader']} -> {d['account']}" for d in deposits)
+        lines.append(f"             {len(deposits)} deposits with zkmatch trader deposit (no "
+                     f"genesis funding; accounts named by the Rollup: {accounts}; "
+                     f"{s.get('deposit', 0.0):.1f} s)")
     for st in traders["states"]:
         verdict = "agrees with the chain" if st["agrees"] else f"DISAGREES: {st['problem']}"
         where = f"batch {st['batch']} receipt" if st["batch"] is not None else "no receipt"

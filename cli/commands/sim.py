@@ -65,6 +65,10 @@ def _human(out: dict[str, Any]) -> str:
             f"batch {b['batch_number']}  t={b['timestamp']}  entries={b['entries']}  "
             f"fills={len(b['fills'])}"
         )
+        names = {t["account"]: t["name"] for t in out.get("accounts", []) if "account" in t}
+        for d in b.get("deposits", []):
+            who = names.get(d["account"], f"account {d['account']}")
+            lines.append(f"  deposit {d['number']}: {d['amount']} to {who} ({d['outcome']})")
         for m in by_batch.get(b["batch_number"], []):
             lines.append("  " + _message(m))
         for f in b["fills"]:

@@ -9,6 +9,10 @@
                           [--slot-bits S] (--rpc-url URL --rollup ADDRESS | --data DIR)
     zkmatch trader state (--receipt FILE | --receipts DIR --account N) [--key trader.key]
                          (--rpc-url URL --rollup ADDRESS | --data DIR)
+    zkmatch trader deposit AMOUNT --key trader.key [--units] [--mint]
+                           (--rpc-url URL --rollup ADDRESS | --data DIR)
+    zkmatch trader claim --key trader.key [--to ADDRESS]
+                         (--rpc-url URL --rollup ADDRESS | --data DIR)
 
 An order is checked against the Rollup's markets before it is signed, encrypted to the
 operator's key and sent from the key file's own Ethereum account. ``trader state`` reads
@@ -25,6 +29,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.output import emit, json_option, progress
+from prover.trader.flows import claim_exits, deposit_collateral, parse_amount
 from prover.trader.keys import SEED_WARNING, load_trader_key, new_trader_key
 from prover.trader.send import CancelArgs, OrderArgs, place_cancel, place_order
 from prover.trader.state import resolve_receipt, trader_state
@@ -248,3 +253,71 @@ def state_command(
     result = trader_state(path, account=account, key=key, rpc_url=rpc_url, rollup=rollup,
                           data_dir=data_dir)
     emit(result, as_json, lambda r: "\n".join(_state_lines(r)))
+
+
+def _venue_options(func: F) -> F:
+    for option in reversed((
+        click.option("--rpc-url", default=None, envvar="ZKMATCH_RPC_URL",
+                     help="EVM JSON-RPC node (also $ZKMATCH_RPC_URL); with --data it "
+                     "overrides the deployment's."),
+        click.option("--rollup", default=None, envvar="ZKMATCH_ROLLUP", metavar="ADDRESS",
+                     help="The Rollup's address (also $ZKMATCH_ROLLUP)."),
+        click.option("--data", "data_dir", default=None,
+                     type=click.Path(file_okay=False, exists=True, path_type=Path),
+                     help="An operator's data folder instead: node and Rollup from there "
+                     "(development)."),
+        json_option,
+    )):
+        func = option(func)
+    return func
+
+
+@command.command("deposit")
+@click.argument("amount")
+@_key_option
+@click.option("--units", is_flag=True, help="AMOUNT is in token units (10^-6 USDC), not tokens.")
+@click.option("--mint", is_flag=True, help="DEVELOPMENT ONLY: mint the tokens first (the "
+              "mock USDC lets anyone mint).")
+@_venue_options
+def deposit_command(
+    amount: str, key_file: Path, units: bool, mint: bool, rpc_url: str | None,
+    rollup: str | None, data_dir: Path | None, as_json: bool,
+) -> None:
+    """Bring AMOUNT of collateral (USDC, 6 decimals) into the venue: approve the Rollup and
+    deposit under the key file's account key. A new key gets the next free account; the
+    next batches credit the deposit (or refund it to the sending address)."""
+    key = load_trader_key(key_file)
+    if mint:
+        progress("WARNING: minting development tokens (the mock USDC; no real token mints)")
+    result = deposit_collateral(key, parse_amount(amount, units=units), rpc_url=rpc_url,
+                                rollup=rollup, data_dir=data_dir, mint=mint)
+
+    def human(r: dict[str, Any]) -> str:
+        new = "a new account" if r["new_account"] else "your account"
+        return "\n".join([
+            f"deposit {r['number']}: {r['amount']} units to account {r['account']} ({new}), "
+            f"queued ({r['queued']} waiting for a batch)",
+            f"  from {r['depositor']} (a refund would go there), token {r['token']}",
+            f"  tx {r['tx_hash']} (block {r['block']}, gas {r['gas_used']:,})",
+        ])
+
+    emit(result, as_json, human)
+
+
+@command.command("claim")
+@_key_option
+@click.option("--to", "recipient", default=None, metavar="ADDRESS",
+              help="Claim for this address (default: the key file's sending address); the "
+              "tokens go to it whoever sends the claim.")
+@_venue_options
+def claim_command(
+    key_file: Path, recipient: str | None, rpc_url: str | None, rollup: str | None,
+    data_dir: Path | None, as_json: bool,
+) -> None:
+    """Take out what accepted exits owe an address (refunded deposits; withdrawals), once."""
+    key = load_trader_key(key_file)
+    result = claim_exits(key, recipient, rpc_url=rpc_url, rollup=rollup, data_dir=data_dir)
+    emit(result, as_json, lambda r: (
+        f"claimed {r['amount']} units for {r['recipient']} (balance {r['balance_before']} -> "
+        f"{r['balance_after']}); tx {r['tx_hash']} (block {r['block']}, gas {r['gas_used']:,})"
+    ))

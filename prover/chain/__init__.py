@@ -5,8 +5,10 @@
 * :mod:`prover.chain.vkey` (pure): the verification key's hash the Rollup stores, and the
   check that a verifier contract's code embeds a given key;
 * :mod:`prover.chain.contracts`: compiling ``verifier_contracts/Rollup.sol`` (pinned solc,
-  reproducible) and circomlibjs's generated Poseidon contracts, cached by content;
-* :mod:`prover.chain.rollup`: deploying and driving a Rollup through web3.py.
+  reproducible), the development collateral token ``MockUSDC`` (and the tests' hostile
+  tokens) and circomlibjs's generated Poseidon contracts, cached by content;
+* :mod:`prover.chain.rollup`: deploying and driving a Rollup through web3.py (batches, the
+  inbox, deposits, exits and claims).
 
 Docs: docs/settlement.md.
 """

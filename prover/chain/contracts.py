@@ -2,7 +2,10 @@
 0.8.37 pinned), the Poseidon libraries it links (poseidon-solidity's ``PoseidonT4`` and
 ``PoseidonT5``, compiled from node_modules by the same solc run), the Poseidon contracts
 circomlibjs generates (no Solidity source: EVM code assembled from circomlib's constants),
-and the batch circuit's exported verifier (:func:`prover.proving.circuit.compile_verifier`).
+the batch circuit's exported verifier (:func:`prover.proving.circuit.compile_verifier`),
+and the collateral tokens: ``MockUSDC`` (verifier_contracts/MockUSDC.sol, a development
+ERC-20 anyone may mint) and, for tests only, the hostile tokens of
+verifier_contracts/test/ (:data:`TEST_TOKENS`).
 
 Builds are reproducible (the same sources and solc version give the same bytecode, metadata
 hash included; tests/chain/test_contracts.py compiles twice from different folders) and
@@ -36,6 +39,13 @@ from prover.toolchain.solc import CompiledContract, compile_sources
 
 CONTRACTS_DIR = REPO_ROOT / "verifier_contracts"
 ROLLUP_SOURCE = CONTRACTS_DIR / "Rollup.sol"
+#: The development collateral token (6 decimals, open ``mint``).
+MOCK_USDC_SOURCE = CONTRACTS_DIR / "MockUSDC.sol"
+#: Tokens that break the ERC-20 rules the Rollup relies on, for tests only: one takes a 1%
+#: fee on ``transferFrom``, one returns false without moving anything, one returns no data
+#: at all (USDT-style, which the Rollup accepts).
+TEST_TOKENS = ("FeeToken", "FalseToken", "NoReturnToken")
+TEST_TOKEN_SOURCES = tuple(CONTRACTS_DIR / "test" / f"{name}.sol" for name in TEST_TOKENS)
 POSEIDON_SCRIPT = Path(__file__).resolve().parents[1] / "toolchain" / "poseidon_contract.mjs"
 #: Poseidon widths the Rollup uses (inputs): the configuration hash (prover/chain/config.py).
 POSEIDON_INPUTS = (3,)
@@ -160,6 +170,42 @@ def compile_rollup_contracts(
     return {name: contracts[name] for name in names}
 
 
+def compile_cached(
+    sources: Sequence[Path], names: Sequence[str], *, work_dir: Path | None = None
+) -> dict[str, CompiledContract]:
+    """Contracts ``names`` of ``sources`` (which import nothing outside their folder and
+    node_modules), compiled with the pinned solc and the optimizer at 200 runs, as the
+    Rollup is; cached under the build root by the hash of the sources and solc's version."""
+    version = tool_version("solc")
+    key = cache.cache_key(list(sources), {"solc": version, "optimize": True, "runs": 200})
+    folder = cache.build_root() / "contracts"
+    cached = {name: folder / f"{name}-{key}.json" for name in names}
+    if all(path.is_file() for path in cached.values()):
+        return {
+            name: CompiledContract.from_json(json.loads(path.read_text()))
+            for name, path in cached.items()
+        }
+    contracts = compile_sources(list(sources), work_dir=work_dir)
+    missing = [name for name in names if name not in contracts]
+    if missing:
+        raise ToolError(
+            f"solc: no {', '.join(missing)} contract in {', '.join(map(str, sources))}"
+        )
+    for name, path in cached.items():
+        cache.write_json_atomic(path, contracts[name].to_json())
+    return {name: contracts[name] for name in names}
+
+
+def compile_mock_usdc(*, work_dir: Path | None = None) -> CompiledContract:
+    """``MockUSDC``, the development collateral token (cached by source hash)."""
+    return compile_cached([MOCK_USDC_SOURCE], ["MockUSDC"], work_dir=work_dir)["MockUSDC"]
+
+
+def compile_test_tokens(*, work_dir: Path | None = None) -> dict[str, CompiledContract]:
+    """The hostile tokens of :data:`TEST_TOKENS`, by name (tests only; cached)."""
+    return compile_cached(TEST_TOKEN_SOURCES, TEST_TOKENS, work_dir=work_dir)
+
+
 def compile_rollup(
     sources: Sequence[Path] = (ROLLUP_SOURCE,), *, work_dir: Path | None = None
 ) -> CompiledContract:
@@ -169,9 +215,15 @@ def compile_rollup(
 
 
 __all__ = [
+    "MOCK_USDC_SOURCE",
     "ROLLUP_LIBRARIES",
+    "TEST_TOKENS",
+    "TEST_TOKEN_SOURCES",
+    "compile_cached",
+    "compile_mock_usdc",
     "compile_rollup",
     "compile_rollup_contracts",
+    "compile_test_tokens",
     "library_placeholder",
     "link",
     "poseidon_command",

@@ -9,11 +9,19 @@ batches from, and sends and reads inbox messages (``sendMessage``, ``sealInbox``
 ``MessageSent``; docs/inbox.md). Each batch consumes the inbox messages
 ``[inbox_consumed(), inbox_end)``; ``submitBatch`` reads the chain at both ends from storage.
 
+Collateral (docs/settlement.md, "Deposits and exits"): :meth:`RollupClient.approve` and
+:meth:`RollupClient.deposit` put tokens in the deposit queue (``Deposited`` events, read
+back as :class:`prover.exchange.flows.Deposit` by :meth:`RollupClient.deposits`); each batch
+consumes the deposits ``[deposits_consumed(), deposit_end)`` and owes its exits
+(:class:`prover.exchange.flows.Exit`), which :meth:`RollupClient.claim` pays.
+:func:`deploy_mock_usdc` and :func:`mint` make a development token.
+
 Docs: docs/settlement.md.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +33,7 @@ from prover.chain.config import RollupConfig
 from prover.chain.contracts import (
     POSEIDON_INPUTS,
     ROLLUP_LIBRARIES,
+    compile_mock_usdc,
     compile_rollup,
     compile_rollup_contracts,
     link,
@@ -33,7 +42,9 @@ from prover.chain.contracts import (
 from prover.chain.signer import Signer
 from prover.chain.vkey import key_hash
 from prover.crypto.babyjub import Point
-from prover.errors import ToolError, ZkmatchError
+from prover.errors import ProtocolError, ToolError, ZkmatchError
+from prover.exchange import flows
+from prover.exchange.constants import INSURANCE_ACCOUNT
 from prover.exchange.inbox import Message
 from prover.toolchain.solc import CompiledContract
 
@@ -41,6 +52,9 @@ RECEIPT_TIMEOUT = 120
 #: Gas limit of a ``submitBatch`` transaction (the pairing precompile needs ~180k; the
 #: estimator is not used, see prover/demo.py).
 SUBMIT_GAS = 1_000_000
+#: The first account index a Rollup gives a new key when the genesis has no trader
+#: accounts: the one after the fee account (0) and the insurance fund (1).
+FIRST_ACCOUNT = INSURANCE_ACCOUNT + 1
 
 
 class ChainError(ToolError):
@@ -88,6 +102,11 @@ def proof_from_words(words: Sequence[int]) -> dict[str, Any]:
         "protocol": "groth16",
         "curve": "bn128",
     }
+
+
+def exit_words(exits: Sequence[flows.Exit]) -> list[int]:
+    """A batch's exits as ``submitBatch``'s ``uint256[]``: ``amount * 2^160 + recipient``."""
+    return [x.packed() for x in exits]
 
 
 def connect(rpc_url: str, timeout: float = 30) -> Any:
@@ -222,6 +241,8 @@ class Deployment:
     #: poseidon-solidity's libraries the Rollup is linked to (the inbox chain's hashes).
     poseidon_t4: str
     poseidon_t5: str
+    #: The collateral token (ERC-20) deposits pull and claims pay.
+    token: str
     operator: str
     admin: str
     block: int
@@ -245,6 +266,10 @@ def deploy(
     operator: str,
     admin: str,
     messages_per_batch: int,
+    token: str,
+    deposits_per_batch: int,
+    account_bits: int,
+    first_account: int = FIRST_ACCOUNT,
     operator_key: Point | None = None,
     sender: str | None = None,
     signer: Signer | None = None,
@@ -255,9 +280,13 @@ def deploy(
     ``operator_key`` is the operator's Baby Jubjub public key (inbox messages are encrypted
     to it; ``config.operator_key`` unless given), ``messages_per_batch`` the batch circuit's
     entry count E. The Rollup's ``configHash`` binds the key deployed: it equals
-    ``config.hash()`` only when that is ``config.operator_key``. With ``signer`` the
-    transactions are signed here (any node); else the node signs for ``sender`` (default
-    ``admin``; a development node's unlocked account)."""
+    ``config.hash()`` only when that is ``config.operator_key``. ``token`` is the collateral
+    ERC-20 (a deployed contract: :func:`deploy_mock_usdc` on a development chain),
+    ``deposits_per_batch`` the batch circuit's deposit capacity, ``account_bits`` the
+    account tree's depth D, and ``first_account`` the index the first new key gets (past
+    the genesis accounts; at least 2). With ``signer`` the transactions are signed here
+    (any node); else the node signs for ``sender`` (default ``admin``; a development node's
+    unlocked account)."""
     if operator_key is None:
         operator_key = config.operator_key
     sender = signer.address if signer is not None else (sender or admin)
@@ -280,10 +309,10 @@ def deploy(
         operator,
         admin,
         key_hash(vk),
-        genesis_root,
-        genesis_timestamp,
+        (int(genesis_root), int(genesis_timestamp)),
         *config.as_contract_args(),
         (int(operator_key[0]), int(operator_key[1]), int(messages_per_batch)),
+        (_checksum(token), int(deposits_per_batch), int(account_bits), int(first_account)),
         signer=signer,
     )
     return Deployment(
@@ -293,10 +322,55 @@ def deploy(
         p3,
         libraries["PoseidonT4"],
         libraries["PoseidonT5"],
+        _checksum(token),
         operator,
         admin,
         int(w3.eth.block_number),
     )
+
+
+def _checksum(address: str) -> str:
+    from web3 import Web3
+
+    return str(Web3.to_checksum_address(address))
+
+
+@functools.cache
+def _token_abi() -> list[dict[str, Any]]:
+    """MockUSDC's ABI with the transfers' and ``approve``'s outputs dropped, so the same
+    calls work on a token that returns nothing (USDT-style) and on one that returns a bool:
+    what the Rollup itself accepts is decided by the Rollup."""
+    out = []
+    for item in compile_mock_usdc().abi:
+        if item.get("name") in ("approve", "transfer", "transferFrom"):
+            item = {**item, "outputs": []}
+        out.append(item)
+    return out
+
+
+def deploy_mock_usdc(w3: Any, *, sender: str | None = None, signer: Signer | None = None) -> str:
+    """Deploy ``MockUSDC`` (verifier_contracts/MockUSDC.sol: 6 decimals, anyone may mint; a
+    development token) from ``sender`` or ``signer``; its address."""
+    if signer is None and sender is None:
+        raise ZkmatchError("deploying MockUSDC needs a sender address or a signer")
+    origin = signer.address if signer is not None else str(sender)
+    return _checksum(_deploy(w3, compile_mock_usdc(), origin, signer=signer))
+
+
+def mint(
+    w3: Any,
+    token: str,
+    to: str,
+    amount: int,
+    *,
+    sender: str | None = None,
+    signer: Signer | None = None,
+) -> Any:
+    """``mint(to, amount)`` on a development token (MockUSDC, or a test token with the same
+    function); returns the receipt."""
+    contract = w3.eth.contract(address=_checksum(token), abi=_token_abi())
+    call = contract.functions.mint(_checksum(to), int(amount))
+    return _transact(w3, call, contract.abi, sender, signer)
 
 
 @dataclass(frozen=True)
@@ -322,9 +396,19 @@ class BatchEvent:
     inbox_start: int
     inbox_end: int
     inbox_after: int
+    #: The deposits the batch consumed, ``[deposit_start, deposit_end)``, and the queue's
+    #: chain after them (its ``depositsBefore`` is the previous batch's ``deposits_after``;
+    #: 0 for batch 0); the hash the contract computed over its exits.
+    deposit_start: int
+    deposit_end: int
+    deposits_after: int
+    exits_hash: int
     proof: tuple[int, ...]
     tx_hash: str
     block: int
+    #: The batch's exits in order, from the ``ExitCredited`` events of its transaction
+    #: (``flows.exits_hash(exits)`` should be :attr:`exits_hash`: the audit checks it).
+    exits: tuple[flows.Exit, ...] = ()
     gas_used: int | None = None
 
 
@@ -355,6 +439,7 @@ class RollupClient:
         self.abi = compile_rollup().abi
         self.address = address
         self.contract = w3.eth.contract(address=address, abi=self.abi)
+        self._token_contract: Any = None
 
     def state(self) -> RollupState:
         f = self.contract.functions
@@ -384,47 +469,60 @@ class RollupClient:
     def verification_key_hash(self) -> bytes:
         return bytes(self.contract.functions.verificationKeyHash().call())
 
-    def next_public_inputs(self, new_root: int, timestamp: int, inbox_end: int) -> list[int]:
-        """The six public inputs ``submitBatch`` would build (``nextPublicInputs``); raises
-        :class:`RollupRevert` if the contract refuses ``inbox_end`` (the time is not
-        checked)."""
-        call = self.contract.functions.nextPublicInputs(new_root, timestamp, inbox_end)
+    def next_public_inputs(
+        self,
+        new_root: int,
+        timestamp: int,
+        inbox_end: int,
+        deposit_end: int,
+        exits: Sequence[flows.Exit],
+    ) -> list[int]:
+        """The nine public inputs ``submitBatch`` would build (``nextPublicInputs``); raises
+        :class:`RollupRevert` if the contract refuses ``inbox_end``, ``deposit_end`` or an
+        exit (the time is not checked)."""
+        call = self.contract.functions.nextPublicInputs(
+            new_root, timestamp, inbox_end, deposit_end, exit_words(exits)
+        )
         return [int(x) for x in _simulate(call, {}, self.abi)]
 
     def _submit_call(
-        self, new_root: int, timestamp: int, inbox_end: int,
-        proof: Mapping[str, Any] | Sequence[int],
+        self, new_root: int, timestamp: int, inbox_end: int, deposit_end: int,
+        exits: Sequence[flows.Exit], proof: Mapping[str, Any] | Sequence[int],
     ) -> Any:
         words = proof_words(proof) if isinstance(proof, Mapping) else [int(x) for x in proof]
-        return self.contract.functions.submitBatch(new_root, timestamp, inbox_end, words)
+        return self.contract.functions.submitBatch(
+            new_root, timestamp, inbox_end, deposit_end, exit_words(exits), words
+        )
 
     def submit_batch(
-        self, new_root: int, timestamp: int, inbox_end: int,
-        proof: Mapping[str, Any] | Sequence[int], sender: str,
+        self, new_root: int, timestamp: int, inbox_end: int, deposit_end: int,
+        exits: Sequence[flows.Exit], proof: Mapping[str, Any] | Sequence[int], sender: str,
     ) -> Any:
         """Send ``submitBatch`` (the batch consumes inbox messages ``[inbox_consumed(),
-        inbox_end)``); returns the receipt, or raises :class:`RollupRevert`."""
-        call = self._submit_call(new_root, timestamp, inbox_end, proof)
+        inbox_end)`` and deposits ``[deposits_consumed(), deposit_end)``, and owes
+        ``exits``); returns the receipt, or raises :class:`RollupRevert`."""
+        call = self._submit_call(new_root, timestamp, inbox_end, deposit_end, exits, proof)
         return _send(self.w3, call, sender, self.abi, SUBMIT_GAS)
 
     def submit_transaction(
-        self, new_root: int, timestamp: int, inbox_end: int,
-        proof: Mapping[str, Any] | Sequence[int], sender: str,
+        self, new_root: int, timestamp: int, inbox_end: int, deposit_end: int,
+        exits: Sequence[flows.Exit], proof: Mapping[str, Any] | Sequence[int], sender: str,
     ) -> dict[str, Any]:
         """The unsigned ``submitBatch`` transaction (for :meth:`Signer.sign`), after an
         ``eth_call`` that raises :class:`RollupRevert` if the contract would refuse it."""
-        call = self._submit_call(new_root, timestamp, inbox_end, proof)
+        call = self._submit_call(new_root, timestamp, inbox_end, deposit_end, exits, proof)
         params = {"from": sender, "gas": SUBMIT_GAS}
         _simulate(call, params, self.abi)
         tx: dict[str, Any] = call.build_transaction(params)
         return tx
 
     def revert_reason(
-        self, new_root: int, timestamp: int, inbox_end: int,
-        proof: Mapping[str, Any] | Sequence[int], sender: str, block: int,
+        self, new_root: int, timestamp: int, inbox_end: int, deposit_end: int,
+        exits: Sequence[flows.Exit], proof: Mapping[str, Any] | Sequence[int], sender: str,
+        block: int,
     ) -> RollupRevert | None:
         """Why ``submitBatch`` with these arguments failed at ``block`` (a replay), or None."""
-        call = self._submit_call(new_root, timestamp, inbox_end, proof)
+        call = self._submit_call(new_root, timestamp, inbox_end, deposit_end, exits, proof)
         try:
             _simulate(call, {"from": sender, "gas": SUBMIT_GAS}, self.abi, block=block)
         except RollupRevert as exc:
@@ -451,14 +549,27 @@ class RollupClient:
         return _send(self.w3, call, sender, self.abi)
 
     def batches(self, from_block: int = 0) -> list[BatchEvent]:
-        """Every accepted batch, in order."""
+        """Every accepted batch, in order, each with its exits (the ``ExitCredited`` events
+        of its transaction, in log order)."""
         logs = self.contract.events.BatchSubmitted().get_logs(from_block=from_block)
+        exits: dict[tuple[str, int], list[flows.Exit]] = {}
+        credited = self.contract.events.ExitCredited().get_logs(from_block=from_block)
+        for log in sorted(credited, key=lambda e: (e["blockNumber"], e["logIndex"])):
+            a = log["args"]
+            key = (_hex(log["transactionHash"]), int(a["batchNumber"]))
+            try:
+                exit_ = flows.Exit(int(a["recipient"], 16), int(a["amount"]))
+            except ProtocolError as exc:  # the contract refuses such exits: a broken node
+                raise ChainError(f"an ExitCredited log the Rollup cannot emit: {exc}") from exc
+            exits.setdefault(key, []).append(exit_)
         out = []
         for log in sorted(logs, key=lambda e: (e["blockNumber"], e["logIndex"])):
-            a = log["args"]
+            a = log["args"]["batch"]
+            number = int(log["args"]["batchNumber"])
+            tx_hash = _hex(log["transactionHash"])
             out.append(
                 BatchEvent(
-                    int(a["batchNumber"]),
+                    number,
                     int(a["oldRoot"]),
                     int(a["newRoot"]),
                     int(a["previousTimestamp"]),
@@ -467,9 +578,14 @@ class RollupClient:
                     int(a["inboxStart"]),
                     int(a["inboxEnd"]),
                     int(a["inboxAfter"]),
-                    tuple(int(x) for x in a["proof"]),
-                    _hex(log["transactionHash"]),
+                    int(a["depositStart"]),
+                    int(a["depositEnd"]),
+                    int(a["depositsAfter"]),
+                    int(a["exitsHash"]),
+                    tuple(int(x) for x in log["args"]["proof"]),
+                    tx_hash,
                     int(log["blockNumber"]),
+                    tuple(exits.get((tx_hash, number), ())),
                 )
             )
         return out
@@ -553,6 +669,147 @@ class RollupClient:
                 )
         return out
 
+    # --- collateral in and out (docs/settlement.md, "Deposits and exits") ---------------
+
+    def collateral_token(self) -> str:
+        """The ERC-20 deposits pull and claims pay."""
+        return str(self.contract.functions.collateralToken().call())
+
+    def _token(self) -> Any:
+        """The collateral token's contract (immutable in the Rollup: looked up once)."""
+        if self._token_contract is None:
+            self._token_contract = self.w3.eth.contract(
+                address=self.collateral_token(), abi=_token_abi()
+            )
+        return self._token_contract
+
+    def deposits_per_batch(self) -> int:
+        """The most deposits a batch consumes (the batch circuit's deposit capacity)."""
+        return int(self.contract.functions.depositsPerBatch().call())
+
+    def account_bits(self) -> int:
+        """Account indices are below ``2^account_bits()``."""
+        return int(self.contract.functions.accountBits().call())
+
+    def first_account(self) -> int:
+        """The index the first new key got (the genesis accounts are below it)."""
+        return int(self.contract.functions.firstAccount().call())
+
+    def next_account(self) -> int:
+        """The index the next new key gets (``2^account_bits()``: the tree is full)."""
+        return int(self.contract.functions.nextAccount().call())
+
+    def account_of(self, key: Sequence[int]) -> int | None:
+        """The account index the Rollup gave Baby Jubjub key ``key``, or None."""
+        known, index = self.contract.functions.accountOf(int(key[0]), int(key[1])).call()
+        return int(index) if known else None
+
+    def deposit_count(self) -> int:
+        """How many deposits the queue has taken."""
+        return int(self.contract.functions.depositCount().call())
+
+    def deposits_consumed(self) -> int:
+        """How many deposits the accepted batches consumed (the next batch starts there)."""
+        return int(self.contract.functions.depositsConsumed().call())
+
+    def deposit_chain_at(self, count: int) -> int:
+        """The deposit queue's chain after ``count`` deposits (0 for 0, and for a count the
+        queue has not reached)."""
+        return int(self.contract.functions.depositChainAt(count).call())
+
+    def claimable(self, address: str) -> int:
+        """Tokens accepted exits owe ``address``, not claimed yet."""
+        return int(self.contract.functions.claimable(_checksum(address)).call())
+
+    def total_claimable(self) -> int:
+        """The sum of :meth:`claimable` over every address."""
+        return int(self.contract.functions.totalClaimable().call())
+
+    def token_balance(self, address: str) -> int:
+        """``address``'s balance of the collateral token (the Rollup's own: its address)."""
+        return int(self._token().functions.balanceOf(_checksum(address)).call())
+
+    def approve(
+        self, amount: int, sender: str | None = None, signer: Signer | None = None
+    ) -> Any:
+        """ERC-20 ``approve(rollup, amount)`` on the collateral token, from ``sender`` or
+        ``signer``: what :meth:`deposit` needs first. Returns the receipt."""
+        token = self._token()
+        call = token.functions.approve(self.address, int(amount))
+        return _transact(self.w3, call, token.abi, sender, signer)
+
+    def deposit(
+        self,
+        key: Sequence[int],
+        amount: int,
+        sender: str | None = None,
+        signer: Signer | None = None,
+    ) -> Any:
+        """``deposit(keyX, keyY, amount)`` from ``sender`` (the node signs) or signed by
+        ``signer`` (the depositor, where a refund goes); the Rollup must be approved for
+        ``amount`` (:meth:`approve`). Returns the receipt, or raises :class:`RollupRevert`."""
+        call = self.contract.functions.deposit(int(key[0]), int(key[1]), int(amount))
+        return _transact(self.w3, call, self.abi, sender, signer)
+
+    def approve_and_deposit(
+        self,
+        key: Sequence[int],
+        amount: int,
+        sender: str | None = None,
+        signer: Signer | None = None,
+    ) -> Any:
+        """:meth:`approve` then :meth:`deposit`; the deposit's receipt."""
+        self.approve(amount, sender, signer)
+        return self.deposit(key, amount, sender, signer)
+
+    def claim(
+        self, recipient: str, sender: str | None = None, signer: Signer | None = None
+    ) -> Any:
+        """``claim(recipient)``: pays ``recipient`` what it is owed (anyone may send it; the
+        tokens go to ``recipient``). Returns the receipt, or raises :class:`RollupRevert`
+        (``Rollup__NothingToClaim`` when nothing is owed)."""
+        call = self.contract.functions.claim(_checksum(recipient))
+        return _transact(self.w3, call, self.abi, sender, signer)
+
+    def deposits(self, from_number: int = 0, from_block: int = 0) -> list[flows.Deposit]:
+        """The queue's deposits numbered ``>= from_number`` logged from ``from_block`` on,
+        in order. Each event's chain is checked against :func:`flows.deposit_chain` from
+        the stored chain at ``from_number``: a gap, a repeat or another chain is a
+        :class:`ChainError`."""
+        logs = self.contract.events.Deposited().get_logs(from_block=from_block)
+        events = sorted(
+            (log for log in logs if int(log["args"]["number"]) >= from_number),
+            key=lambda log: int(log["args"]["number"]),
+        )
+        chain = self.deposit_chain_at(from_number) if events else 0
+        out: list[flows.Deposit] = []
+        for expected, log in enumerate(events, start=from_number):
+            a = log["args"]
+            number = int(a["number"])
+            if number != expected:
+                raise ChainError(
+                    f"the Rollup's Deposited logs give deposit {number} where {expected} "
+                    "belongs: the node returned an incomplete log"
+                )
+            try:
+                made = flows.Deposit(
+                    number,
+                    int(a["account"]),
+                    (int(a["keyX"]), int(a["keyY"])),
+                    int(a["amount"]),
+                    int(a["depositor"], 16),
+                )
+            except ProtocolError as exc:
+                raise ChainError(f"deposit {number}: a log the Rollup cannot emit: {exc}") from exc
+            chain = made.chain_step(chain)
+            if chain != int(a["chain"]):
+                raise ChainError(
+                    f"deposit {number}: the Rollup logged the chain {int(a['chain'])}, the "
+                    f"deposits hash to {chain}"
+                )
+            out.append(made)
+        return out
+
     def configs(self, from_block: int = 0) -> list[ConfigEvent]:
         """Every configuration registered (the deployment's first), in order."""
         logs = self.contract.events.ConfigRegistered().get_logs(from_block=from_block)
@@ -572,6 +829,7 @@ class RollupClient:
 
 
 __all__ = [
+    "FIRST_ACCOUNT",
     "BatchEvent",
     "ChainError",
     "ConfigEvent",
@@ -583,6 +841,9 @@ __all__ = [
     "connect",
     "decode_revert",
     "deploy",
+    "deploy_mock_usdc",
+    "exit_words",
+    "mint",
     "proof_from_words",
     "proof_words",
 ]

@@ -58,7 +58,7 @@ from typing import Any
 from prover.crypto import babyjub
 from prover.crypto.poseidon_hash import poseidon
 from prover.errors import ProtocolError
-from prover.exchange import inbox
+from prover.exchange import flows, inbox
 from prover.exchange.constants import (
     COLLATERAL_BITS,
     FEE_ACCOUNT,
@@ -91,8 +91,10 @@ from prover.exchange.domain import (
     check_markets,
     fee_for,
     make_seq,
+    pubkey_of,
     signature_parts,
 )
+from prover.exchange.flows import Deposit, DepositOutcome, Exit, deposit_outcome
 from prover.exchange.inbox import Decoded, Message
 from prover.exchange.margin import legal_transition, margin, pretrade_check
 from prover.exchange.state import ExchangeState
@@ -245,6 +247,17 @@ class BatchWitness:
     inbox_before: int = 0
     inbox_after: int = 0
     operator_secret: int = 0
+    #: The deposit queue's chain before and after the batch's deposits (docs/flows.md).
+    deposits_before: int = 0
+    deposits_after: int = 0
+    #: The batch's deposits, in queue order, and what it did with each.
+    deposits: tuple[tuple[Deposit, DepositOutcome], ...] = ()
+    #: The exits (refunded deposits), in order: the list ``submitBatch`` takes.
+    exits: tuple[Exit, ...] = ()
+
+    @property
+    def exits_hash(self) -> int:
+        return flows.exits_hash(self.exits)
 
     @property
     def account_roots(self) -> list[int]:
@@ -262,7 +275,8 @@ class BatchWitness:
         return self.venue.hash()
 
     def public_inputs(self) -> dict[str, str]:
-        """Section 10: ``oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter``."""
+        """Section 10: ``oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter,
+        depositsBefore, depositsAfter, exitsHash``."""
         return {
             "oldRoot": str(self.old_root),
             "newRoot": str(self.new_root),
@@ -270,6 +284,9 @@ class BatchWitness:
             "configHash": str(self.config_hash),
             "inboxBefore": str(self.inbox_before),
             "inboxAfter": str(self.inbox_after),
+            "depositsBefore": str(self.deposits_before),
+            "depositsAfter": str(self.deposits_after),
+            "exitsHash": str(self.exits_hash),
         }
 
     @property
@@ -673,6 +690,9 @@ class BatchBuilder:
         self._verified: set[tuple[int, tuple[int, int, int], tuple[int, int]]] = set()
         # Accounts a message named that hold the empty leaf (opened, never written).
         self._empty_opened: set[int] = set()
+        # The batch's deposits (before any message) and the accounts they opened.
+        self._deposits: list[tuple[Deposit, DepositOutcome]] = []
+        self._created: set[int] = set()
         # The batch's messages announced by plan(): (named account, slot) per message.
         self._plan: tuple[Message, ...] | None = None
         self._plan_names: tuple[tuple[int, int] | None, ...] = ()
@@ -725,6 +745,22 @@ class BatchBuilder:
 
     def is_opened(self, index: int) -> bool:
         return index in self._accounts
+
+    def exists(self, index: int) -> bool:
+        """Account ``index`` exists before the batch or a deposit of the batch opened it."""
+        return self._base.exists(index) or index in self._created
+
+    @property
+    def deposits(self) -> tuple[tuple[Deposit, DepositOutcome], ...]:
+        """The batch's deposits so far and what each did."""
+        return tuple(self._deposits)
+
+    @property
+    def exits(self) -> tuple[Exit, ...]:
+        """The exits so far: the refunded deposits, in order."""
+        return tuple(
+            Exit(d.depositor, d.amount) for d, o in self._deposits if o is DepositOutcome.REFUNDED
+        )
 
     def account(self, index: int) -> Account:
         """Account ``index`` as it stands in the batch so far (funding applied once opened)."""
@@ -824,10 +860,10 @@ class BatchBuilder:
                         f"expiry {body.expiry} is before the batch time {self.params.timestamp}",
                     )
             index = body.account
-            if index >= self._base.capacity or not self._base.exists(index):
+            if index >= self._base.capacity or not self.exists(index):
                 raise OrderRejected(Reject.UNKNOWN_ACCOUNT, f"no account at index {index}")
             # The signature before anything that depends on the account's state.
-            pubkey = self._base.account(index).pubkey
+            pubkey = self.account(index).pubkey
             memo = (body.hash(), signature_parts(signed.signature), pubkey)
             if memo not in self._verified:  # check_entry then add_entry verifies once
                 if not signed.verify(pubkey):
@@ -1069,6 +1105,56 @@ class BatchBuilder:
             raise BatchFull(f"all {self.config.accounts} account slots are used")
         self._commit_open(index, *self._funded(index))
 
+    def add_deposit(self, deposit: Deposit) -> DepositOutcome:
+        """Phase 2b: take the next deposit of the Rollup's queue (docs/flows.md): credited
+        to its account, opening it (a valid key on an empty leaf), or refunded as an exit.
+        Deposits come before the batch's messages, in queue order, at most ``P``; the
+        account is opened in an account slot. Raises :class:`BatchFull` when the ``P``
+        deposit slots or the ``K`` account slots are used, :class:`ProtocolError` for a
+        deposit out of order, after a message, or in a batch without the book; nothing
+        changes when it raises."""
+        if self._result is not None:
+            raise ProtocolError("the batch is sealed")
+        if not self.config.book:
+            raise ProtocolError("the fill-list batch (Batch.circom) takes no deposit")
+        if not isinstance(deposit, Deposit):
+            raise ProtocolError("a deposit is a flows.Deposit")
+        if self._entries:
+            raise ProtocolError("a batch takes its deposits before its messages")
+        if len(self._deposits) >= self.config.deposits:
+            raise BatchFull(f"all {self.config.deposits} deposit slots are used")
+        expected = self._base.deposit_count + len(self._deposits)
+        if deposit.number != expected:
+            raise ProtocolError(
+                f"deposit {deposit.number} is not the next of the queue (deposit {expected})"
+            )
+        index = deposit.account
+        if index >= self._base.capacity:
+            raise ProtocolError(
+                f"deposit {deposit.number} names account {index}, beyond the tree's "
+                f"{self._base.capacity} leaves"
+            )
+        if index not in self._accounts and len(self._accounts) >= self.config.accounts:
+            raise BatchFull(f"all {self.config.accounts} account slots are used")
+        view, opening = self._view(index)
+        exists = index in (FEE_ACCOUNT, INSURANCE_ACCOUNT) or view.pubkey[0] != 0
+        outcome = deposit_outcome(deposit, view.pubkey, view.collateral, exists)
+        if opening is not None:
+            self._commit_open(index, *opening)
+            view = self._accounts[index]
+        if outcome is DepositOutcome.CREATED:
+            self._accounts[index] = replace(
+                view, pubkey=pubkey_of(deposit.key), collateral=view.collateral + deposit.amount
+            )
+            self._created.add(index)
+            self._empty_opened.discard(index)
+        elif outcome is DepositOutcome.CREDITED:
+            self._accounts[index] = view.with_collateral(view.collateral + deposit.amount)
+        elif not self.exists(index):
+            self._empty_opened.add(index)
+        self._deposits.append((deposit, outcome))
+        return outcome
+
     @property
     def opened(self) -> tuple[int, ...]:
         """The accounts in account slots so far (opening order)."""
@@ -1289,6 +1375,24 @@ class BatchBuilder:
         )
         funded = dict(current)
 
+        # Phase 2b: deposits, as add_deposit decided them.
+        credited = 0
+        for dep, outcome in self._deposits:
+            i = dep.account
+            exists = i in (FEE_ACCOUNT, INSURANCE_ACCOUNT) or current[i].pubkey[0] != 0
+            if deposit_outcome(dep, current[i].pubkey, current[i].collateral, exists) != outcome:
+                raise AssertionError(f"replay: deposit {dep.number} decided otherwise")
+            if outcome is DepositOutcome.CREATED:
+                current[i] = replace(
+                    current[i], pubkey=pubkey_of(dep.key),
+                    collateral=current[i].collateral + dep.amount,
+                )
+                new.create_account(i, pubkey_of(dep.key), 0)
+            elif outcome is DepositOutcome.CREDITED:
+                current[i] = current[i].with_collateral(current[i].collateral + dep.amount)
+            if outcome is not DepositOutcome.REFUNDED:
+                credited += dep.amount
+
         # Phase 3: entries. Each order is written with what it fills as the taker.
         taker_filled = [0] * len(self._entries)
         for frec in self._fills:
@@ -1478,6 +1582,10 @@ class BatchBuilder:
         inbox_after = inbox.chain_of(self.messages, inbox_before)
         new.inbox_count = base.inbox_count + len(self._entries)
         new.inbox_chain = inbox_after
+        deposits_before = base.deposit_chain
+        deposits_after = flows.deposit_chain((d for d, _ in self._deposits), deposits_before)
+        new.deposit_count = base.deposit_count + len(self._deposits)
+        new.deposit_chain = deposits_after
         fee_final = current[FEE_ACCOUNT]
         fee_proof = new.account_proof(FEE_ACCOUNT)
         for _ in range(len(order), cfg.accounts):
@@ -1505,7 +1613,7 @@ class BatchBuilder:
                 raise AssertionError(f"replay: slot {slot_no} of account {index} differs")
         total_before = sum(a.collateral for a in before.values())
         total_after = sum(a.collateral for a in current.values())
-        if total_before != total_after:
+        if total_before + credited != total_after:
             raise AssertionError(
                 f"collateral not conserved: {total_before} before, {total_after} after"
             )
@@ -1524,6 +1632,10 @@ class BatchBuilder:
             inbox_before,
             inbox_after,
             self._operator_secret,
+            deposits_before,
+            deposits_after,
+            tuple(self._deposits),
+            self.exits,
         )
         self._result = BatchResult(
             new,

@@ -51,14 +51,22 @@ from prover.exchange.domain import (
     SignedOrder,
     fee_for,
     make_seq,
+    pubkey_of,
 )
 from prover.exchange.entrybook import AccountSlot, EntryResult, RunningState
+from prover.exchange.flows import (
+    Deposit,
+    DepositOutcome,
+    Exit,
+    deposit_outcome,
+    key_decomposition,
+)
 from prover.exchange.inbox import Message
 from prover.exchange.margin import pretrade_check
 from prover.exchange.matching import StepKind
 from prover.exchange.state import ExchangeState
 from prover.field import encode_signed
-from prover.proving.batch_circuit import BATCH_INPUTS
+from prover.proving.batch_circuit import BATCH_INPUTS, DEPOSIT_INPUTS
 
 #: EntryBook's per-entry inputs and their BatchBook names.
 _ENTRY_INPUTS = {
@@ -159,6 +167,29 @@ def book_batch(
             for slot_no, s in base.slots(a.index).items():
                 slot.write(slot_no, s, base.slot_order(a.index, slot_no))
         slots.append(slot)
+
+    # Phase 2b: the deposits, on the funded slots (DepositEntry's rows).
+    slot_of = {a.index: k for k, a in enumerate(witness.accounts) if a.used}
+    dep_rows: list[dict[str, Any]] = []
+    for dep, outcome in builder.deposits:
+        k = slot_of[dep.account]
+        holder = slots[k]
+        acct = holder.account
+        exists = dep.account in (FEE_ACCOUNT, INSURANCE_ACCOUNT) or acct.pubkey[0] != 0
+        if deposit_outcome(dep, acct.pubkey, acct.collateral, exists) != outcome:
+            raise AssertionError(f"replay: deposit {dep.number} decided otherwise")
+        if outcome is DepositOutcome.CREATED:
+            holder.account = replace(
+                acct, pubkey=pubkey_of(dep.key), collateral=acct.collateral + dep.amount
+            )
+        elif outcome is DepositOutcome.CREDITED:
+            holder.account = acct.with_collateral(acct.collateral + dep.amount)
+        dep_rows.append(_deposit_row(dep, k))
+    for _ in range(len(dep_rows), cfg.deposits):
+        dep_rows.append(_deposit_row(None, 0))
+    for name in DEPOSIT_INPUTS:
+        inputs[name] = [r[name] for r in dep_rows]
+
     state = running(
         slots, books.copy(), builder.markets, builder.params.marks, builder.timestamp,
         base.slot_bits,
@@ -245,7 +276,7 @@ def book_batch(
     final: dict[int, Account] = {}
     for a, slot in zip(witness.accounts, state.accounts, strict=True):
         siblings_k.append([list(level) for level in tree.prove(a.index).siblings])
-        empty = a.index not in (FEE_ACCOUNT, INSURANCE_ACCOUNT) and a.before.pubkey[0] == 0
+        empty = a.index not in (FEE_ACCOUNT, INSURANCE_ACCOUNT) and slot.account.pubkey[0] == 0
         if a.used and not empty:
             tree.set(a.index, slot.account.hash(slot.orders_root))
             final[a.index] = slot.account
@@ -421,6 +452,30 @@ class BookBatchBuilder:
             for slot_no, s in base.slots(index).items():
                 slot.write(slot_no, s, base.slot_order(index, slot_no))
         return slot
+
+    # --- deposits -------------------------------------------------------------------
+
+    @property
+    def deposits(self) -> tuple[tuple[Deposit, DepositOutcome], ...]:
+        return self.builder.deposits
+
+    @property
+    def exits(self) -> tuple[Exit, ...]:
+        return self.builder.exits
+
+    def add_deposit(self, deposit: Deposit) -> DepositOutcome:
+        """Take the next deposit of the queue (:meth:`BatchBuilder.add_deposit`: before any
+        message); the account it credits or opens joins the running state."""
+        if self._result is not None:
+            raise ProtocolError("the batch is sealed")
+        outcome = self.builder.add_deposit(deposit)
+        index = deposit.account
+        holder = self._holder(index)
+        if holder is not None:
+            holder.account = self.builder.account(index)
+        elif outcome is not DepositOutcome.REFUNDED or self.builder._base.exists(index):  # noqa: SLF001
+            self._running.accounts.append(self._account_slot(index))
+        return outcome
 
     # --- messages -------------------------------------------------------------------
 
@@ -603,6 +658,25 @@ def fills_of(entry: BookEntry, markets: Sequence[Market]) -> list[Fill]:
             )
         )
     return out
+
+
+def _deposit_row(dep: Deposit | None, slot: int) -> dict[str, Any]:
+    """DepositEntry's inputs for ``dep`` in account slot ``slot`` (None: an unused slot,
+    which carries the identity as its key)."""
+    key = (0, 1) if dep is None else dep.key
+    q, torsion = key_decomposition(key)
+    return {
+        "depUsed": int(dep is not None),
+        "depIndex": 0 if dep is None else dep.account,
+        "depKeyX": key[0],
+        "depKeyY": key[1],
+        "depAmount": 0 if dep is None else dep.amount,
+        "depDepositor": 0 if dep is None else dep.depositor,
+        "depSlot": slot,
+        "depKeyQx": q[0],
+        "depKeyQy": q[1],
+        "depKeyTorsion": torsion,
+    }
 
 
 def _idle_entry(steps: int, slot_bits: int, books: Books) -> dict[str, Any]:

@@ -31,6 +31,9 @@ TAG_BOOK: Final = 16
 #: Every book side of the venue; the state root over the accounts and the books.
 TAG_BOOKS: Final = 17
 TAG_STATE: Final = 18
+#: The deposit queue's packed record and a batch's exit list (prover/exchange/flows.py).
+TAG_DEPOSIT: Final = 19
+TAG_EXIT: Final = 20
 
 # Tree arity and limits.
 ARITY: Final = 4

@@ -949,6 +949,9 @@ class BatchConfig:
     fills: int
     book_bits: int = 0
     book_cap_levels: int = 0
+    deposits: int = 1
+    """``P``: deposit slots of the book's batch (docs/flows.md); the fill-list batch takes
+    no deposit."""
 
     def __post_init__(self) -> None:
         d = _require_int(self.account_bits, "account_bits")
@@ -970,11 +973,18 @@ class BatchConfig:
                 raise ProtocolError(f"book_cap_levels must be in [0, {bb // 2}), got {cl}")
         elif cl:
             raise ProtocolError("book_cap_levels without book_bits")
+        _require_range(self.deposits, 1, (1 << SEQ_ENTRY_BITS) + 1, "deposit slots (P)")
 
     def check_live(self) -> None:
         """With the book: raise unless ``K >= F + 3`` (the fee account, the insurance fund,
         a taker and the makers of its ``F`` steps), so that every message fits an empty
         batch; a smaller ``K`` could leave a message no batch can take."""
+        if self.book and self.deposits > self.accounts - 2:
+            raise ProtocolError(
+                f"{self.deposits} deposit slots need as many account slots past the fee "
+                f"account and the insurance fund (K = {self.accounts}): a batch of deposits "
+                "alone must always fit"
+            )
         if self.book and self.accounts < self.fills + 3:
             raise ProtocolError(
                 f"a venue that matches by the rules needs K >= F + 3 account slots "
@@ -1010,7 +1020,11 @@ class BatchConfig:
             "entries": str(self.entries),
             "fills": str(self.fills),
             **(
-                {"book_bits": str(self.book_bits), "book_cap_levels": str(self.book_cap_levels)}
+                {
+                    "book_bits": str(self.book_bits),
+                    "book_cap_levels": str(self.book_cap_levels),
+                    "deposits": str(self.deposits),
+                }
                 if self.book
                 else {}
             ),
@@ -1027,11 +1041,12 @@ class BatchConfig:
             _get(data, "fills"),
             _get(data, "book_bits") if "book_bits" in data else 0,
             _get(data, "book_cap_levels") if "book_cap_levels" in data else 0,
+            _get(data, "deposits") if "deposits" in data else 1,
         )
 
     def as_circuit_params(self) -> dict[str, int]:
         """Template parameters of ``Batch(K, E, B, D, S, M)``, or with the book of
-        ``BatchBook(K, E, F, D, S, M, BB, CL)``."""
+        ``BatchBook(K, E, F, D, S, M, BB, CL, P)``."""
         if self.book:
             return {
                 "K": self.accounts,
@@ -1042,6 +1057,7 @@ class BatchConfig:
                 "M": self.markets,
                 "BB": self.book_bits,
                 "CL": self.book_cap_levels,
+                "P": self.deposits,
             }
         return {
             "D": self.account_bits,

@@ -73,6 +73,7 @@ from prover.exchange.domain import (
     Reject,
     SignedOrder,
 )
+from prover.exchange.flows import Deposit
 from prover.exchange.inbox import Message
 from prover.exchange.matching import Outcome as MatchOutcome
 from prover.exchange.matching import StepKind
@@ -296,7 +297,9 @@ class Engine:
 
     def end_batch(self) -> BatchReport | None:
         """Seal the open batch; None if it holds no message (nothing is sealed then)."""
-        if self._builder is None or not self._builder.messages:
+        if self._builder is None or not (
+            self._builder.messages or getattr(self._builder, "deposits", ())
+        ):
             return None
         result = self._builder.seal()
         report = BatchReport(result, tuple(self._pending), tuple(self._pending_messages))
@@ -396,8 +399,12 @@ class Engine:
 
     # --- inbox messages -----------------------------------------------------------
 
-    def submit_inbox(self, messages: Sequence[Message]) -> tuple[BatchReport | None, list[Outcome]]:
-        """One batch that consumes exactly ``messages``, an inbox range in inbox order
+    def submit_inbox(
+        self, messages: Sequence[Message], deposits: Sequence[Deposit] = ()
+    ) -> tuple[BatchReport | None, list[Outcome]]:
+        """One batch that consumes exactly ``deposits`` (the next of the Rollup's queue, at
+        most ``P``; a venue with the book only: docs/flows.md), then ``messages``, an inbox
+        range in inbox order
         (at most ``E``; the Rollup fixes where it ends): each valid order or cancel enters
         and an order is matched at its entry; every other message is a no-op, reported
         as an ``order`` rejection with the circuit's reason. Returns the sealed batch
@@ -411,10 +418,12 @@ class Engine:
         """
         if self._builder is not None and (self._builder.messages or self._builder.fills):
             raise ProtocolError("a batch is open: seal it before an inbox range")
-        if not messages:
+        if not messages and not deposits:
             return None, []
         if self.book_mode:
-            return self._submit_inbox_book(messages)
+            return self._submit_inbox_book(messages, deposits)
+        if deposits:
+            raise ProtocolError("the fill-list batch (Batch.circom) takes no deposit")
         builder = self.builder
         builder.plan(messages)
         mask = (1 << self.state.slot_bits) - 1
@@ -446,7 +455,7 @@ class Engine:
         return self.end_batch(), outcomes
 
     def _submit_inbox_book(
-        self, messages: Sequence[Message]
+        self, messages: Sequence[Message], deposits: Sequence[Deposit] = ()
     ) -> tuple[BatchReport | None, list[Outcome]]:
         if len(messages) > self.config.range_limit:
             raise ProtocolError(
@@ -454,7 +463,9 @@ class Engine:
                 f"by the rules: at most (K - 2) / (F + 1) = {self.config.range_limit}"
             )
         builder = self.book_builder
-        builder.plan(messages)
+        for deposit in deposits:
+            builder.add_deposit(deposit)
+        builder.plan(messages)  # BatchFull when the deposits' accounts leave too few slots
         outcomes: list[Outcome] = []
         first = self.state.inbox_count
         for position, message in enumerate(messages):
@@ -469,6 +480,10 @@ class Engine:
             try:
                 added = builder.add_message(message)
             except BatchFull as exc:
+                if deposits:
+                    # The deposits' accounts took the slots the range needs: the caller
+                    # takes them in another batch (docs/flows.md, the operator's policy).
+                    raise
                 # The range is the Rollup's; one within range_limit always fits.
                 raise AssertionError(
                     f"inbox message {index} does not fit the batch ({exc}) within the range "

@@ -62,6 +62,7 @@ from prover.exchange.domain import (
     SignedOrder,
 )
 from prover.exchange.engine import BatchReport, Engine, Outcome, Rejection
+from prover.exchange.flows import Deposit
 from prover.exchange.state import ExchangeState
 from prover.exchange.venue import DEFAULT_FUNDING_CAP, DEV_FEED_SEED, VenueConfig
 
@@ -76,7 +77,9 @@ _SIDES = {"buy": SIDE_BUY, "sell": SIDE_SELL}
 _TIFS = {"gtc": TIF_GTC, "ioc": TIF_IOC, "post_only": TIF_POST_ONLY}
 _CONFIG_DEFAULTS = {"account_bits": 4, "slot_bits": 4, "accounts": 8, "entries": 16, "fills": 16}
 #: Optional: the committed book (docs/book.md); ``fills`` is then F, the steps per entry.
-_BOOK_CONFIG = ("book_bits", "book_cap_levels")
+_BOOK_CONFIG = ("book_bits", "book_cap_levels", "deposits")
+FUNDING_GENESIS = "genesis"
+FUNDING_DEPOSITS = "deposits"
 
 
 def trader_seed(name: str) -> str:
@@ -145,6 +148,14 @@ class Scenario:
     first_batch: int = 0
     funding_caps: tuple[int, ...] = ()
     feed_seed: str = DEMO_FEED_SEED
+    funding: str = "genesis"
+    """``genesis``: each trader's account holds its deposit before batch 0; ``deposits``:
+    only the fee account and the insurance fund exist, and each trader brings its deposit
+    in through the Rollup's deposit queue (docs/flows.md) before the first round."""
+
+    @property
+    def by_deposits(self) -> bool:
+        return self.funding == FUNDING_DEPOSITS
 
     @property
     def feed(self) -> PrivateKey:
@@ -243,7 +254,10 @@ def parse_scenario(data: Any) -> Scenario:
     root = _obj(data, "top level")
     _unknown(
         root,
-        {"description", "config", "markets", "traders", "batches", "first_batch", "venue"},
+        {
+            "description", "config", "markets", "traders", "batches", "first_batch", "venue",
+            "funding",
+        },
         "top level",
     )
 
@@ -344,6 +358,13 @@ def parse_scenario(data: Any) -> Scenario:
         rounds.append(Round(timestamp, marks, funding, tuple(messages)))
 
     first_batch = _int(root.get("first_batch", 0), "first_batch", lo=0)
+    funding = root.get("funding", FUNDING_GENESIS)
+    if funding not in (FUNDING_GENESIS, FUNDING_DEPOSITS):
+        raise _fail("funding", f"expected 'genesis' or 'deposits', got {funding!r}")
+    if funding == FUNDING_DEPOSITS and not config.book:
+        raise _fail("funding", "deposits need a venue with the book (config.book_bits)")
+    if funding == FUNDING_DEPOSITS and any(not 0 < t.deposit < 1 << 56 for t in traders):
+        raise _fail("traders", "funded by deposits, every trader deposits 1 to 2^56 - 1 units")
 
     # Venue: funding caps and the price feed.
     raw_venue = _obj(root.get("venue", {}), "venue")
@@ -363,7 +384,7 @@ def parse_scenario(data: Any) -> Scenario:
         raise _fail("venue", str(exc)) from exc
     return Scenario(
         config, tuple(markets), market_names, tuple(traders), tuple(rounds), first_batch,
-        caps, feed_seed,
+        caps, feed_seed, funding,
     )
 
 
@@ -501,6 +522,11 @@ class SimResult:
                     "batch_number": report.batch_number,
                     "timestamp": params.timestamp,
                     "entries": len(report.result.entries),
+                    "deposits": [
+                        {**d.to_json(), "outcome": o.value}
+                        for d, o in report.result.witness.deposits
+                    ],
+                    "exits": [x.to_json() for x in report.result.witness.exits],
                     "old_root": str(report.old_root),
                     "new_root": str(report.new_root),
                     "config_hash": str(report.result.config_hash),
@@ -569,8 +595,21 @@ class _Ids:
         return candidate
 
 
+def deposits(scenario: Scenario) -> list[Deposit]:
+    """The deposit queue of a scenario funded by deposits: each trader's, in trader order
+    (the Rollup gives them accounts 2, 3, ... in that order), from address 0 (a
+    simulation; on chain the trader's sending address)."""
+    if not scenario.by_deposits:
+        return []
+    return [
+        Deposit(i, t.account, eddsa.public_key(trader_key(t.name)), t.deposit, 0)
+        for i, t in enumerate(scenario.traders)
+    ]
+
+
 def genesis(scenario: Scenario) -> ExchangeState:
-    """The state before the first batch: the traders' accounts with their deposits."""
+    """The state before the first batch: the traders' accounts with their deposits (funded
+    by deposits: the fee account and the insurance fund only)."""
     cfg = scenario.config
     books = (
         Books(len(scenario.markets), cfg.book_bits, cfg.book_cap_levels) if cfg.book else None
@@ -578,6 +617,8 @@ def genesis(scenario: Scenario) -> ExchangeState:
     state = ExchangeState(
         scenario.markets, cfg.account_bits, cfg.slot_bits, venue=scenario.venue, books=books
     )
+    if scenario.by_deposits:
+        return state
     for t in scenario.traders:
         state.create_account(t.account, eddsa.public_key(trader_key(t.name)), t.deposit)
     return state
@@ -651,6 +692,13 @@ def run_scenario(
         state, scenario.markets, cfg, prices, first_batch=scenario.first_batch, on_seal=on_seal
     )
     result = SimResult(scenario, state, engine)
+    queue = deposits(scenario)[state.deposit_count:]
+    if queue:
+        # The deposits first, P per batch, at the first round's prices.
+        current.append(scenario.rounds[0])
+        for i in range(0, len(queue), cfg.deposits):
+            engine.submit_inbox([], queue[i:i + cfg.deposits])
+        current.pop()
     for number, (rnd, signed_messages) in enumerate(
         zip(scenario.rounds, signed_rounds(scenario), strict=True)
     ):
@@ -671,6 +719,7 @@ __all__ = [
     "Scenario",
     "SimResult",
     "Trader",
+    "deposits",
     "genesis",
     "parse_scenario",
     "run_scenario",

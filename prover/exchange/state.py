@@ -124,6 +124,10 @@ class ExchangeState:
         #: them (docs/inbox.md): the next batch starts there.
         self.inbox_count = inbox_count
         self.inbox_chain = inbox_chain
+        #: Deposits of the Rollup's queue consumed by the batches so far, and the queue's
+        #: chain after them (docs/flows.md): the next batch's deposits start there.
+        self.deposit_count = 0
+        self.deposit_chain = 0
         if not (
             isinstance(account_bits, int)
             and MIN_ACCOUNT_BITS <= account_bits <= MAX_ACCOUNT_BITS
@@ -443,6 +447,8 @@ class ExchangeState:
             "last_timestamp": str(self.last_timestamp),
             "inbox_count": str(self.inbox_count),
             "inbox_chain": str(self.inbox_chain),
+            "deposit_count": str(self.deposit_count),
+            "deposit_chain": str(self.deposit_chain),
             "accounts": accounts,
             "books": self.books.to_json() if self.books is not None else None,
             "root": str(self.root),
@@ -474,6 +480,8 @@ class ExchangeState:
             inbox_chain=parse_int(data.get("inbox_chain", "0"), "inbox_chain"),
             books=Books.from_json(data["books"]) if data.get("books") else None,
         )
+        state.deposit_count = parse_int(data.get("deposit_count", "0"), "deposit_count")
+        state.deposit_chain = parse_int(data.get("deposit_chain", "0"), "deposit_chain")
         for index, record in sorted(by_index.items()):
             account = Account.from_json(record)
             if index not in (FEE_ACCOUNT, INSURANCE_ACCOUNT):

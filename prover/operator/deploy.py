@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from prover.chain.node import open_chain
-from prover.chain.rollup import connect, deploy
+from prover.chain.rollup import connect, deploy, deploy_mock_usdc
 from prover.chain.signer import Signer, fund_on_dev_chain
 from prover.chain.vkey import key_hash
 from prover.crypto.eddsa import PrivateKey, load_key_file, save_key_file
@@ -161,7 +161,13 @@ def deploy_operator(
                 genesis_root=state.root, genesis_timestamp=state.last_timestamp,
                 operator=signer.address, admin=admin or signer.address,
                 operator_key=inbox_key.public_key,
-                messages_per_batch=messages_per_batch(scenario.config), signer=signer,
+                messages_per_batch=messages_per_batch(scenario.config),
+                # A development token (anyone may mint it); the genesis accounts come first.
+                token=deploy_mock_usdc(w3, signer=signer),
+                deposits_per_batch=scenario.config.deposits,
+                account_bits=scenario.config.account_bits,
+                first_account=max(state.accounts(), default=1) + 1,
+                signer=signer,
             )
             _say(progress, f"chain: Rollup at {deployment.rollup} on {endpoint.rpc_url} "
                  f"(block {deployment.block})")

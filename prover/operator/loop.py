@@ -47,8 +47,9 @@ from prover.crypto import babyjub
 from prover.crypto.eddsa import load_key_file
 from prover.errors import ProtocolError, StoreError, ToolError, ZkmatchError
 from prover.exchange import inbox
-from prover.exchange.domain import Entry, PriceSet, SignedOrder
+from prover.exchange.domain import BatchFull, Entry, PriceSet, SignedOrder
 from prover.exchange.engine import BatchReport, Engine, Outcome
+from prover.exchange.flows import Deposit, Exit
 from prover.feed import for_batch
 from prover.operator import receipts as receipt_files
 from prover.operator.data import DataDir
@@ -157,6 +158,19 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
 def _inbox_end(row: dict[str, Any]) -> int:
     """Where a recorded batch's inbox range ends (its state's consumed count)."""
     return int(json.loads(row["delta"])["inbox_count"])
+
+
+def _submit_args(row: dict[str, Any]) -> tuple[int, int, int, int, list[Exit]]:
+    """``submitBatch``'s arguments besides the proof, from a recorded batch: new root,
+    timestamp, inbox end, deposit end (the queue's consumed count after it) and exits."""
+    delta = json.loads(row["delta"])
+    return (
+        int(row["new_root"]),
+        int(row["timestamp"]),
+        int(delta["inbox_count"]),
+        int(delta.get("deposit_count", 0)),
+        [Exit.from_json(x) for x in delta.get("exits", ())],
+    )
 
 
 def validate_entries(store: Store, entries: Sequence[Entry]) -> None:
@@ -448,9 +462,33 @@ class Operator:
         if self.client.chain_at(end) is None:
             raise ToolError(f"sealInbox did not store the inbox chain at {end}; retry")
 
+    def pending_work(self) -> int:
+        """Inbox messages plus queued deposits no batch has consumed yet (after a sync)."""
+        return self.pending_messages() + len(self.pending_deposits())
+
+    def pending_deposits(self) -> list[Deposit]:
+        """The Rollup's queued deposits no batch has consumed yet, in order (read from its
+        ``Deposited`` events, each checked against the queue's chain by the client)."""
+        if not self.store.config.book:
+            return []
+        return self.client.deposits(from_number=self.store.load_state().deposit_count)
+
+    def _choices(
+        self, deposits: int, messages: int, number: int
+    ) -> list[tuple[int, int]]:
+        """What the next batch may take, in the order to try (the operator's policy,
+        docs/flows.md): up to ``P`` deposits with the whole inbox range; if they do not fit
+        its account slots together (:class:`BatchFull` when matched), deposits alone in
+        even batches and messages alone in odd ones, so neither waits more than a batch."""
+        deposits = min(deposits, self.store.config.deposits)
+        if not deposits or not messages:
+            return [(deposits, messages)]
+        alone = [(deposits, 0), (0, messages)]
+        return [(deposits, messages), alone[number % 2]]
+
     def match(self, prices: PriceSet) -> int | None:
-        """Take the next inbox range into a new batch at ``prices`` (matched, recorded);
-        the batch number, or None if no inbox message is waiting."""
+        """Take the next deposits and inbox range into a new batch at ``prices`` (matched,
+        recorded); the batch number, or None if no deposit and no message is waiting."""
         store = self.store
         if store.in_flight() is not None:
             raise StoreError(f"{store.path}: a batch is in flight; finish it first")
@@ -458,11 +496,13 @@ class Operator:
         state = store.load_state()
         first_message = state.inbox_count
         end = self.inbox_range(first_message, available)
-        if end == first_message:
-            return None
-        self._seal_if_needed(end)
-        start = time.monotonic()
         number = store.next_batch
+        queued = self.pending_deposits()
+        if end == first_message and not queued:
+            return None
+        if end != first_message:
+            self._seal_if_needed(end)
+        start = time.monotonic()
         first = for_batch(prices, number)
 
         def provider(n: int) -> PriceSet:
@@ -476,8 +516,19 @@ class Operator:
             book = [(o, e.filled, e.seq) for o, e in engine.resting_orders()]
             sealed.append((report, book))
 
-        engine = store.engine(provider, on_seal=on_seal, operator_secret=self.inbox_secret)
-        _report, outcomes = engine.submit_inbox(store.inbox(first_message, end))
+        choices = self._choices(len(queued), end - first_message, number)
+        for k, (n_deposits, n_messages) in enumerate(choices):
+            engine = store.engine(provider, on_seal=on_seal, operator_secret=self.inbox_secret)
+            try:
+                _report, outcomes = engine.submit_inbox(
+                    store.inbox(first_message, first_message + n_messages),
+                    queued[:n_deposits],
+                )
+                break
+            except BatchFull:
+                if k + 1 == len(choices):
+                    raise
+        end = first_message + n_messages
         report, book = sealed[0]
         match_s = time.monotonic() - start
         store.record_matched(
@@ -485,10 +536,12 @@ class Operator:
             timings={"match": match_s},
         )
         valid = sum(1 for o in outcomes if o.accepted)
+        taken = report.result.witness.deposits
+        refunds = sum(1 for _, o in taken if o.value == "refunded")
         self._say(
             f"batch {number}: inbox messages {first_message}..{end - 1} ({valid} valid, "
-            f"{len(outcomes) - valid} no-ops), {len(report.result.fills)} fills "
-            f"({match_s:.2f} s)"
+            f"{len(outcomes) - valid} no-ops), {len(report.result.fills)} fills, "
+            f"{len(taken)} deposits ({refunds} refunded) ({match_s:.2f} s)"
         )
         crashpoint("after_match")
         return number
@@ -564,8 +617,7 @@ class Operator:
     def _send_and_wait(self, row: dict[str, Any]) -> tuple[str, int, int]:
         """Sign and send ``row``'s proof without recording (a resend); hash, block, gas."""
         tx = self.client.submit_transaction(
-            int(row["new_root"]), int(row["timestamp"]), _inbox_end(row),
-            json.loads(row["proof"]), self.signer.address,
+            *_submit_args(row), json.loads(row["proof"]), self.signer.address,
         )
         signed = self.signer.sign(self.w3, tx)
         self.w3.eth.send_raw_transaction(signed.raw)
@@ -582,8 +634,7 @@ class Operator:
         start = time.monotonic()
         try:
             tx = self.client.submit_transaction(
-                int(row["new_root"]), int(row["timestamp"]), _inbox_end(row),
-                json.loads(row["proof"]), self.signer.address,
+                *_submit_args(row), json.loads(row["proof"]), self.signer.address,
             )
         except RollupRevert as exc:
             if exc.reason in (
@@ -593,6 +644,7 @@ class Operator:
                 # chain at its end is unknown): the proof can never be accepted.
                 "Rollup__InboxEndBeforeConsumed",
                 "Rollup__InboxChainUnknown",
+                "Rollup__DepositEndBeforeConsumed",
             ):
                 seqs = self.store.abandon(number)
                 raise SubmitError(
@@ -659,8 +711,8 @@ class Operator:
                 ) from exc
         if receipt["status"] != 1:
             reason = self.client.revert_reason(
-                int(row["new_root"]), int(row["timestamp"]), _inbox_end(row),
-                json.loads(row["proof"]), self.signer.address, int(receipt["blockNumber"]) - 1,
+                *_submit_args(row), json.loads(row["proof"]), self.signer.address,
+                int(receipt["blockNumber"]) - 1,
             )
             self.store.unsend(number)
             raise SubmitError(f"batch {number}: tx {tx_hash} failed on chain "
@@ -706,7 +758,7 @@ class Operator:
             if run is not None:
                 run.resumed = True
                 runs.append(run)
-        if prices is not None and self.pending_messages():
+        if prices is not None and self.pending_work():
             last = self.store.load_state().last_timestamp
             if prices.timestamp <= last:
                 raise ProtocolError(
@@ -838,7 +890,7 @@ class Operator:
             flight = self.store.in_flight()
             if flight is not None:
                 last = max(last, int(flight["timestamp"]))
-            price_set = prices(last) if self.pending_messages() else None
+            price_set = prices(last) if self.pending_work() else None
             try:
                 if self.workers > 1 and price_set is not None:
                     runs.extend(self.batches_ahead(price_set, prices))
@@ -937,11 +989,12 @@ def model_root(data: DataDir, client: RollupClient, store: Store) -> int:
     engine = Engine(state, state.markets, store.config, lambda n: params[n],
                     operator_secret=secret)
     messages = [e.message for e in client.messages()]
-    start = 0
+    deposits = client.deposits() if store.config.book else []
+    start = deposit_start = 0
     for row in rows:
-        end = int(row["inbox_end"])
-        engine.submit_inbox(messages[start:end])
-        start = end
+        end, deposit_end = int(row["inbox_end"]), int(row["deposit_end"])
+        engine.submit_inbox(messages[start:end], deposits[deposit_start:deposit_end])
+        start, deposit_start = end, deposit_end
     return engine.state.root
 
 

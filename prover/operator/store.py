@@ -175,6 +175,8 @@ class Store:
                 "last_timestamp": str(state.last_timestamp),
                 "inbox_count": str(state.inbox_count),
                 "inbox_chain": str(state.inbox_chain),
+                "deposit_count": str(state.deposit_count),
+                "deposit_chain": str(state.deposit_chain),
                 "books": _dumps(state.books.to_json() if state.books is not None else None),
             }
             conn.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
@@ -242,11 +244,13 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------
 
-    def _meta(self, key: str) -> str:
+    def _meta(self, key: str, default: str | None = None) -> str:
         try:
             row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: unreadable ({exc})") from exc
+        if row is None and default is not None:
+            return default
         if row is None:
             raise StoreError(f"{self.path}: corrupt store, meta key {key!r} missing")
         return str(row[0])
@@ -312,6 +316,9 @@ class Store:
                 "last_timestamp": self._meta("last_timestamp"),
                 "inbox_count": self._meta("inbox_count"),
                 "inbox_chain": self._meta("inbox_chain"),
+                # A store made before deposits existed has consumed none.
+                "deposit_count": self._meta("deposit_count", "0"),
+                "deposit_chain": self._meta("deposit_chain", "0"),
                 "accounts": accounts,
                 "books": json.loads(self._meta("books")),
                 "root": self._meta("root"),
@@ -383,6 +390,8 @@ class Store:
                     "rejections": json.loads(row["rejections"]),
                     "messages": json.loads(row["messages"]),
                     "inbox_end": int(json.loads(row["delta"])["inbox_count"]),
+                    "deposit_end": int(json.loads(row["delta"]).get("deposit_count", 0)),
+                    "exits": json.loads(row["delta"]).get("exits", []),
                     "tx_hash": row["tx_hash"],
                     "block": row["block"],
                     "gas_used": row["gas_used"],
@@ -568,6 +577,10 @@ class Store:
             "entries": len(result.entries),
             "inbox_count": str(state.inbox_count),
             "inbox_chain": str(state.inbox_chain),
+            "deposit_count": str(state.deposit_count),
+            "deposit_chain": str(state.deposit_chain),
+            # What submitBatch takes besides the proof (docs/flows.md).
+            "exits": [x.to_json() for x in result.witness.exits],
             "books": state.books.to_json() if state.books is not None else None,
         }
         params = result.witness.params
@@ -713,6 +726,9 @@ class Store:
         )
         for key in ("inbox_count", "inbox_chain"):
             conn.execute("UPDATE meta SET value = ? WHERE key = ?", (delta[key], key))
+        for key in ("deposit_count", "deposit_chain"):
+            if key in delta:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, delta[key]))
         conn.execute("UPDATE meta SET value = ? WHERE key = 'books'", (_dumps(delta["books"]),))
 
     def commit_batch(self, report: BatchReport, engine: Engine) -> None:

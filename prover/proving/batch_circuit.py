@@ -1,8 +1,9 @@
 """The batch circuit (``circuits/main/Batch.circom``) as a buildable :class:`CircuitSpec`.
 
-``batch_spec(K, E, B, D, S, M)`` names ``Batch(K, E, B, D, S, M)`` with its six public
-inputs (docs/protocol.md, section 10; the last two are the inbox chain before and after
-the batch's messages, docs/inbox.md). ``circuit_inputs`` turns
+``batch_spec(K, E, B, D, S, M)`` names ``Batch(K, E, B, D, S, M)`` with its nine public
+inputs (docs/protocol.md, section 10; the inbox chain before and after the batch's
+messages, docs/inbox.md; the deposit queue's chain before and after and the exits' hash,
+docs/flows.md). ``circuit_inputs`` turns
 ``BatchWitness.as_circuit_inputs()`` into exactly the circuit's inputs: the model also
 emits hints (running roots, before/after values) that the circuit recomputes instead of
 reading, and circom refuses unknown input names.
@@ -36,6 +37,23 @@ PUBLIC_INPUTS: tuple[str, ...] = (
     "configHash",
     "inboxBefore",
     "inboxAfter",
+    "depositsBefore",
+    "depositsAfter",
+    "exitsHash",
+)
+
+#: BatchBook's deposit slots (DepositEntry's inputs, per slot; docs/flows.md).
+DEPOSIT_INPUTS: tuple[str, ...] = (
+    "depUsed",
+    "depIndex",
+    "depKeyX",
+    "depKeyY",
+    "depAmount",
+    "depDepositor",
+    "depSlot",
+    "depKeyQx",
+    "depKeyQy",
+    "depKeyTorsion",
 )
 
 #: Inputs as secret as the operator's inbox key (whoever holds it reads every message):
@@ -118,6 +136,7 @@ BATCH_INPUTS: tuple[str, ...] = (
 #: opened book sides and each entry's matching witness (EntryBook's, per message slot).
 BATCHBOOK_INPUTS: tuple[str, ...] = (
     *(name for name in BATCH_INPUTS if not name.startswith("fill")),
+    *DEPOSIT_INPUTS,
     "accountsRoot",
     "bookCap",
     "bookHeadPtr",
@@ -189,7 +208,7 @@ def batch_spec(
     M: int = 2,  # noqa: N803
 ) -> CircuitSpec:
     """``Batch(K, E, B, D, S, M)`` with public ``oldRoot, newRoot, batchInfo, configHash,
-    inboxBefore, inboxAfter``."""
+    inboxBefore, inboxAfter, depositsBefore, depositsAfter, exitsHash``."""
     check_params(K, E, B, D, S, M)
     return CircuitSpec(
         name=f"batch_k{K}_e{E}_b{B}_d{D}_s{S}_m{M}",
@@ -208,21 +227,24 @@ def book_batch_spec(
     S: int = 2,
     M: int = 2,
     BB: int = 4,
-    CL: int = 1,  # noqa: N803
+    CL: int = 1,
+    P: int = 1,  # noqa: N803
 ) -> CircuitSpec:
-    """``BatchBook(K, E, F, D, S, M, BB, CL)``, the batch with the committed book, with the
-    same six public inputs as ``Batch``."""
+    """``BatchBook(K, E, F, D, S, M, BB, CL, P)``, the batch with the committed book and
+    ``P`` deposit slots, with the same nine public inputs as ``Batch``."""
     check_params(K, E, F, D, S, M)
     for name, value in (("BB", BB), ("CL", CL)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ZkmatchError(f"batch parameter {name} must be an integer, got {value!r}")
     if not (2 <= BB <= 32 and BB % 2 == 0) or not 0 <= CL < BB // 2:
         raise ZkmatchError(f"BB must be even in [2, 32] and 0 <= CL < BB / 2, got {BB}, {CL}")
+    if isinstance(P, bool) or not isinstance(P, int) or not 1 <= P <= 1 << 16:
+        raise ZkmatchError(f"P (deposit slots) must be in [1, 2^16], got {P!r}")
     return CircuitSpec(
-        name=f"batchbook_k{K}_e{E}_f{F}_d{D}_s{S}_m{M}_bb{BB}_cl{CL}",
+        name=f"batchbook_k{K}_e{E}_f{F}_d{D}_s{S}_m{M}_bb{BB}_cl{CL}_p{P}",
         source="main/BatchBook.circom",
         template="BatchBook",
-        params=(K, E, F, D, S, M, BB, CL),
+        params=(K, E, F, D, S, M, BB, CL, P),
         public=PUBLIC_INPUTS,
     )
 

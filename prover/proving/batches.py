@@ -90,12 +90,16 @@ class BatchProof:
     prover: str = "snarkjs"
     inbox_before: int = 0
     inbox_after: int = 0
+    deposits_before: int = 0
+    deposits_after: int = 0
+    exits_hash: int = 0
 
     def expected_public(self) -> list[str]:
         """What the public signals must be: ``oldRoot, newRoot, batchInfo, configHash,
-        inboxBefore, inboxAfter``."""
+        inboxBefore, inboxAfter, depositsBefore, depositsAfter, exitsHash``."""
         return [str(v) for v in (self.old_root, self.new_root, self.batch_info,
-                                 self.config_hash, self.inbox_before, self.inbox_after)]
+                                 self.config_hash, self.inbox_before, self.inbox_after,
+                                 self.deposits_before, self.deposits_after, self.exits_hash)]
 
     def to_json(self) -> dict[str, Any]:
         """A summary as plain JSON (roots as decimal strings; the proof itself is in
@@ -124,13 +128,14 @@ class BatchProof:
 
 def expected_public(result: BatchResult) -> list[str]:
     """The public signals a proof of ``result`` must carry, in ``public.json`` order."""
+    w = result.witness
     return [str(v) for v in (result.old_root, result.new_root, result.batch_info,
-                             result.config_hash, result.witness.inbox_before,
-                             result.witness.inbox_after)]
+                             result.config_hash, w.inbox_before, w.inbox_after,
+                             w.deposits_before, w.deposits_after, w.exits_hash)]
 
 
 def config_spec(config: BatchConfig) -> CircuitSpec:
-    """The batch circuit for ``config``: ``BatchBook(K, E, F, D, S, M, BB, CL)`` for a venue
+    """The batch circuit for ``config``: ``BatchBook(K, E, F, D, S, M, BB, CL, P)`` for a venue
     that matches by the rules, else ``Batch(K, E, B, D, S, M)``."""
     return spec_for(config.as_circuit_params())
 
@@ -204,7 +209,8 @@ def prove_batch(
     if list(proof.public) != want:
         raise ProvingError(
             f"batch {n}: the proof's public signals {proof.public} are not the model's "
-            f"(oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter) = {want}"
+            f"(oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter, "
+            f"depositsBefore, depositsAfter, exitsHash) = {want}"
         )
     start = time.monotonic()
     ok = verify(artifacts, proof.proof, proof.public)
@@ -241,6 +247,9 @@ def prove_batch(
         prover=proof.prover,
         inbox_before=result.witness.inbox_before,
         inbox_after=result.witness.inbox_after,
+        deposits_before=result.witness.deposits_before,
+        deposits_after=result.witness.deposits_after,
+        exits_hash=result.witness.exits_hash,
     )
 
 

@@ -9,10 +9,14 @@ for each batch in order from genesis:
 2. checks its inbox range starts where batch n-1's ended (0 for batch 0) and that the
    chain after it is the one the ``MessageSent`` events' messages hash to (recomputed here:
    the previous batch's for an empty range; the inbox chain at ``inboxEnd`` otherwise);
+   likewise its deposit range, whose ``depositsAfter`` must be the chain the ``Deposited``
+   events' deposits hash to at ``depositEnd`` (:func:`prover.exchange.flows.deposit_chain`)
+   and the chain the Rollup stored there (``depositChainAt``), and its ``exitsHash`` the hash
+   of its exits (the ``ExitCredited`` events of its transaction, :func:`flows.exits_hash`);
 3. recomputes the configuration hash in force for that batch from the registered markets
    and feed key in the events and the Rollup's operator key
    (:meth:`prover.chain.config.RollupConfig.hash`) and compares it with the batch's;
-4. rebuilds the six public inputs from those values alone (nothing from the operator) and
+4. rebuilds the nine public inputs from those values alone (nothing from the operator) and
    verifies the proof with :mod:`prover.verifier.groth16` (py_ecc; no snarkjs, no node);
 
 after checking that the verification key file is the one the chain uses: its keccak equals
@@ -34,7 +38,7 @@ from prover.chain.config import batch_info
 from prover.chain.rollup import RollupClient, proof_from_words
 from prover.chain.vkey import key_hash, missing_from_code
 from prover.errors import ZkmatchError
-from prover.exchange import inbox
+from prover.exchange import flows, inbox
 from prover.toolchain.common import Progress
 from prover.verifier.groth16 import Proof, VerificationKey, VerifierError, verify
 
@@ -131,9 +135,15 @@ def audit_chain(
     chains = {0: 0}
     for e in client.messages(0, from_block):
         chains[e.index + 1] = inbox.chain_step(chains[e.index], e.message)
+    # The deposit queue's chain after each deposit, likewise recomputed (deposits() also
+    # refuses events whose own chain value disagrees).
+    deposit_chains = {0: flows.DEPOSIT_CHAIN_0}
+    for d in client.deposits(0, from_block):
+        deposit_chains[d.number + 1] = d.chain_step(deposit_chains[d.number])
     say(f"verify: {len(batches)} batches, {len(configs)} configurations, key {vk_path}")
     root, last_time = genesis_root, genesis_time
     consumed, consumed_chain = 0, 0  # the inbox before batch 0
+    deposits_consumed, deposits_chain = 0, flows.DEPOSIT_CHAIN_0  # the queue before batch 0
     for expected, event in enumerate(batches):
         check = BatchCheck(event.number, event.old_root, event.new_root, event.timestamp,
                            event.tx_hash, False)
@@ -160,6 +170,26 @@ def audit_chain(
                 f"the inbox chain after {event.inbox_end} messages is not the one the "
                 "MessageSent events give"
             )
+        elif event.deposit_start != deposits_consumed or event.deposit_end < deposits_consumed:
+            reason = (
+                f"deposit range [{event.deposit_start}, {event.deposit_end}) does not start "
+                f"at {deposits_consumed}, where the previous batch ended"
+            )
+        elif event.deposits_after != deposit_chains.get(event.deposit_end):
+            reason = (
+                f"the deposit chain after {event.deposit_end} deposits is not the one the "
+                "Deposited events give"
+            )
+        elif event.deposits_after != client.deposit_chain_at(event.deposit_end):
+            reason = (
+                f"the deposit chain after {event.deposit_end} deposits is not the one the "
+                "Rollup stored"
+            )
+        elif event.exits_hash != flows.exits_hash(event.exits):
+            reason = (
+                f"the exits hash is not that of the batch's {len(event.exits)} ExitCredited "
+                "events"
+            )
         elif not in_force:
             reason = "no configuration registered for this batch"
         elif in_force[-1].config.hash() != event.config_hash:
@@ -175,6 +205,9 @@ def audit_chain(
                 in_force[-1].config.hash(),
                 consumed_chain,
                 event.inbox_after,
+                deposits_chain,
+                event.deposits_after,
+                flows.exits_hash(event.exits),
             ]
             try:
                 valid = verify(vk, Proof.from_json(proof_from_words(event.proof)), inputs)
@@ -190,6 +223,7 @@ def audit_chain(
             return report
         root, last_time = event.new_root, event.timestamp
         consumed, consumed_chain = event.inbox_end, event.inbox_after
+        deposits_consumed, deposits_chain = event.deposit_end, event.deposits_after
     state = client.state()
     if (state.root, state.batch_number) != (root, len(batches)):
         report.failure = (

@@ -1,12 +1,14 @@
 """A Rollup deployed on the session's anvil, with a small stand-in circuit's verifier.
 
-``shape`` builds ``RollupShape`` (the batch circuit's six public inputs, nothing else;
-cached by content hash) and its snarkjs-exported verifier. ``rollup`` deploys verifier,
-Poseidon contracts and Rollup inside the per-test snapshot, so each test starts at genesis.
+``shape`` builds ``RollupShape`` (the batch circuit's nine public inputs, nothing else;
+cached by content hash) and its snarkjs-exported verifier. ``rollup`` deploys a MockUSDC,
+the verifier, Poseidon contracts and Rollup inside the per-test snapshot, so each test
+starts at genesis; ``rollup_with`` does the same with another token or flow parameters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 
 from prover.chain.config import RollupConfig
-from prover.chain.rollup import Deployment, RollupClient, deploy
+from prover.chain.rollup import Deployment, RollupClient, deploy, deploy_mock_usdc
 from prover.crypto.eddsa import PrivateKey
 from prover.exchange.domain import Market
 from prover.proving.circuit import Artifacts, CircuitSpec, build, compile_verifier, prove
@@ -28,6 +30,11 @@ MARKETS = (Market(0, 1, 500, 300, 200, 500), Market(1, 5, 1000, 500, 0, 700))
 #: checkpoints).
 OPERATOR_KEY = PrivateKey.from_seed("zkmatch-test-operator")
 MESSAGES_PER_BATCH = 3
+#: The deposit queue: at most this many per batch, indices below 2^ACCOUNT_BITS, the first
+#: new key gets FIRST_ACCOUNT (small, so a test fills the tree quickly).
+DEPOSITS_PER_BATCH = 2
+ACCOUNT_BITS = 4
+FIRST_ACCOUNT = 2
 CONFIG = RollupConfig(
     MARKETS,
     (1_000, 2_000),
@@ -35,7 +42,10 @@ CONFIG = RollupConfig(
     OPERATOR_KEY.public_key,
 )
 #: The stand-in's public inputs, in the batch circuit's order.
-PUBLIC = ("oldRoot", "newRoot", "batchInfo", "configHash", "inboxBefore", "inboxAfter")
+PUBLIC = (
+    "oldRoot", "newRoot", "batchInfo", "configHash", "inboxBefore", "inboxAfter",
+    "depositsBefore", "depositsAfter", "exitsHash",
+)
 
 
 @dataclass
@@ -90,10 +100,20 @@ class Deployed:
         self.w3.provider.make_request("evm_mine", [timestamp])
 
 
-@pytest.fixture
-def rollup(chain: Any, shape: Shape) -> Deployed:
+def deploy_rollup(
+    chain: Any,
+    shape: Shape,
+    *,
+    token: str | None = None,
+    deposits_per_batch: int = DEPOSITS_PER_BATCH,
+    account_bits: int = ACCOUNT_BITS,
+    first_account: int = FIRST_ACCOUNT,
+) -> Deployed:
+    """A Rollup at genesis with the stand-in's verifier (a new MockUSDC unless ``token``)."""
     admin, operator, stranger = chain.eth.accounts[:3]
     genesis = int(chain.eth.get_block("latest")["timestamp"]) - 3600
+    if token is None:
+        token = deploy_mock_usdc(chain, sender=admin)
     deployment = deploy(
         chain,
         shape.verifier,
@@ -105,6 +125,10 @@ def rollup(chain: Any, shape: Shape) -> Deployed:
         admin=admin,
         operator_key=OPERATOR_KEY.public_key,
         messages_per_batch=MESSAGES_PER_BATCH,
+        token=token,
+        deposits_per_batch=deposits_per_batch,
+        account_bits=account_bits,
+        first_account=first_account,
     )
     return Deployed(
         chain,
@@ -115,3 +139,15 @@ def rollup(chain: Any, shape: Shape) -> Deployed:
         stranger,
         genesis,
     )
+
+
+@pytest.fixture
+def rollup(chain: Any, shape: Shape) -> Deployed:
+    return deploy_rollup(chain, shape)
+
+
+@pytest.fixture
+def rollup_with(chain: Any, shape: Shape) -> Callable[..., Deployed]:
+    """``rollup_with(token=..., account_bits=...)``: :func:`deploy_rollup` in this test's
+    snapshot."""
+    return lambda **kwargs: deploy_rollup(chain, shape, **kwargs)

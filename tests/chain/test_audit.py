@@ -10,10 +10,17 @@ from click.testing import CliRunner
 
 from cli.main import main
 from prover.chain.config import batch_info
-from prover.chain.rollup import RollupClient, deploy
+from prover.chain.rollup import RollupClient, deploy, deploy_mock_usdc
 from prover.exchange import inbox
 from prover.verifier.audit import audit_chain
-from tests.chain.conftest import CONFIG, GENESIS_ROOT, MESSAGES_PER_BATCH, OPERATOR_KEY
+from tests.chain.conftest import (
+    ACCOUNT_BITS,
+    CONFIG,
+    DEPOSITS_PER_BATCH,
+    GENESIS_ROOT,
+    MESSAGES_PER_BATCH,
+    OPERATOR_KEY,
+)
 from tests.chain.test_inbox import message
 
 BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583
@@ -30,8 +37,10 @@ def _three_batches(rollup, shape) -> list[int]:
         state = rollup.client.state()
         start = rollup.client.inbox_consumed()
         inputs = [state.root, root, batch_info(n, state.last_timestamp, t + n + 1),
-                  state.config_hash, inbox.chain_of(sent[:start]), inbox.chain_of(sent[:end])]
-        rollup.client.submit_batch(root, t + n + 1, end, shape.prove(inputs), rollup.operator)
+                  state.config_hash, inbox.chain_of(sent[:start]), inbox.chain_of(sent[:end]),
+                  0, 0, 0]
+        rollup.client.submit_batch(root, t + n + 1, end, 0, (), shape.prove(inputs),
+                                   rollup.operator)
     return roots
 
 
@@ -77,7 +86,9 @@ def test_a_verifier_that_does_not_embed_the_registered_key_fails(chain, shape, t
     deployment = deploy(chain, shape.verifier, other_vk, CONFIG, genesis_root=1,
                         genesis_timestamp=1, operator=operator, admin=admin,
                         operator_key=OPERATOR_KEY.public_key,
-                        messages_per_batch=MESSAGES_PER_BATCH)
+                        messages_per_batch=MESSAGES_PER_BATCH,
+                        token=deploy_mock_usdc(chain, sender=admin),
+                        deposits_per_batch=DEPOSITS_PER_BATCH, account_bits=ACCOUNT_BITS)
     path = tmp_path / "published.json"
     path.write_text(json.dumps(other_vk))
     report = audit_chain(RollupClient(chain, deployment.rollup), path)

@@ -14,13 +14,20 @@ import random
 import pytest
 
 from prover.chain.contracts import ROLLUP_LIBRARIES, compile_rollup_contracts, link
-from prover.chain.rollup import RollupRevert, _send, deploy
+from prover.chain.rollup import RollupRevert, _send, deploy, deploy_mock_usdc
 from prover.crypto import babyjub, poseidon
 from prover.crypto.eddsa import PrivateKey
 from prover.exchange import inbox
 from prover.exchange.domain import Cancel, Order, SignedCancel, SignedOrder
 from prover.field import SNARK_FIELD
-from tests.chain.conftest import CONFIG, GENESIS_ROOT, MESSAGES_PER_BATCH, OPERATOR_KEY
+from tests.chain.conftest import (
+    ACCOUNT_BITS,
+    CONFIG,
+    DEPOSITS_PER_BATCH,
+    GENESIS_ROOT,
+    MESSAGES_PER_BATCH,
+    OPERATOR_KEY,
+)
 
 P = SNARK_FIELD
 TRADER = PrivateKey.from_seed("zkmatch-test-inbox-trader")
@@ -276,7 +283,9 @@ def test_the_constructor_refuses_a_bad_operator_key_or_capacity(
     with pytest.raises(RollupRevert) as caught:
         deploy(chain, shape.verifier, shape.vk, CONFIG, genesis_root=GENESIS_ROOT,
                genesis_timestamp=1, operator=operator, admin=admin,
-               operator_key=operator_key, messages_per_batch=per_batch)
+               operator_key=operator_key, messages_per_batch=per_batch,
+               token=deploy_mock_usdc(chain, sender=admin),
+               deposits_per_batch=DEPOSITS_PER_BATCH, account_bits=ACCOUNT_BITS)
     assert caught.value.reason == reason
 
 

@@ -2,7 +2,7 @@
 
 Batch n consumes messages ``[inboxConsumed, inboxEnd)``: the contract takes inboxBefore
 (``inboxConsumedChain``) and inboxAfter (the chain at ``inboxEnd``: the head or a
-checkpoint) from its storage, never from the call. The stand-in circuit proves any six
+checkpoint) from its storage, never from the call. The stand-in circuit proves any nine
 inputs, so each test proves what a cheating operator would want accepted and checks the
 contract refuses it, naming its ``Rollup__Reason`` and leaving the state as it was. The
 expected chain values come from the model (``inbox.chain_of``).
@@ -39,7 +39,8 @@ def _inputs(
     before: int | None = None,
     after: int | None = None,
 ) -> list[int]:
-    """The six inputs of the next batch ending at ``end``, chain values from the model."""
+    """The nine inputs of the next batch ending at ``end`` (no deposit, no exit), chain
+    values from the model."""
     state = rollup.client.state()
     start = rollup.client.inbox_consumed()
     return [
@@ -49,12 +50,15 @@ def _inputs(
         state.config_hash,
         inbox.chain_of(sent[:start]) if before is None else before,
         inbox.chain_of(sent[:end]) if after is None else after,
+        0,
+        0,
+        0,
     ]
 
 
 def _batch(rollup, shape, new_root: int, timestamp: int, sent, end: int):
     proof = shape.prove(_inputs(rollup, new_root, timestamp, sent, end))
-    return rollup.client.submit_batch(new_root, timestamp, end, proof, rollup.operator)
+    return rollup.client.submit_batch(new_root, timestamp, end, 0, (), proof, rollup.operator)
 
 
 def _rejects(reason: str, call) -> RollupRevert:
@@ -76,9 +80,9 @@ def test_batches_consume_inbox_ranges_and_the_contract_moves_its_cursor(rollup, 
     sent = _send(rollup, E + 1)  # a checkpoint at E, the head at E + 1
     t = rollup.now() - 300
     inputs = _inputs(rollup, 11, t, sent, E)
-    assert inputs[4:] == [0, inbox.chain_of(sent[:E])]
-    assert client.next_public_inputs(11, t, E) == inputs
-    receipts = [client.submit_batch(11, t, E, shape.prove(inputs), rollup.operator)]
+    assert inputs[4:6] == [0, inbox.chain_of(sent[:E])]
+    assert client.next_public_inputs(11, t, E, 0, ()) == inputs
+    receipts = [client.submit_batch(11, t, E, 0, (), shape.prove(inputs), rollup.operator)]
     assert (client.inbox_consumed(), client.inbox_consumed_chain()) == (
         E, inbox.chain_of(sent[:E])
     )
@@ -112,11 +116,11 @@ def test_an_inbox_end_below_the_consumed_count_is_refused(rollup, shape):
     proof = shape.prove(_inputs(rollup, 22, t + 1, sent, E - 1))
     error = _rejects(
         "Rollup__InboxEndBeforeConsumed",
-        lambda: rollup.client.submit_batch(22, t + 1, E - 1, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(22, t + 1, E - 1, 0, (), proof, rollup.operator),
     )
     assert error.args_ == (E - 1, E)
     _rejects("Rollup__InboxEndBeforeConsumed",
-             lambda: rollup.client.next_public_inputs(22, t + 1, E - 1))
+             lambda: rollup.client.next_public_inputs(22, t + 1, E - 1, 0, ()))
     _unchanged(rollup, E, inbox.chain_of(sent), 1)
 
 
@@ -127,10 +131,11 @@ def test_an_inbox_end_above_the_count_is_refused(rollup, shape):
     proof = shape.prove(_inputs(rollup, 11, t, sent, 3, after=inbox.chain_of([*sent, message(9)])))
     error = _rejects(
         "Rollup__InboxEndAfterCount",
-        lambda: rollup.client.submit_batch(11, t, 3, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(11, t, 3, 0, (), proof, rollup.operator),
     )
     assert error.args_ == (3, 2)
-    _rejects("Rollup__InboxEndAfterCount", lambda: rollup.client.next_public_inputs(11, t, 3))
+    _rejects("Rollup__InboxEndAfterCount",
+             lambda: rollup.client.next_public_inputs(11, t, 3, 0, ()))
     _unchanged(rollup, 0, 0, 0)
 
 
@@ -140,10 +145,11 @@ def test_more_than_messages_per_batch_messages_are_refused(rollup, shape):
     proof = shape.prove(_inputs(rollup, 11, t, sent, 2 * E))
     error = _rejects(
         "Rollup__InboxRangeTooLong",
-        lambda: rollup.client.submit_batch(11, t, 2 * E, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(11, t, 2 * E, 0, (), proof, rollup.operator),
     )
     assert error.args_ == (0, 2 * E, E)
-    _rejects("Rollup__InboxRangeTooLong", lambda: rollup.client.next_public_inputs(11, t, 2 * E))
+    _rejects("Rollup__InboxRangeTooLong",
+             lambda: rollup.client.next_public_inputs(11, t, 2 * E, 0, ()))
     _unchanged(rollup, 0, 0, 0)
     # In two batches of E each, both are accepted.
     _batch(rollup, shape, 11, t, sent, E)
@@ -159,18 +165,19 @@ def test_an_inbox_end_at_an_unknown_chain_point_is_refused(rollup, shape):
     proof = shape.prove(_inputs(rollup, 11, t, sent, E - 1))
     error = _rejects(
         "Rollup__InboxChainUnknown",
-        lambda: rollup.client.submit_batch(11, t, E - 1, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(11, t, E - 1, 0, (), proof, rollup.operator),
     )
     assert error.args_ == (E - 1,)
-    _rejects("Rollup__InboxChainUnknown", lambda: rollup.client.next_public_inputs(11, t, E - 1))
+    _rejects("Rollup__InboxChainUnknown",
+             lambda: rollup.client.next_public_inputs(11, t, E - 1, 0, ()))
     _batch(rollup, shape, 11, t, sent, E)
     # The head, until another message arrives: then the same proof is refused.
     proof = shape.prove(_inputs(rollup, 22, t + 1, sent, E + 2))
-    assert rollup.client.next_public_inputs(22, t + 1, E + 2)[5] == inbox.chain_of(sent)
+    assert rollup.client.next_public_inputs(22, t + 1, E + 2, 0, ())[5] == inbox.chain_of(sent)
     sent += _send(rollup, 1, first=E + 2)
     error = _rejects(
         "Rollup__InboxChainUnknown",
-        lambda: rollup.client.submit_batch(22, t + 1, E + 2, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(22, t + 1, E + 2, 0, (), proof, rollup.operator),
     )
     assert error.args_ == (E + 2,)
     _unchanged(rollup, E, inbox.chain_of(sent[:E]), 1)
@@ -194,7 +201,7 @@ def test_a_proof_for_other_inbox_chain_values_is_rejected(rollup, shape, lie):
     submit_end = E if lie == "other end" else end
     _rejects(
         "Rollup__InvalidProof",
-        lambda: rollup.client.submit_batch(22, t + 1, submit_end, proof, rollup.operator),
+        lambda: rollup.client.submit_batch(22, t + 1, submit_end, 0, (), proof, rollup.operator),
     )
     _unchanged(rollup, E, inbox.chain_of(sent[:E]), 1)
 
@@ -216,9 +223,9 @@ def test_the_batch_checks_come_before_the_inbox_range(rollup, shape):
     t = rollup.now() - 60
     proof = shape.prove(_inputs(rollup, 11, t, sent, 1))
     _rejects("Rollup__NotOperator",
-             lambda: rollup.client.submit_batch(11, t, 5, proof, rollup.stranger))
+             lambda: rollup.client.submit_batch(11, t, 5, 0, (), proof, rollup.stranger))
     _rejects("Rollup__TimestampNotAfterLast",
-             lambda: rollup.client.submit_batch(11, rollup.genesis_timestamp, 5, proof,
+             lambda: rollup.client.submit_batch(11, rollup.genesis_timestamp, 5, 0, (), proof,
                                                 rollup.operator))
-    rollup.client.submit_batch(11, t, 1, proof, rollup.operator)
+    rollup.client.submit_batch(11, t, 1, 0, (), proof, rollup.operator)
     _unchanged(rollup, 1, inbox.chain_of(sent), 1)

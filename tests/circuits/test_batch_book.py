@@ -23,7 +23,7 @@ from tests.venue import dev_state, prices
 K, E, D, S, M = 4, 2, 4, 2, 2
 F = 2
 BB, CL = 4, 1
-INSTANCE = f"BatchBook({K}, {E}, {F}, {D}, {S}, {M}, {BB}, {CL})"
+INSTANCE = f"BatchBook({K}, {E}, {F}, {D}, {S}, {M}, {BB}, {CL}, 1)"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def circuit():
 
 @pytest.mark.skipif(MUTATION_RUN, reason="counts are not asserted in mutation runs")
 def test_constraint_count_at_the_demo_size(circuit):
-    expect_count(circuit, 74415)
+    expect_count(circuit, 75343)
 
 
 def _state():

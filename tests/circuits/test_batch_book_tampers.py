@@ -26,7 +26,7 @@ from tests.venue import dev_state, prices
 
 F = 2
 BB, CL = 4, 1
-INSTANCE = f"BatchBook(4, 2, {F}, 4, 2, 2, {BB}, {CL})"
+INSTANCE = f"BatchBook(4, 2, {F}, 4, 2, 2, {BB}, {CL}, 1)"
 
 
 @pytest.fixture(scope="module")

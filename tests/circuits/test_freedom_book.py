@@ -61,7 +61,7 @@ def test_no_unexplained_free_wire_at_o0(book0, name):
 @pytest.mark.slow  # a review of the list (one freedom pass per entry and batch)
 @pytest.mark.skipif(MUTATION_RUN, reason="a review of the list, not a rule of the circuit")
 def test_the_matchings_entries_are_needed(book, book0):
-    """Each of the two entries BatchBook adds explains a wire of some batch above."""
+    """Each of the entries BatchBook adds explains a wire of some batch above."""
     added = BATCHBOOK_ALLOWLIST[len(BATCH_ALLOWLIST):]
     used = set()
     for circuit in (book, book0):

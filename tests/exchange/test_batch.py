@@ -362,6 +362,10 @@ def test_fill_moves_collateral_positions_and_fees() -> None:
         "configHash": str(state.venue.hash()),
         "inboxBefore": "0",
         "inboxAfter": str(inbox.chain_of(result.witness.messages)),
+        # The fill-list batch takes no deposit and makes no exit (docs/flows.md).
+        "depositsBefore": "0",
+        "depositsAfter": "0",
+        "exitsHash": "0",
     }
     assert result.state.inbox_count == 2
     assert result.state.inbox_chain == int(public["inboxAfter"])

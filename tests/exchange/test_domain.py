@@ -427,8 +427,12 @@ def test_a_book_config_survives_json_and_names_its_circuit():
     cfg = BatchConfig(4, 2, 2, 5, 1, 2, book_bits=4, book_cap_levels=1)
     assert BatchConfig.from_json(cfg.to_json()) == cfg and cfg.book and cfg.steps == 2
     assert cfg.as_circuit_params() == {
-        "K": 5, "E": 1, "F": 2, "D": 4, "S": 2, "M": 2, "BB": 4, "CL": 1,
+        "K": 5, "E": 1, "F": 2, "D": 4, "S": 2, "M": 2, "BB": 4, "CL": 1, "P": 1,
     }
+    two = BatchConfig(4, 2, 2, 5, 1, 2, book_bits=4, book_cap_levels=1, deposits=2)
+    assert BatchConfig.from_json(two.to_json()) == two and two.to_json()["deposits"] == "2"
+    with pytest.raises(ProtocolError, match="deposit slots"):
+        BatchConfig(4, 2, 2, 5, 1, 2, book_bits=4, book_cap_levels=1, deposits=0)
     assert cfg.range_limit == 1
     legacy = BatchConfig(4, 2, 2, 4, 2, 2)
     assert "book_bits" not in legacy.to_json() and legacy.range_limit == 2

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prover.chain.rollup import RollupClient, connect
-from prover.demo import DEMO_SCENARIO
 from prover.exchange import inbox
 from prover.exchange.domain import PriceSet
 from prover.exchange.scenario import signed_rounds
@@ -31,6 +30,7 @@ from prover.operator.deploy import deploy_operator
 from prover.operator.loop import model_root
 from prover.operator.store import STEP_CONFIRMED, Store
 from prover.proving.batches import load_scenario
+from tests.scenarios import GENESIS_DEMO
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Harness:
     work: Path
     rpc_url: str
-    scenario_path: Path = DEMO_SCENARIO
+    scenario_path: Path = GENESIS_DEMO
     runs: int = 0
     kills: int = 0
     log: list[str] = field(default_factory=list)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from prover.demo import DEMO_SCENARIO, drive_scenario
+from prover.demo import drive_scenario
 from prover.exchange.domain import PriceSet
 from prover.exchange.scenario import signed_rounds
 from prover.operator.data import DataDir
@@ -19,13 +19,14 @@ from prover.operator.loop import Operator
 from prover.operator.store import STEP_CONFIRMED
 from prover.proving.batches import load_scenario
 from tests.operator.harness import inbox_model_root
+from tests.scenarios import GENESIS_DEMO
 
 pytestmark = [pytest.mark.chain, pytest.mark.circuit]
 
 
 def _operator(tmp_path: Path, rpc_url: str, workers: int) -> Operator:
     data = DataDir(tmp_path / "data")
-    deploy_operator(data.root, DEMO_SCENARIO, rpc_url=rpc_url)
+    deploy_operator(data.root, GENESIS_DEMO, rpc_url=rpc_url)
     return Operator(data, rpc_url, workers=workers)
 
 
@@ -38,7 +39,7 @@ def _in_step(operator: Operator) -> None:
 def test_a_backlog_is_proven_ahead_and_sent_in_order(
     tmp_path: Path, chain: Any, anvil_node: Any
 ) -> None:
-    scenario = load_scenario(DEMO_SCENARIO)
+    scenario = load_scenario(GENESIS_DEMO)
     with _operator(tmp_path, anvil_node.rpc_url, workers=2) as operator:
         played = drive_scenario(operator, scenario)
         assert played.traders["ok"]  # the traders sent through the CLI; states agree
@@ -58,7 +59,7 @@ def test_a_proof_made_ahead_is_used_only_for_its_own_witness(
     """The plan for batch 1 is made to differ from what the store then matches (as when
     the queue changed in between): its proof, made for another witness (one the circuit
     refuses, even), is dropped, and batch 1 is proven again from its recorded witness."""
-    scenario = load_scenario(DEMO_SCENARIO)
+    scenario = load_scenario(GENESIS_DEMO)
     with _operator(tmp_path, anvil_node.rpc_url, workers=2) as operator:
         operator.post_entries(signed_rounds(scenario)[0])
         real_plan = operator.plan

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from prover.demo import DEMO_SCENARIO, drive_scenario
+from prover.demo import drive_scenario
 from prover.exchange import inbox
 from prover.exchange.domain import SignedOrder
 from prover.exchange.scenario import signed_rounds
@@ -27,6 +27,7 @@ from prover.operator.deploy import deploy_operator
 from prover.operator.loop import Operator
 from prover.operator.store import STEP_CONFIRMED
 from prover.proving.batches import load_scenario
+from tests.scenarios import GENESIS_DEMO
 
 pytestmark = [pytest.mark.chain, pytest.mark.circuit]
 
@@ -42,9 +43,9 @@ def _words(data: bytes, start: int = 0) -> set[bytes]:
 def test_no_plaintext_order_value_reaches_the_chain(
     tmp_path: Path, chain: Any, anvil_node: Any
 ) -> None:
-    scenario = load_scenario(DEMO_SCENARIO)
+    scenario = load_scenario(GENESIS_DEMO)
     data = DataDir(tmp_path / "data")
-    deploy_operator(data.root, DEMO_SCENARIO, rpc_url=anvil_node.rpc_url)
+    deploy_operator(data.root, GENESIS_DEMO, rpc_url=anvil_node.rpc_url)
     with Operator(data, anvil_node.rpc_url, workers=1) as operator:
         start_block = operator.w3.eth.block_number
         played = drive_scenario(operator, scenario)

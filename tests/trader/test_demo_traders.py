@@ -24,7 +24,7 @@ import pytest
 import prover.demo
 from cli.inprocess import CommandFailed, run_json
 from prover.crypto.eddsa import PrivateKey, load_key_file
-from prover.demo import DEMO_SCENARIO, TraderDesk, _fund_senders
+from prover.demo import TraderDesk, _fund_senders
 from prover.errors import ToolError
 from prover.exchange.domain import Cancel, SignedCancel
 from prover.exchange.inbox import decode
@@ -35,6 +35,7 @@ from prover.operator.loop import Operator
 from prover.proving.batches import load_scenario
 from prover.toolchain.anvil import AnvilNode
 from prover.trader.keys import TraderKey, load_trader_key
+from tests.scenarios import GENESIS_DEMO
 
 
 def test_run_json_parses_the_output_and_names_a_refusal(tmp_path: Path) -> None:
@@ -53,7 +54,7 @@ def test_run_json_parses_the_output_and_names_a_refusal(tmp_path: Path) -> None:
 @pytest.fixture
 def deployed(tmp_path: Path, chain: Any, anvil_node: AnvilNode) -> DataDir:
     data = DataDir(tmp_path / "data")
-    deploy_operator(data.root, DEMO_SCENARIO, rpc_url=anvil_node.rpc_url)
+    deploy_operator(data.root, GENESIS_DEMO, rpc_url=anvil_node.rpc_url)
     return data
 
 
@@ -61,7 +62,7 @@ def deployed(tmp_path: Path, chain: Any, anvil_node: AnvilNode) -> DataDir:
 def test_the_first_round_goes_through_the_trader_cli(
     deployed: DataDir, anvil_node: AnvilNode, tmp_path: Path
 ) -> None:
-    scenario = load_scenario(DEMO_SCENARIO)
+    scenario = load_scenario(GENESIS_DEMO)
     lines: list[str] = []
     desk = TraderDesk(scenario, deployed.root, anvil_node.rpc_url, tmp_path / "traders",
                       lines.append)
@@ -97,7 +98,7 @@ def test_the_first_round_goes_through_the_trader_cli(
 
 
 def test_a_cancel_is_the_cli_cancel_of_its_slots_order(tmp_path: Path) -> None:
-    scenario = load_scenario(DEMO_SCENARIO)
+    scenario = load_scenario(GENESIS_DEMO)
     desk = TraderDesk(scenario, tmp_path, "http://127.0.0.1:9", tmp_path)
     desk.key_files[4] = tmp_path / "carol.key"
     key = PrivateKey(trader_key("carol"))
@@ -114,7 +115,7 @@ def test_senders_are_funded_from_the_operator_without_anvil_set_balance(
     deployed: DataDir, anvil_node: AnvilNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(prover.demo, "fund_on_dev_chain", lambda _w3, _address: False)
-    scenario = load_scenario(DEMO_SCENARIO)
+    scenario = load_scenario(GENESIS_DEMO)
     desk = TraderDesk(scenario, deployed.root, anvil_node.rpc_url, tmp_path / "traders")
     keys = desk.keygen()
     with Operator(deployed, anvil_node.rpc_url) as operator:

@@ -25,12 +25,12 @@ from click.testing import CliRunner, Result
 
 from cli.main import main
 from prover.chain.rollup import RollupClient, connect
-from prover.demo import DEMO_SCENARIO
 from prover.exchange.scenario import KEY_SEED_PREFIX
 from prover.operator.data import DataDir
 from prover.operator.receipts import FORMAT, Receipt, retarget_receipts
 from prover.operator.store import Store
 from prover.toolchain.anvil import AnvilNode
+from tests.scenarios import GENESIS_DEMO
 
 pytestmark = [pytest.mark.chain, pytest.mark.circuit]
 
@@ -54,7 +54,7 @@ def venue(anvil_node: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> di
     message each: the demo circuit's messagesPerBatch is 1): the ask rests, the IOC fills."""
     work = tmp_path_factory.mktemp("state")
     data = work / "data"
-    record = _json("deploy", "--data", str(data), "--scenario", str(DEMO_SCENARIO),
+    record = _json("deploy", "--data", str(data), "--scenario", str(GENESIS_DEMO),
                    "--rpc-url", anvil_node.rpc_url)
     keys = {}
     for name in ("alice", "bob"):

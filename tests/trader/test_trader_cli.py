@@ -17,7 +17,6 @@ from click.testing import CliRunner
 from cli.main import main
 from prover.chain.rollup import RollupClient, connect
 from prover.crypto.eddsa import PrivateKey, load_key_file
-from prover.demo import DEMO_SCENARIO
 from prover.exchange.constants import SIDE_SELL, TIF_GTC
 from prover.exchange.domain import Cancel, Order, SignedCancel, SignedOrder
 from prover.exchange.inbox import Message, decode
@@ -26,6 +25,7 @@ from prover.operator.data import DataDir
 from prover.toolchain.anvil import AnvilNode
 from prover.trader.keys import TraderKey, new_trader_key
 from prover.trader.send import TraderError, Venue, post_message, seal
+from tests.scenarios import GENESIS_DEMO
 
 pytestmark = pytest.mark.chain
 
@@ -53,7 +53,7 @@ def venue(anvil_node: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -> di
     """The demo deployed with ``zkmatch deploy`` on the session's anvil, and alice's key."""
     work = tmp_path_factory.mktemp("trader")
     data = work / "data"
-    record = _json("deploy", "--data", str(data), "--scenario", str(DEMO_SCENARIO),
+    record = _json("deploy", "--data", str(data), "--scenario", str(GENESIS_DEMO),
                    "--rpc-url", anvil_node.rpc_url)
     alice = work / "alice.key"
     result = _invoke("trader", "keygen", "--out", str(alice), "--seed",

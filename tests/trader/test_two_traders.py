@@ -18,9 +18,9 @@ from click.testing import CliRunner
 
 from cli.main import main
 from prover.chain.rollup import RollupClient, connect
-from prover.demo import DEMO_SCENARIO
 from prover.exchange.scenario import KEY_SEED_PREFIX
 from prover.toolchain.anvil import AnvilNode
+from tests.scenarios import GENESIS_DEMO
 
 pytestmark = [pytest.mark.chain, pytest.mark.circuit]
 
@@ -37,7 +37,7 @@ def test_two_traders_cli_orders_end_in_a_proven_verified_fill(
     anvil_node: AnvilNode, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    record = _json("deploy", "--data", str(data), "--scenario", str(DEMO_SCENARIO),
+    record = _json("deploy", "--data", str(data), "--scenario", str(GENESIS_DEMO),
                    "--rpc-url", anvil_node.rpc_url)
     client = RollupClient(connect(anvil_node.rpc_url), record["rollup"])
     keys = {}

@@ -1,0 +1,151 @@
+"""A trader's collateral in and out (docs/flows.md): ``zkmatch trader deposit`` and
+``zkmatch trader claim``.
+
+A deposit is two chain calls from the key file's sending account: ERC-20 ``approve`` of the
+Rollup, then ``Rollup.deposit(keyX, keyY, amount)``, which pulls the tokens and queues the
+deposit under the account key (the Rollup names the account: the one it gave that key
+before, else the next free index). The next batches credit it, open the account, or refund
+it to the sending address as an exit (a key outside the prime-order subgroup, another key's
+account); ``claim`` pays what accepted exits owe an address. Amounts are token units: the
+collateral unit is the token's smallest unit (6 decimals for USDC), one for one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from prover.errors import ZkmatchError
+from prover.exchange.flows import AMOUNT_BITS, key_valid
+from prover.trader.keys import TraderKey
+from prover.trader.send import TraderError, _hex, open_venue
+
+#: The collateral token's decimals (USDC's; the mock's).
+TOKEN_DECIMALS = 6
+
+
+def parse_amount(text: str | int, *, units: bool = False) -> int:
+    """An amount of collateral: a decimal number of tokens ("1000", "0.25": at most 6
+    decimals), or with ``units`` an integer number of token units; 1 <= units < 2^56."""
+    try:
+        if units:
+            value = int(str(text), 10)
+        else:
+            exact = Decimal(str(text)) * (10**TOKEN_DECIMALS)
+            if exact != exact.to_integral_value():
+                raise TraderError(
+                    f"amount {text}: at most {TOKEN_DECIMALS} decimals (the token's smallest "
+                    "unit is 10^-6)"
+                )
+            value = int(exact)
+    except (ValueError, InvalidOperation) as exc:
+        raise TraderError(f"amount {text!r} is not a number") from exc
+    if not 0 < value < 1 << AMOUNT_BITS:
+        raise TraderError(f"amount {text}: a deposit is 1 to 2^56 - 1 token units, got {value}")
+    return value
+
+
+def _ether(client: Any, address: str) -> None:
+    from prover.chain.signer import fund_on_dev_chain
+
+    if int(client.w3.eth.get_balance(address)) == 0 and not fund_on_dev_chain(
+        client.w3, address
+    ):
+        raise TraderError(
+            f"the sending account {address} has no ether on this chain; fund it (it pays for "
+            "the transactions) and try again"
+        )
+
+
+def deposit_collateral(
+    key: TraderKey, amount: int, *, rpc_url: str | None = None, rollup: str | None = None,
+    data_dir: Path | None = None, mint: bool = False,
+) -> dict[str, Any]:
+    """``zkmatch trader deposit``: approve and deposit ``amount`` token units under the key
+    file's account key, from its sending address (``mint``: first mint them, on a
+    development token). Returns the queued deposit: its number, the account the Rollup
+    names, the transaction."""
+    from prover.chain.rollup import RollupRevert
+    from prover.chain.rollup import mint as mint_tokens
+
+    if not key_valid(key.public_key):
+        raise TraderError("the key file's account key is not a valid Baby Jubjub key")
+    with open_venue(rpc_url=rpc_url, rollup=rollup, data_dir=data_dir) as (client, _venue):
+        signer = key.signer
+        _ether(client, signer.address)
+        token = client.collateral_token()
+        known = client.account_of(key.public_key)
+        try:
+            if mint:
+                mint_tokens(client.w3, token, signer.address, amount, signer=signer)
+            balance = client.token_balance(signer.address)
+            if balance < amount:
+                raise TraderError(
+                    f"{signer.address} holds {balance} units of the collateral token {token}, "
+                    f"the deposit is {amount}: nothing sent"
+                )
+            receipt = client.approve_and_deposit(key.public_key, amount, signer=signer)
+        except RollupRevert as exc:
+            raise TraderError(f"the Rollup refused the deposit ({exc}); nothing moved") from exc
+        except ZkmatchError:
+            raise
+        except Exception as exc:  # web3 raises many types (rpc errors, reverts)
+            raise TraderError(f"the deposit failed: {exc}") from exc
+        events = client.contract.events.Deposited().process_receipt(receipt)
+        if len(events) != 1:
+            raise TraderError(
+                f"transaction {_hex(receipt['transactionHash'])} emitted {len(events)} "
+                "Deposited events, expected 1"
+            )
+        args = events[0]["args"]
+        return {
+            "number": int(args["number"]),
+            "account": int(args["account"]),
+            "new_account": known is None,
+            "amount": str(amount),
+            "depositor": signer.address,
+            "token": token,
+            "chain": str(args["chain"]),
+            "tx_hash": _hex(receipt["transactionHash"]),
+            "block": int(receipt["blockNumber"]),
+            "gas_used": int(receipt["gasUsed"]),
+            "queued": client.deposit_count() - client.deposits_consumed(),
+        }
+
+
+def claim_exits(
+    key: TraderKey | None, recipient: str | None = None, *, rpc_url: str | None = None,
+    rollup: str | None = None, data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """``zkmatch trader claim``: pay ``recipient`` (default: the key file's sending address)
+    what accepted exits owe it, sent from the key file's sending account."""
+    from prover.chain.rollup import RollupRevert
+
+    if key is None and recipient is None:
+        raise TraderError("give --key (claims for its sending address) or --to ADDRESS")
+    with open_venue(rpc_url=rpc_url, rollup=rollup, data_dir=data_dir) as (client, _venue):
+        to = recipient or (key.signer.address if key is not None else "")
+        owed = client.claimable(to)
+        if owed == 0:
+            raise TraderError(f"the Rollup owes {to} nothing: no accepted exit to claim")
+        if key is None:
+            raise TraderError("sending the claim needs --key (its sending account pays gas)")
+        _ether(client, key.signer.address)
+        before = client.token_balance(to)
+        try:
+            receipt = client.claim(to, signer=key.signer)
+        except RollupRevert as exc:
+            raise TraderError(f"the Rollup refused the claim ({exc})") from exc
+        return {
+            "recipient": to,
+            "amount": str(owed),
+            "balance_before": str(before),
+            "balance_after": str(client.token_balance(to)),
+            "tx_hash": _hex(receipt["transactionHash"]),
+            "block": int(receipt["blockNumber"]),
+            "gas_used": int(receipt["gasUsed"]),
+        }
+
+
+__all__ = ["TOKEN_DECIMALS", "claim_exits", "deposit_collateral", "parse_amount"]

@@ -413,6 +413,8 @@ class TradersReport(TypedDict):
     key_files: list[TraderKeyFile]
     commands: list[TraderCommand]
     deposits: list[TraderCommand]
+    withdrawals: list[TraderCommand]
+    claims: list[dict[str, Any]]
     states: list[TraderState]
     seconds: dict[str, float]
     ok: bool
@@ -515,6 +517,37 @@ class TraderDesk:
             self._say(f"trader {trader.name}: deposit {trader.deposit} units -> deposit "
                       f"#{out['number']}, account {out['account']} (gas {out['gas_used']:,})")
         return rows
+
+    def withdraw(self, name: str, amount: int) -> TraderCommand:
+        """``zkmatch trader withdraw AMOUNT --units --account N`` (the nonce from the
+        trader's latest receipt, checked on chain), to the trader's sending address."""
+        from cli.inprocess import run_json
+
+        trader = self.scenario.trader(name)
+        args = ["trader", "withdraw", str(amount), "--units", "--account", str(trader.account),
+                "--key", str(self.key_files[trader.account]), *self._chain_args()]
+        out, ran = run_json(args)
+        self._say(f"trader {name}: withdraw {amount} units -> inbox #{out['index']} (nonce "
+                  f"{out['withdrawal']['nonce']}, from the {out['nonce_from']})")
+        return {
+            "trader": name, "account": trader.account, "round": -1, "kind": "withdraw",
+            "command": ran.command_line, "index": int(out["index"]), "hash": "",
+            "sender": str(out["sender"]), "tx_hash": str(out["tx_hash"]),
+            "gas_used": int(out["gas_used"]), "seconds": ran.seconds,
+        }
+
+    def claim(self, name: str) -> dict[str, Any]:
+        """``zkmatch trader claim``: what accepted exits owe the trader's sending address."""
+        from cli.inprocess import run_json
+
+        trader = self.scenario.trader(name)
+        out, ran = run_json(["trader", "claim", "--key", str(self.key_files[trader.account]),
+                             *self._chain_args()])
+        self._say(f"trader {name}: claim -> {out['amount']} units to {out['recipient']} "
+                  f"(gas {out['gas_used']:,})")
+        return {"trader": name, "amount": int(out["amount"]), "recipient": out["recipient"],
+                "command": ran.command_line, "tx_hash": out["tx_hash"],
+                "gas_used": int(out["gas_used"])}
 
     def entry_args(self, entry: Any) -> list[str]:
         """The ``zkmatch trader order``/``cancel`` arguments that make exactly ``entry``
@@ -712,6 +745,21 @@ def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = Non
                 runs.extend(operator.batch(prices))
             if operator.pending_messages() == before:
                 raise ToolError(f"the operator took none of {before} pending inbox messages")
+    withdrawals: list[TraderCommand] = []
+    claims: list[dict[str, Any]] = []
+    if scenario.withdrawals:
+        # Collateral goes out: each withdrawal through the inbox, batches until none is
+        # pending (each paid one an exit), then each trader claims its tokens.
+        start = time.monotonic()
+        last_round = scenario.rounds[-1]
+        withdrawals = [desk.withdraw(name, amount) for name, amount in scenario.withdrawals]
+        while operator.pending_messages():
+            t = store.load_state().last_timestamp + 1
+            runs.extend(operator.batch(
+                PriceSet(0, t, last_round.marks, last_round.funding).signed(scenario.feed)
+            ))
+        claims = [desk.claim(name) for name in dict.fromkeys(n for n, _ in scenario.withdrawals)]
+        seconds["withdraw"] = time.monotonic() - start
     start = time.monotonic()
     senders = sorted({c["account"] for c in commands})
     states = desk.states(senders, store.load_state())
@@ -725,9 +773,14 @@ def drive_scenario(operator: Any, scenario: Any, progress: Progress | None = Non
     )
     ok = ok and all(d["account"] == t.account for d, t in zip(
         deposits, scenario.traders if scenario.by_deposits else (), strict=True))
+    wanted: dict[str, int] = {}
+    for name, amount in scenario.withdrawals:
+        wanted[name] = wanted.get(name, 0) + amount
+    ok = ok and {c["trader"]: c["amount"] for c in claims} == wanted
     return ScenarioRun(runs, {
         "keys_dir": str(desk.keys_dir), "key_files": key_files, "commands": commands,
-        "deposits": deposits, "states": states, "seconds": seconds, "ok": ok,
+        "deposits": deposits, "withdrawals": withdrawals, "claims": claims,
+        "states": states, "seconds": seconds, "ok": ok,
     })
 
 

@@ -67,6 +67,7 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "lib/EntryBook.circom": ("test_entry_book.py",),
     "main/BatchBook.circom": (
         "test_batch_deposits.py",
+        "test_batch_withdrawals.py",
         "test_batch_book_rules.py",
         "test_batch_book.py",
         "test_freedom_book.py",
@@ -83,6 +84,7 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "lib/PoseidonDecrypt3.circom": ("test_inbox_message.py",),
     "lib/PointFromY.circom": ("test_inbox_message.py",),
     "lib/DepositEntry.circom": ("test_deposit_entry.py", "test_batch_deposits.py"),
+    "lib/WithdrawEntry.circom": ("test_withdraw_entry.py", "test_batch_withdrawals.py"),
     "lib/EdDSAPoseidonValid.circom": ("test_message_entry.py",),
     "lib/InboxMessage.circom": ("test_inbox_message.py",),
     "lib/MessageEntry.circom": ("test_message_entry.py",),
@@ -122,6 +124,7 @@ NOT_IN_BATCH = {
     "lib/EntryBook.circom",
     "main/BatchBook.circom",
     "lib/DepositEntry.circom",
+    "lib/WithdrawEntry.circom",
     "lib/HeadSlot.circom",
     "lib/MarginBit.circom",
     "lib/BookRoot.circom",

@@ -36,6 +36,8 @@ function TAG_STATE() { return 18; }
 /// The deposit queue's packed record and a batch's exit list (prover/exchange/flows.py).
 function TAG_DEPOSIT() { return 19; }
 function TAG_EXIT() { return 20; }
+/// A withdrawal's signed hash (initial state, as TAG_CANCEL).
+function TAG_WITHDRAW() { return 21; }
 
 // Tree shape (protocol section 3).
 function ARITY() { return 4; }

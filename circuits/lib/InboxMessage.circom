@@ -19,7 +19,10 @@ include "PointFromY.circom";
 ///      the fields are read from bits 0..234 (layout: prover/exchange/inbox.py FIELDS);
 ///  (5) `R8 = (r8x, plain[1])` is the curve point whose x is below 2^252 (PointFromY;
 ///      `r8Ok = 0` if none);
-///  (6) `decodable = used * authOk * fits`.
+///  (6) `decodable = used * authOk * fits`;
+///  (7) `wdDecodable = used * authOk * wdFits`, `wdFits = 1` iff bits 0 and 252 are 1 and
+///      bits 249..251 and 253 are 0 (a withdrawal, docs/flows.md), with `amount` (bits
+///      33..88) and `recipient` (bits 89..248); never both decodable and wdDecodable.
 /// Nothing here can fail on a message's content: a bad message only makes `decodable` or
 /// `r8Ok` zero, and each of those is a function of the chain-bound data.
 ///
@@ -29,12 +32,12 @@ include "PointFromY.circom";
 /// @input  ephX, ephY, c[4]   the message (ephX the prover's hint, pinned by CofactorEcdh)
 /// @output chainAfter, decodable, kind, account, accountBits[32], market, side, price,
 ///         size, orderId, orderIdBits[64], expiry, maxFeePpm, tif, tifBits[2], r8x, r8y,
-///         r8Ok, sigS
+///         r8Ok, sigS, wdDecodable, amount, recipient
 ///
 /// Assumptions: a padding slot (`used = 0`) carries a valid ephemeral key with x below
 /// 2^252 (the builder pads with BASE8 and a zero ciphertext), since CofactorEcdh always
 /// holds.
-/// Constraint count (circom --O2): 4,442 (tests/circuits/test_inbox_message.py asserts it).
+/// Constraint count (circom --O2): 4,447 (tests/circuits/test_inbox_message.py asserts it).
 template InboxMessage() {
     signal input used;
     signal input chainBefore;
@@ -61,6 +64,9 @@ template InboxMessage() {
     signal output r8y;
     signal output r8Ok;
     signal output sigS;
+    signal output wdDecodable;
+    signal output amount;
+    signal output recipient;
 
     used * (used - 1) === 0;
 
@@ -131,4 +137,24 @@ template InboxMessage() {
     // Check (6).
     signal authUsed <== used * dec.authOk;
     decodable <== authUsed * highZero.out;
+
+    // Check (7): the withdrawal layout (prover/exchange/flows.py): bit 0 and bit 252 set,
+    // bits 249..251 and 253 zero; the amount is bits 33..88, the recipient bits 89..248
+    // (the account is bits 1..32, as above). Bit 252 is zero in an order or a cancel
+    // (bits 235..253 are), so at most one of decodable and wdDecodable is 1.
+    var wdAmount = 0;
+    for (var i = 0; i < 56; i++) {
+        wdAmount += bits.out[33 + i] * (1 << i);
+    }
+    amount <== wdAmount;
+    var wdRecipient = 0;
+    for (var i = 0; i < 160; i++) {
+        wdRecipient += bits.out[89 + i] * (1 << i);
+    }
+    recipient <== wdRecipient;
+    component wdHighZero = IsZero();
+    wdHighZero.in <== bits.out[249] + bits.out[250] + bits.out[251] + bits.out[253];
+    signal wdFlags <== bits.out[252] * bits.out[0];
+    signal wdFits <== wdFlags * wdHighZero.out;
+    wdDecodable <== authUsed * wdFits;
 }

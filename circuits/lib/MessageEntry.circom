@@ -14,8 +14,8 @@ include "EdDSAPoseidonValid.circom";
 ///
 /// Proves: `valid = decodable * accountOk * sigOk * idOk * (isCancel + isOrder * orderOk)`
 /// where, each a bit computed from the inputs (no hint decides one):
-///  (1) sigOk: `r8Ok` and EdDSAPoseidonValid(pub, R8, S) over `orderHash` (kind 0) or
-///      `cancelHash` (kind 1);
+///  (1) sigOk (an output): `r8Ok` and EdDSAPoseidonValid(pub, R8, S) over `withdrawHash`
+///      when `isWithdrawal`, else `orderHash` (kind 0) or `cancelHash` (kind 1);
 ///  (2) orderOk: market < M, tif != 3, 1 <= price, price = q * tick + rem with rem = 0
 ///      (q, rem range-checked, rem < tick: the division is unique), 1 <= size,
 ///      t <= expiry, maxFeePpm <= 10^6, maxFeePpm >= makerFeePpm unless IOC,
@@ -37,14 +37,17 @@ include "EdDSAPoseidonValid.circom";
 /// @input  oldSlot{OrderId,OrderHash,Filled,Seq}, slotSiblings   the opened slot
 /// @input  filled, ordersRootBefore, seq, timestamp, tickSize[M], makerFeePpm[M],
 ///         takerFeePpm[M]     as for OrderEntry
-/// @output valid, ordersRootAfter, orderHash
+/// @input  isWithdrawal, withdrawHash   a withdrawal message (InboxMessage's wdDecodable,
+///                            then `decodable = 0`, so `valid = 0`) and the hash its
+///                            signature is over (the caller's; 0 and anything when not one)
+/// @output valid, sigOk, ordersRootAfter, orderHash
 ///
 /// Assumptions: field widths come from a bit decomposition (InboxMessage), and
 /// `orderIdBits`, `tifBits` are the bits of `orderId`, `tif` (the batch wires all of them
-/// from InboxMessage; this template does not check it); `r8Ok` is a bit; market
+/// from InboxMessage; this template does not check it); `r8Ok` and `isWithdrawal` are bits; market
 /// parameters and t are range-checked by the batch (BatchParams), every tickSize >= 1;
 /// the opened slot was written by a proof (its orderId < 2^64).
-/// Constraint count (circom --O2): S = 2, M = 2: 6,737; S = 8, M = 8: 8,594
+/// Constraint count (circom --O2): S = 2, M = 2: 6,738; S = 8, M = 8: 8,595
 /// (tests/circuits/test_message_entry.py asserts both).
 template MessageEntry(S, M) {
     assert(S >= 2 && S <= MAX_SLOT_BITS() && S % 2 == 0);
@@ -83,7 +86,10 @@ template MessageEntry(S, M) {
     signal input tickSize[M];
     signal input makerFeePpm[M];
     signal input takerFeePpm[M];
+    signal input isWithdrawal;
+    signal input withdrawHash;
     signal output valid;
+    signal output sigOk;
     signal output ordersRootAfter;
     signal output orderHash;
 
@@ -103,7 +109,8 @@ template MessageEntry(S, M) {
     ch.initialState <== TAG_CANCEL();
     ch.inputs[0] <== account;
     ch.inputs[1] <== orderId;
-    signal signed <== oh.out + kind * (ch.out[0] - oh.out);
+    signal orderOrCancel <== oh.out + kind * (ch.out[0] - oh.out);
+    signal signed <== orderOrCancel + isWithdrawal * (withdrawHash - orderOrCancel);
 
     component sig = EdDSAPoseidonValid();
     sig.Ax <== pubX;
@@ -113,7 +120,7 @@ template MessageEntry(S, M) {
     sig.R8y <== r8y + (1 - r8Ok) * (1 - r8y);
     sig.S <== sigS;
     sig.M <== signed;
-    signal sigOk <== r8Ok * sig.valid;
+    sigOk <== r8Ok * sig.valid;
 
     // --- Check (2): the order's rules --------------------------------------------------------
     component isMarket[M];

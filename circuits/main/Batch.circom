@@ -371,6 +371,9 @@ template Batch(K, E, B, D, S, M) {
         entry[e].tickSize <== marketTickSize;
         entry[e].makerFeePpm <== marketMakerFeePpm;
         entry[e].takerFeePpm <== marketTakerFeePpm;
+        // The fill-list batch takes no withdrawal (BatchBook does): one is a no-op here.
+        entry[e].isWithdrawal <== 0;
+        entry[e].withdrawHash <== 0;
 
         // The account's order root moves; the others stay.
         entryDelta[e] <== entry[e].ordersRootAfter - entryRoot[e].out;

@@ -17,6 +17,7 @@ include "../lib/BatchParams.circom";
 include "../lib/BookRoot.circom";
 include "../lib/EntryBook.circom";
 include "../lib/DepositEntry.circom";
+include "../lib/WithdrawEntry.circom";
 
 /// One batch of the exchange with the committed book (docs/book.md, "The batch"): the
 /// batch circuit of a venue configured with the book (the demo's), whose witness the
@@ -31,7 +32,13 @@ include "../lib/DepositEntry.circom";
 /// fill list:
 ///  Phase 2b (deposits): the next deposits of the Rollup's queue, in order (its chain from
 ///    depositsBefore to depositsAfter), each credited, opening its account, or refunded
-///    (DepositEntry); exitsHash is the chain of the refunds (docs/flows.md);
+///    (DepositEntry); exitsHash is the chain of the refunds, then of the paid withdrawals
+///    (docs/flows.md);
+///  Phase 3 (withdrawals): a withdrawal message (InboxMessage's wdDecodable) names its
+///    account like an order; its signature over H_WITHDRAW(account, amount, recipient,
+///    nonce) at the account's running nonce uses that nonce up, and it is paid (debited
+///    before the entry's matching, appended to the exits) when the account keeps its
+///    initial margin after it (WithdrawEntry);
 ///  Phase 3' (matching): after message slot e, EntryBook matches it (a valid order; any
 ///    other message is idle) by the rules of docs/book.md against the running book
 ///    sides, on the running account state: every step's maker, kind and quantity are the
@@ -314,12 +321,14 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
         collDep[i + 1] <== dep[i].collOut;
     }
     depChain[P] === depositsAfter;
-    exitChain[P] === exitsHash;
 
     // Running state through the entries: collateral and positions (EntryBook's fills),
     // order roots (each entry's slot write, then its steps' maker writes), book sides.
     signal coll[E + 1][K];
+    signal collMid[E][K];
     signal pos[E + 1][K][M];
+    signal nonce[E + 1][K];
+    signal exitMsg[E + 1];
     signal ordersRoot[E + 1][K];
     signal rootMid[E][K];
     signal sCap[E + 1][2 * M][N];
@@ -329,6 +338,7 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
     signal sFrontier[E + 1][2 * M];
     for (var k = 0; k < K; k++) {
         coll[0][k] <== collDep[P][k];
+        nonce[0][k] <== accNonce[k];
         pos[0][k] <== accPosSize[k];
         ordersRoot[0][k] <== accOrdersRoot[k];
     }
@@ -353,6 +363,7 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
 
 
     // ================= phase 3: inbox messages =================
+    exitMsg[0] <== exitChain[P];
     // Check (4a): used message slots come first; the inbox chain runs through them in
     // order, from the Rollup's inboxBefore to its inboxAfter.
     component msg[E];
@@ -382,6 +393,12 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
     component accountHighZero[E];
     component accountIsInsurance[E];
     component entry[E];
+    component wdHash[E];
+    component entryNonce[E];
+    component entryColl[E];
+    component entryPos[E][M];
+    component wd[E];
+    signal wdDebit[E][K];
     signal named[E];
     signal accountOk[E];
     signal entryDelta[E];
@@ -398,7 +415,8 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
         }
         accountHighZero[e] = IsZero();
         accountHighZero[e].in <== high;
-        named[e] <== msg[e].decodable * accountHighZero[e].out;
+        // An order or cancel (decodable) or a withdrawal (wdDecodable; never both).
+        named[e] <== (msg[e].decodable + msg[e].wdDecodable) * accountHighZero[e].out;
         entrySel[e] = OneHot(K);
         entrySel[e].index <== entryAccountSlot[e];
         entryUsedSlot[e] = SelectOne(K);
@@ -457,6 +475,48 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
         entry[e].tickSize <== marketTickSize;
         entry[e].makerFeePpm <== marketMakerFeePpm;
         entry[e].takerFeePpm <== marketTakerFeePpm;
+        // A withdrawal's signature is over H_WITHDRAW(account, amount, recipient, nonce)
+        // with the account's running nonce (docs/flows.md, "Withdrawals").
+        entryNonce[e] = SelectOne(K);
+        entryNonce[e].sel <== entrySel[e].sel;
+        entryNonce[e].values <== nonce[e];
+        wdHash[e] = PoseidonEx(4, 1);
+        wdHash[e].initialState <== TAG_WITHDRAW();
+        wdHash[e].inputs <== [msg[e].account, msg[e].amount, msg[e].recipient, entryNonce[e].out];
+        entry[e].isWithdrawal <== msg[e].wdDecodable;
+        entry[e].withdrawHash <== wdHash[e].out[0];
+
+        // Check (5b): a withdrawal uses the nonce it was signed at, and is paid when the
+        // account keeps its initial margin after it (WithdrawEntry): the debit comes before
+        // the entry's matching (a withdrawal matches nothing), the exit after the earlier
+        // ones.
+        entryColl[e] = SelectOne(K);
+        entryColl[e].sel <== entrySel[e].sel;
+        entryColl[e].values <== coll[e];
+        wd[e] = WithdrawEntry(M);
+        for (var m = 0; m < M; m++) {
+            entryPos[e][m] = SelectOne(K);
+            entryPos[e][m].sel <== entrySel[e].sel;
+            for (var k = 0; k < K; k++) {
+                entryPos[e][m].values[k] <== pos[e][k][m];
+            }
+            wd[e].pos[m] <== entryPos[e][m].out;
+        }
+        wd[e].enabled <== msg[e].wdDecodable * accountOk[e];
+        wd[e].sigOk <== entry[e].sigOk;
+        wd[e].amount <== msg[e].amount;
+        wd[e].recipient <== msg[e].recipient;
+        wd[e].coll <== entryColl[e].out;
+        wd[e].mark <== mark;
+        wd[e].imrBps <== marketImrBps;
+        wd[e].mmrBps <== marketMmrBps;
+        wd[e].exitsBefore <== exitMsg[e];
+        exitMsg[e + 1] <== wd[e].exitsAfter;
+        for (var k = 0; k < K; k++) {
+            wdDebit[e][k] <== entrySel[e].sel[k] * wd[e].debit;
+            collMid[e][k] <== coll[e][k] - wdDebit[e][k];
+            nonce[e + 1][k] <== nonce[e][k] + entrySel[e].sel[k] * wd[e].consumed;
+        }
 
         // The account's order root moves; the others stay.
         entryDelta[e] <== entry[e].ordersRootAfter - entryRoot[e].out;
@@ -485,7 +545,7 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
         match[e].mark <== mark;
         match[e].accUsed <== accUsed;
         match[e].accIndex <== accIndex;
-        match[e].collIn <== coll[e];
+        match[e].collIn <== collMid[e];
         match[e].posIn <== pos[e];
         match[e].ordersRootIn <== rootMid[e];
         match[e].sideCap <== sCap[e];
@@ -569,7 +629,7 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
         leafAfter[k] = AccountLeaf(M);
         leafAfter[k].pubX <== keyX[P][k];
         leafAfter[k].pubY <== keyY[P][k];
-        leafAfter[k].nonce <== accNonce[k];
+        leafAfter[k].nonce <== nonce[E][k];
         leafAfter[k].collateral <== coll[E][k];
         leafAfter[k].posSize <== pos[E][k];
         leafAfter[k].posFunding <== fundingIndex;
@@ -601,6 +661,9 @@ template BatchBook(K, E, F, D, S, M, BB, CL, P) {
         write[k].oldRoot === root[k];
         root[k + 1] <== write[k].newRoot;
     }
+    // Check (13b): the exits are the deposits' refunds, then the paid withdrawals, in order.
+    exitMsg[E] === exitsHash;
+
     // Check (14): the new state root is over the last write's root and the books after
     // the last entry.
     component booksNew = BookRoot(M, CL);

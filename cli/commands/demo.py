@@ -83,6 +83,12 @@ def _trader_lines(traders: Any) -> list[str]:
         lines.append(f"             {len(deposits)} deposits with zkmatch trader deposit (no "
                      f"genesis funding; accounts named by the Rollup: {accounts}; "
                      f"{s.get('deposit', 0.0):.1f} s)")
+    claims = traders.get("claims") or []
+    if traders.get("withdrawals"):
+        paid = ", ".join(f"{c['trader']} {c['amount']}" for c in claims)
+        lines.append(f"             {len(traders['withdrawals'])} withdrawals with zkmatch "
+                     f"trader withdraw, paid as exits and claimed with zkmatch trader claim: "
+                     f"{paid or 'nothing claimed'} ({s.get('withdraw', 0.0):.1f} s)")
     for st in traders["states"]:
         verdict = "agrees with the chain" if st["agrees"] else f"DISAGREES: {st['problem']}"
         where = f"batch {st['batch']} receipt" if st["batch"] is not None else "no receipt"

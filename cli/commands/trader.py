@@ -11,6 +11,9 @@
                          (--rpc-url URL --rollup ADDRESS | --data DIR)
     zkmatch trader deposit AMOUNT --key trader.key [--units] [--mint]
                            (--rpc-url URL --rollup ADDRESS | --data DIR)
+    zkmatch trader withdraw AMOUNT --key trader.key --account N [--to ADDRESS] [--units]
+                            [--nonce N | --receipts DIR]
+                            (--rpc-url URL --rollup ADDRESS | --data DIR)
     zkmatch trader claim --key trader.key [--to ADDRESS]
                          (--rpc-url URL --rollup ADDRESS | --data DIR)
 
@@ -29,7 +32,12 @@ from typing import Any, TypeVar
 import click
 
 from cli.output import emit, json_option, progress
-from prover.trader.flows import claim_exits, deposit_collateral, parse_amount
+from prover.trader.flows import (
+    claim_exits,
+    deposit_collateral,
+    parse_amount,
+    withdraw_collateral,
+)
 from prover.trader.keys import SEED_WARNING, load_trader_key, new_trader_key
 from prover.trader.send import CancelArgs, OrderArgs, place_cancel, place_order
 from prover.trader.state import resolve_receipt, trader_state
@@ -321,3 +329,41 @@ def claim_command(
         f"claimed {r['amount']} units for {r['recipient']} (balance {r['balance_before']} -> "
         f"{r['balance_after']}); tx {r['tx_hash']} (block {r['block']}, gas {r['gas_used']:,})"
     ))
+
+
+@command.command("withdraw")
+@click.argument("amount")
+@_key_option
+@click.option("--account", type=int, required=True, help="Your account's index.")
+@click.option("--to", "recipient", default=None, metavar="ADDRESS",
+              help="Where the tokens go (default: the key file's sending address).")
+@click.option("--units", is_flag=True, help="AMOUNT is in token units (10^-6 USDC), not tokens.")
+@click.option("--nonce", type=int, default=None,
+              help="The account's nonce (default: from its latest receipt, checked on chain).")
+@click.option("--receipts", "receipts_dir", default=None,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where your receipts are (DIR/<N>/latest.json); with --data, DATA/receipts.")
+@_venue_options
+def withdraw_command(
+    amount: str, key_file: Path, account: int, recipient: str | None, units: bool,
+    nonce: int | None, receipts_dir: Path | None, rpc_url: str | None, rollup: str | None,
+    data_dir: Path | None, as_json: bool,
+) -> None:
+    """Ask for AMOUNT of your collateral back: a withdrawal signed by the account key and
+    encrypted to the operator, sent to the inbox. The next batch pays it (then `zkmatch
+    trader claim`) if the account keeps its initial margin after it."""
+    key = load_trader_key(key_file)
+    result = withdraw_collateral(
+        key, account, parse_amount(amount, units=units), recipient=recipient, nonce=nonce,
+        receipts_dir=receipts_dir, rpc_url=rpc_url, rollup=rollup, data_dir=data_dir,
+    )
+
+    def human(r: dict[str, Any]) -> str:
+        w = r["withdrawal"]
+        return "\n".join([
+            f"withdrawal of {w['amount']} units from account {w['account']} to "
+            f"{w['recipient']}, nonce {w['nonce']} ({r['nonce_from']})",
+            *_sent_lines(r),
+        ])
+
+    emit(result, as_json, human)

@@ -94,7 +94,14 @@ from prover.exchange.domain import (
     pubkey_of,
     signature_parts,
 )
-from prover.exchange.flows import Deposit, DepositOutcome, Exit, deposit_outcome
+from prover.exchange.flows import (
+    Deposit,
+    DepositOutcome,
+    Exit,
+    SignedWithdrawal,
+    deposit_outcome,
+    withdrawal_outcome,
+)
 from prover.exchange.inbox import Decoded, Message
 from prover.exchange.margin import legal_transition, margin, pretrade_check
 from prover.exchange.state import ExchangeState
@@ -578,10 +585,16 @@ class MessageOutcome:
     """The account the message names (it takes an account slot), if any."""
     slot_no: int = 0
     """The order slot the circuit opens for it."""
+    withdrawal: SignedWithdrawal | None = None
+    """A withdrawal message's request (with the book's batch; ``entry`` is then None)."""
+    consumed: bool = False
+    """The withdrawal used the account's nonce (its signature is the account key's)."""
+    paid: bool = False
+    """The withdrawal is paid: debited and an exit of the batch."""
 
     @property
     def valid(self) -> bool:
-        return self.entry is not None
+        return self.entry is not None or self.paid
 
 
 @dataclass(frozen=True)
@@ -595,6 +608,9 @@ class _EntryRecord:
     slot_no: int
     """The order slot the circuit opens for it (``orderId mod 2^S``)."""
     seq: int
+    withdrawal: SignedWithdrawal | None = None
+    consumed: bool = False
+    paid: bool = False
 
     @property
     def order(self) -> Order | None:
@@ -757,10 +773,16 @@ class BatchBuilder:
 
     @property
     def exits(self) -> tuple[Exit, ...]:
-        """The exits so far: the refunded deposits, in order."""
-        return tuple(
+        """The exits so far: the refunded deposits, then the paid withdrawals, in order."""
+        refunds = [
             Exit(d.depositor, d.amount) for d, o in self._deposits if o is DepositOutcome.REFUNDED
-        )
+        ]
+        paid = [
+            Exit(r.withdrawal.withdrawal.recipient, r.withdrawal.withdrawal.amount)
+            for r in self._entries
+            if r.withdrawal is not None and r.paid
+        ]
+        return tuple(refunds + paid)
 
     def account(self, index: int) -> Account:
         """Account ``index`` as it stands in the batch so far (funding applied once opened)."""
@@ -956,6 +978,8 @@ class BatchBuilder:
         circuit then opens that account's leaf, empty or not)."""
         if decoded.fields is None:
             return None
+        if decoded.withdrawal is not None and not self.config.book:
+            return None  # the fill-list batch does not decode withdrawals: a no-op
         account = decoded.fields["account"]
         return account if account < self._base.capacity else None
 
@@ -1057,6 +1081,22 @@ class BatchBuilder:
                 timestamp=self.params.timestamp,
             )
         entry = decoded.entry if reason is None else None
+        if decoded.withdrawal is not None and account is not None:
+            view = self.account(account)
+            consumed, paid, why = withdrawal_outcome(
+                decoded.withdrawal,
+                account_bits=self._base.account_bits,
+                pubkey=view.pubkey,
+                nonce=view.nonce,
+                collateral=view.collateral,
+                sizes=[p.size for p in view.positions],
+                markets=self.markets,
+                marks=self.params.marks,
+            )
+            return MessageOutcome(
+                e, message, decoded, None, why, account, slot_no, decoded.withdrawal,
+                consumed, paid,
+            )
         if entry is not None and account is not None and (account, slot_no) in self._fill_slots:
             raise ProtocolError(
                 f"message {e} replaces slot {slot_no} of account {account}, which a fill of "
@@ -1071,10 +1111,16 @@ class BatchBuilder:
             judged.index, judged.message, judged.entry, judged.account, judged.slot_no,
         )
         if account is not None and account not in self._accounts:
-            if not self._base.exists(account):
+            if not self.exists(account):
                 self._empty_opened.add(account)
             self._commit_open(account, *self._funded(account))
         seq = make_seq(self.params.batch_number, e)
+        if judged.withdrawal is not None and account is not None and judged.consumed:
+            view = self._accounts[account]
+            debit = judged.withdrawal.withdrawal.amount if judged.paid else 0
+            self._accounts[account] = replace(
+                view, nonce=view.nonce + 1, collateral=view.collateral - debit
+            )
         if entry is not None:
             assert account is not None
             if isinstance(entry, SignedOrder):
@@ -1087,7 +1133,10 @@ class BatchBuilder:
             self._slots[(account, slot_no)] = slot
             self._slot_orders[(account, slot_no)] = order
         self._entries.append(
-            _EntryRecord(e, message, entry, judged.reason, account, slot_no, seq)
+            _EntryRecord(
+                e, message, entry, judged.reason, account, slot_no, seq, judged.withdrawal,
+                judged.consumed, judged.paid,
+            )
         )
         return judged
 
@@ -1398,7 +1447,16 @@ class BatchBuilder:
         for frec in self._fills:
             taker_filled[frec.taker_entry] += frec.fill.qty
         entry_w: list[EntryWitness] = []
+        withdrawn = 0
         for rec in self._entries:
+            if rec.withdrawal is not None and rec.consumed:
+                assert rec.account is not None
+                debit = rec.withdrawal.withdrawal.amount if rec.paid else 0
+                held = current[rec.account]
+                current[rec.account] = replace(
+                    held, nonce=held.nonce + 1, collateral=held.collateral - debit
+                )
+                withdrawn += debit
             # A message that names no account opens a slot of the fee account (slot 0).
             acct = rec.account_or_fee
             old = new.slot(acct, rec.slot_no) if new.exists(acct) else EMPTY_SLOT
@@ -1613,7 +1671,7 @@ class BatchBuilder:
                 raise AssertionError(f"replay: slot {slot_no} of account {index} differs")
         total_before = sum(a.collateral for a in before.values())
         total_after = sum(a.collateral for a in current.values())
-        if total_before + credited != total_after:
+        if total_before + credited - withdrawn != total_after:
             raise AssertionError(
                 f"collateral not conserved: {total_before} before, {total_after} after"
             )

@@ -58,8 +58,10 @@ from prover.exchange.flows import (
     Deposit,
     DepositOutcome,
     Exit,
+    SignedWithdrawal,
     deposit_outcome,
     key_decomposition,
+    withdrawal_outcome,
 )
 from prover.exchange.inbox import Message
 from prover.exchange.margin import pretrade_check
@@ -229,6 +231,13 @@ def book_batch(
             if isinstance(entry, SignedCancel):
                 assert rec is not None
                 holder.write(slot_no, OrderSlot(entry.cancel.order_id, 0, 0, rec.seq), None)
+            if rec is not None and rec.withdrawal is not None and rec.account is not None:
+                # WithdrawEntry, on the account as the earlier entries left it.
+                got = _withdrawal_fields(builder, rec, holder.account)
+                if (got["consumed"], got["paid"]) != (rec.consumed, rec.paid):
+                    raise AssertionError(f"replay: withdrawal {e} decided otherwise")
+                if rec.consumed:
+                    holder.account = _withdrawn(holder.account, rec.withdrawal, rec.paid)
             row["entryFilled"] = 0
             filled.append(0)
             entry_rows.append({})
@@ -493,6 +502,15 @@ class BookBatchBuilder:
         if self._result is not None:
             raise ProtocolError("the batch is sealed")
         judged = self.builder.judge_message(message)
+        running_before: AccountSlot | None = None
+        if judged.withdrawal is not None and judged.account is not None:
+            # Judged on the account as the batch's entries so far left it (fills included).
+            running_before = self._holder(judged.account)
+            view = (
+                running_before.account if running_before is not None
+                else self.builder.funded_account(judged.account)
+            )
+            judged = replace(judged, **_withdrawal_fields(self.builder, judged, view))
         entry = judged.entry
         seq = make_seq(self.builder.params.batch_number, judged.index)
         makers: tuple[int, ...] = ()
@@ -513,6 +531,12 @@ class BookBatchBuilder:
         elif isinstance(entry, SignedCancel):
             holder = running.accounts[running.slot_of(entry.cancel.account)]
             holder.write(judged.slot_no, OrderSlot(entry.cancel.order_id, 0, 0, seq), None)
+        elif judged.withdrawal is not None and judged.consumed and running_before is not None:
+            # (An account the running state did not hold yet joined it from the builder's
+            # view, which commit_message already moved.)
+            running_before.account = _withdrawn(
+                running_before.account, judged.withdrawal, judged.paid
+            )
         book_entry = BookEntry(judged, result, makers)
         self._entries.append(book_entry)
         return book_entry
@@ -658,6 +682,27 @@ def fills_of(entry: BookEntry, markets: Sequence[Market]) -> list[Fill]:
             )
         )
     return out
+
+
+def _withdrawal_fields(builder: BatchBuilder, judged: Any, view: Account) -> dict[str, Any]:
+    """WithdrawEntry's outcome of ``judged`` (a withdrawal message) on ``view``."""
+    consumed, paid, reason = withdrawal_outcome(
+        judged.withdrawal,
+        account_bits=builder.config.account_bits,
+        pubkey=view.pubkey,
+        nonce=view.nonce,
+        collateral=view.collateral,
+        sizes=[p.size for p in view.positions],
+        markets=builder.markets,
+        marks=builder.params.marks,
+    )
+    return {"consumed": consumed, "paid": paid, "reason": reason}
+
+
+def _withdrawn(account: Account, signed: SignedWithdrawal, paid: bool) -> Account:
+    """``account`` after a withdrawal that used its nonce (and, paid, debited it)."""
+    debit = signed.withdrawal.amount if paid else 0
+    return replace(account, nonce=account.nonce + 1, collateral=account.collateral - debit)
 
 
 def _deposit_row(dep: Deposit | None, slot: int) -> dict[str, Any]:

@@ -34,6 +34,8 @@ TAG_STATE: Final = 18
 #: The deposit queue's packed record and a batch's exit list (prover/exchange/flows.py).
 TAG_DEPOSIT: Final = 19
 TAG_EXIT: Final = 20
+#: A withdrawal's signed hash (capacity element, as TAG_CANCEL).
+TAG_WITHDRAW: Final = 21
 
 # Tree arity and limits.
 ARITY: Final = 4

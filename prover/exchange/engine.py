@@ -139,6 +139,8 @@ class Outcome:
     rested: bool = False
     cancelled: OrderRef | None = None
     rejections: list[Rejection] = field(default_factory=list)
+    withdrawal: dict[str, Any] | None = None
+    """A withdrawal message's request and outcome (amount, recipient, nonce_used, paid)."""
 
     @property
     def filled(self) -> int:
@@ -435,7 +437,10 @@ class Engine:
             added = builder.add_message(message)
             self._pending_messages.append(index)
             fields = added.decoded.fields
-            ref = OrderRef(fields["account"], fields["order_id"]) if fields else OrderRef(0, 0)
+            ref = (
+                OrderRef(fields["account"], fields.get("order_id", 0)) if fields
+                else OrderRef(0, 0)
+            )
             outcome = Outcome(index, ref, added.valid, builder.params.batch_number, added.index)
             outcomes.append(outcome)
             if added.entry is None:
@@ -473,7 +478,7 @@ class Engine:
             self._message += 1
             decoded_fields = builder.builder.judge_message(message).decoded.fields
             ref = (
-                OrderRef(decoded_fields["account"], decoded_fields["order_id"])
+                OrderRef(decoded_fields["account"], decoded_fields.get("order_id", 0))
                 if decoded_fields else OrderRef(0, 0)
             )
             previous = self._slot_before(ref)
@@ -494,6 +499,18 @@ class Engine:
                 index, ref, added.outcome.valid, builder.params.batch_number, added.outcome.index
             )
             outcomes.append(outcome)
+            judged = added.outcome
+            if judged.withdrawal is not None:
+                w = judged.withdrawal.withdrawal
+                outcome.withdrawal = {
+                    "account": w.account, "amount": str(w.amount), "recipient": hex(w.recipient),
+                    "nonce_used": judged.consumed, "paid": judged.paid,
+                }
+                if not judged.paid:
+                    reason = judged.reason or Reject.MALFORMED
+                    self._reject(outcome, "withdrawal", ref, reason,
+                                 f"message {index}: withdrawal not paid: {reason}")
+                continue
             if added.outcome.entry is None:
                 kind = "cancel" if decoded_fields and decoded_fields["kind"] == 1 else "order"
                 reason = added.outcome.reason or Reject.MALFORMED

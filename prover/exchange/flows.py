@@ -10,10 +10,13 @@ Rollup (verifier_contracts/Rollup.sol) and its client (prover/chain/rollup.py):
   chain ``d_0 = 0``, ``d_{i+1} = Poseidon4(d_i, keyX, keyY, packed)`` with
   ``packed = TAG_DEPOSIT * 2^248 + index * 2^216 + amount * 2^160 + depositor``.
 - An **exit** is ``(recipient, amount > 0)``: tokens the Rollup owes an address once the
-  batch that made it is accepted (a refunded deposit; later a withdrawal). A batch's exits
+  batch that made it is accepted (a refunded deposit, a withdrawal). A batch's exits
   form the chain ``x_0 = 0``, ``x_{j+1} = Poseidon3(x_j, TAG_EXIT, amount * 2^160 +
   recipient)``; the Rollup rebuilds it from the list the operator passes (public input
   ``exitsHash``) and credits each recipient, who claims once.
+- A **withdrawal** is an inbox message (docs/flows.md, "Withdrawals"): ``(account, amount,
+  recipient)`` signed by the account's key over ``H_WITHDRAW(account, amount, recipient,
+  nonce)`` with the leaf's nonce, so a signed withdrawal is used once, paid or not.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from prover.crypto import babyjub
+from prover.crypto import babyjub, eddsa
+from prover.crypto.eddsa import PrivateKey, Signature
 from prover.crypto.poseidon_hash import poseidon
 from prover.errors import ProtocolError
 from prover.exchange.constants import (
@@ -33,6 +37,7 @@ from prover.exchange.constants import (
     MAX_ACCOUNT_BITS,
     TAG_DEPOSIT,
     TAG_EXIT,
+    TAG_WITHDRAW,
 )
 from prover.field import SNARK_FIELD
 
@@ -198,8 +203,136 @@ def deposit_outcome(
     return DepositOutcome.REFUNDED
 
 
+#: The plaintext layout of a withdrawal message (docs/inbox.md): bit 0 is 1 (as a cancel's
+#: kind), the account at bits 1..32 (as every message's), the amount at 33..88, the
+#: recipient at 89..248, bit 252 set (WITHDRAW_FLAG_BIT) and bits 249..251 and 253 zero. An
+#: order or cancel has bits 235..253 zero, so the two layouts never overlap.
+WITHDRAW_ACCOUNT_OFFSET = 1
+WITHDRAW_AMOUNT_OFFSET = 33
+WITHDRAW_RECIPIENT_OFFSET = 89
+WITHDRAW_FLAG_BIT = 252
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """What a withdrawal message asks: ``amount`` token units of ``account``'s collateral to
+    ``recipient`` (an address as an integer), signed at the account's ``nonce``."""
+
+    account: int
+    amount: int
+    recipient: int
+    nonce: int
+
+    def __post_init__(self) -> None:
+        _check_uint(self.account, MAX_ACCOUNT_BITS, "a withdrawal's account")
+        _check_uint(self.amount, AMOUNT_BITS, "a withdrawal's amount")
+        _check_uint(self.recipient, ADDRESS_BITS, "a withdrawal's recipient")
+        _check_uint(self.nonce, 64, "a withdrawal's nonce")
+
+    def hash(self) -> int:
+        """``H_WITHDRAW(account, amount, recipient, nonce)`` (capacity TAG_WITHDRAW)."""
+        return poseidon(
+            [self.account, self.amount, self.recipient, self.nonce], init_state=TAG_WITHDRAW
+        )
+
+    def packed(self) -> int:
+        """The message's first plaintext element (the nonce is not sent: the leaf has it)."""
+        return (
+            (1 << WITHDRAW_FLAG_BIT)
+            | (self.recipient << WITHDRAW_RECIPIENT_OFFSET)
+            | (self.amount << WITHDRAW_AMOUNT_OFFSET)
+            | (self.account << WITHDRAW_ACCOUNT_OFFSET)
+            | 1
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"account": self.account, "amount": str(self.amount),
+                "recipient": hex(self.recipient), "nonce": str(self.nonce)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Withdrawal:
+        return cls(int(data["account"]), int(data["amount"]), int(str(data["recipient"]), 0),
+                   int(data["nonce"]))
+
+
+def unpack_withdrawal(packed: int) -> tuple[int, int, int] | None:
+    """``(account, amount, recipient)`` if ``packed`` has the withdrawal layout, else None."""
+    if packed >> WITHDRAW_FLAG_BIT != 1 or packed & 1 != 1:
+        return None
+    if (packed >> (WITHDRAW_RECIPIENT_OFFSET + ADDRESS_BITS)) & 0b111:
+        return None
+    account = (packed >> WITHDRAW_ACCOUNT_OFFSET) & ((1 << MAX_ACCOUNT_BITS) - 1)
+    amount = (packed >> WITHDRAW_AMOUNT_OFFSET) & ((1 << AMOUNT_BITS) - 1)
+    recipient = (packed >> WITHDRAW_RECIPIENT_OFFSET) & ((1 << ADDRESS_BITS) - 1)
+    return account, amount, recipient
+
+
+@dataclass(frozen=True)
+class SignedWithdrawal:
+    """A withdrawal with the account key's signature over ``withdrawal.hash()``."""
+
+    withdrawal: Withdrawal
+    signature: Signature
+
+    @classmethod
+    def sign(cls, withdrawal: Withdrawal, private_key: bytes | PrivateKey) -> SignedWithdrawal:
+        return cls(withdrawal, eddsa.sign_compact(private_key, withdrawal.hash()))
+
+    @property
+    def account(self) -> int:
+        return self.withdrawal.account
+
+    def verify(self, pubkey: tuple[int, int]) -> bool:
+        try:
+            return bool(eddsa.verify(pubkey, self.withdrawal.hash(), self.signature))
+        except (ValueError, TypeError):
+            return False
+
+    def at_nonce(self, nonce: int) -> SignedWithdrawal:
+        """The same message read at another leaf nonce (what the circuit checks)."""
+        w = self.withdrawal
+        return SignedWithdrawal(Withdrawal(w.account, w.amount, w.recipient, nonce),
+                                self.signature)
+
+
+def withdrawal_outcome(
+    signed: SignedWithdrawal,
+    *,
+    account_bits: int,
+    pubkey: tuple[int, int],
+    nonce: int,
+    collateral: int,
+    sizes: Sequence[int],
+    markets: Sequence[Any],
+    marks: Sequence[int],
+) -> tuple[bool, bool, Any]:
+    """``(consumed, paid, reason)``: WithdrawEntry's rule on the account as the message
+    finds it (its key, nonce, collateral and position sizes, after funding, the deposits
+    and the batch's earlier entries). The nonce is used when the account key signed the
+    withdrawal at this nonce; it is paid when, besides, the amount and the recipient are not
+    zero and the account keeps its initial margin after the debit (MarginBit with the
+    positions unchanged: ``|C'| < 2^63`` and ``V' * 10^4 >= IR``). ``reason`` names why
+    not, as the other messages' no-ops do."""
+    from prover.exchange.domain import ZERO_PUBKEY, Reject
+    from prover.exchange.margin import weighed_fill_ok
+
+    w = signed.withdrawal
+    if w.account >= 1 << account_bits or tuple(pubkey) == ZERO_PUBKEY:
+        return False, False, Reject.UNKNOWN_ACCOUNT
+    if w.account == INSURANCE_ACCOUNT:
+        return False, False, Reject.MALFORMED
+    if not signed.at_nonce(nonce).verify(pubkey):
+        return False, False, Reject.BAD_SIGNATURE
+    if w.amount == 0 or w.recipient == 0:
+        return True, False, Reject.MALFORMED
+    if not weighed_fill_ok(collateral, sizes, collateral - w.amount, sizes, markets, marks):
+        return True, False, Reject.INSUFFICIENT_MARGIN
+    return True, True, None
+
+
 __all__ = [
     "ADDRESS_BITS", "AMOUNT_BITS", "DEPOSIT_CHAIN_0", "Deposit", "DepositOutcome", "EXITS_CHAIN_0",
-    "Exit", "TORSION", "deposit_chain", "deposit_outcome", "exits_hash", "key_decomposition",
-    "key_valid",
+    "Exit", "SignedWithdrawal", "TORSION", "WITHDRAW_FLAG_BIT", "Withdrawal", "deposit_chain",
+    "deposit_outcome", "exits_hash", "key_decomposition", "key_valid", "unpack_withdrawal",
+    "withdrawal_outcome",
 ]

@@ -54,6 +54,7 @@ from prover.exchange.domain import (
     SignedCancel,
     SignedOrder,
 )
+from prover.exchange.flows import SignedWithdrawal, Withdrawal, unpack_withdrawal
 from prover.field import SNARK_FIELD
 
 P = SNARK_FIELD
@@ -69,6 +70,8 @@ INBOX_CHAIN_0 = 0
 
 KIND_ORDER = 0
 KIND_CANCEL = 1
+#: A withdrawal (docs/flows.md): its own layout (prover/exchange/flows.py), reported as kind 2.
+KIND_WITHDRAW = 2
 
 #: ``packed`` layout: name -> (bit offset, width). Widths are the protocol's ranges
 #: (docs/protocol.md, section 2); maxFeePpm's 20 bits hold up to 2^20 - 1 > 10^6, so
@@ -317,13 +320,28 @@ def ephemeral_scalar_from(seed: int) -> int:
     return ephemeral_key(seed % (SUBORDER - 1) + 1)[0]
 
 
-def encrypt_entry(entry: Entry, operator_key: Point, eph_scalar: int | None = None) -> Message:
-    """The inbox message carrying ``entry`` to the operator whose public key is given."""
+def withdrawal_plaintext(signed: SignedWithdrawal) -> list[int]:
+    """``[packed, R8y, S]`` of a signed withdrawal (the nonce it was signed at is not sent)."""
+    sig = signed.signature
+    r8x, r8y = int(sig.r8[0]), int(sig.r8[1])
+    if not babyjub.on_curve((r8x, r8y)) or r8x >= SMALL_X_BOUND:
+        raise MessageError("the signature is not a compact one (sign with SignedWithdrawal.sign)")
+    return [signed.withdrawal.packed(), r8y, int(sig.s)]
+
+
+def encrypt_entry(
+    entry: Entry | SignedWithdrawal, operator_key: Point, eph_scalar: int | None = None
+) -> Message:
+    """The inbox message carrying ``entry`` (an order, a cancel or a withdrawal) to the
+    operator whose public key is given."""
     if not babyjub.on_curve(operator_key) or not babyjub.in_subgroup(operator_key):
         raise MessageError("the operator key is not a Baby Jubjub subgroup point")
     if operator_key == IDENTITY:
         raise MessageError("the operator key is the identity")
-    plaintext = entry_plaintext(entry)
+    if isinstance(entry, SignedWithdrawal):
+        plaintext = withdrawal_plaintext(entry)
+    else:
+        plaintext = entry_plaintext(entry)
     k, eph = ephemeral_key(eph_scalar)
     shared = babyjub.mul(operator_key, 8 * k % SUBORDER)
     return Message(eph, encrypt_plaintext(plaintext, shared))
@@ -348,6 +366,9 @@ class Decoded:
     fields: Mapping[str, int] | None
     entry: Entry | None
     reason: str | None
+    withdrawal: SignedWithdrawal | None = None
+    """A withdrawal message's request, read at nonce 0 (``at_nonce`` gives it at the leaf's
+    nonce, as the circuit checks its signature); ``entry`` is then None."""
 
 
 def decode(message: Message, operator_scalar: int) -> Decoded:
@@ -364,11 +385,18 @@ def decode(message: Message, operator_scalar: int) -> Decoded:
     plaintext = (packed, r8y, s)
     if not ok:
         return Decoded(shared, plaintext, False, None, None, "authentication failed")
+    r8x = small_x_from_y(r8y)
+    signature = Signature((0, 0) if r8x is None else (r8x, r8y), s)
+    request = unpack_withdrawal(packed)
+    if request is not None:
+        account, amount, recipient = request
+        fields_w = {"kind": KIND_WITHDRAW, "account": account, "amount": amount,
+                    "recipient": recipient}
+        signed = SignedWithdrawal(Withdrawal(account, amount, recipient, 0), signature)
+        return Decoded(shared, plaintext, True, fields_w, None, None, signed)
     if packed >= 1 << PACKED_BITS:
         return Decoded(shared, plaintext, True, None, None, "packed fields too wide")
     fields = unpack_fields(packed)
-    r8x = small_x_from_y(r8y)
-    signature = Signature((0, 0) if r8x is None else (r8x, r8y), s)
     entry: Entry
     if fields["kind"] == KIND_CANCEL:
         entry = SignedCancel(Cancel(fields["account"], fields["order_id"]), signature)
@@ -428,6 +456,7 @@ __all__ = [
     "INBOX_CHAIN_0",
     "KIND_CANCEL",
     "KIND_ORDER",
+    "KIND_WITHDRAW",
     "MESSAGE_NONCE",
     "PACKED_BITS",
     "PLAINTEXT_LENGTH",
@@ -450,4 +479,5 @@ __all__ = [
     "rejection",
     "small_x_from_y",
     "unpack_fields",
+    "withdrawal_plaintext",
 ]

@@ -153,6 +153,10 @@ class Scenario:
     only the fee account and the insurance fund exist, and each trader brings its deposit
     in through the Rollup's deposit queue (docs/flows.md) before the first round."""
 
+    withdrawals: tuple[tuple[str, int], ...] = ()
+    """``(trader, amount)``: withdrawals the operator demo sends after the last round (each
+    paid by a batch, then claimed; docs/flows.md); the simulation does not send them."""
+
     @property
     def by_deposits(self) -> bool:
         return self.funding == FUNDING_DEPOSITS
@@ -256,7 +260,7 @@ def parse_scenario(data: Any) -> Scenario:
         root,
         {
             "description", "config", "markets", "traders", "batches", "first_batch", "venue",
-            "funding",
+            "funding", "withdrawals",
         },
         "top level",
     )
@@ -365,6 +369,16 @@ def parse_scenario(data: Any) -> Scenario:
         raise _fail("funding", "deposits need a venue with the book (config.book_bits)")
     if funding == FUNDING_DEPOSITS and any(not 0 < t.deposit < 1 << 56 for t in traders):
         raise _fail("traders", "funded by deposits, every trader deposits 1 to 2^56 - 1 units")
+    withdrawals = []
+    for i, raw in enumerate(_list(root.get("withdrawals", []), "withdrawals")):
+        where = f"withdrawals[{i}]"
+        w = _obj(raw, where)
+        _unknown(w, {"trader", "amount"}, where)
+        if w.get("trader") not in trader_names:
+            raise _fail(f"{where}.trader", f"unknown trader {w.get('trader')!r}")
+        withdrawals.append((str(w["trader"]), _int(w.get("amount"), f"{where}.amount", lo=1)))
+    if withdrawals and funding != FUNDING_DEPOSITS:
+        raise _fail("withdrawals", "withdrawals need a venue funded by deposits")
 
     # Venue: funding caps and the price feed.
     raw_venue = _obj(root.get("venue", {}), "venue")
@@ -384,7 +398,7 @@ def parse_scenario(data: Any) -> Scenario:
         raise _fail("venue", str(exc)) from exc
     return Scenario(
         config, tuple(markets), market_names, tuple(traders), tuple(rounds), first_batch,
-        caps, feed_seed, funding,
+        caps, feed_seed, funding, tuple(withdrawals),
     )
 
 

@@ -152,6 +152,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "rested": outcome.rested,
         "cancelled": outcome.cancelled.to_json() if outcome.cancelled is not None else None,
         "rejections": [r.to_json() for r in outcome.rejections],
+        **({"withdrawal": outcome.withdrawal} if outcome.withdrawal is not None else {}),
     }
 
 
@@ -538,10 +539,12 @@ class Operator:
         valid = sum(1 for o in outcomes if o.accepted)
         taken = report.result.witness.deposits
         refunds = sum(1 for _, o in taken if o.value == "refunded")
+        paid = sum(1 for o in outcomes if o.withdrawal is not None and o.withdrawal["paid"])
         self._say(
             f"batch {number}: inbox messages {first_message}..{end - 1} ({valid} valid, "
             f"{len(outcomes) - valid} no-ops), {len(report.result.fills)} fills, "
-            f"{len(taken)} deposits ({refunds} refunded) ({match_s:.2f} s)"
+            f"{len(taken)} deposits ({refunds} refunded), {paid} withdrawals paid, "
+            f"{len(report.result.witness.exits)} exits ({match_s:.2f} s)"
         )
         crashpoint("after_match")
         return number

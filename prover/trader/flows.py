@@ -1,12 +1,14 @@
-"""A trader's collateral in and out (docs/flows.md): ``zkmatch trader deposit`` and
-``zkmatch trader claim``.
+"""A trader's collateral in and out (docs/flows.md): ``zkmatch trader deposit``,
+``zkmatch trader withdraw`` and ``zkmatch trader claim``.
 
 A deposit is two chain calls from the key file's sending account: ERC-20 ``approve`` of the
 Rollup, then ``Rollup.deposit(keyX, keyY, amount)``, which pulls the tokens and queues the
 deposit under the account key (the Rollup names the account: the one it gave that key
 before, else the next free index). The next batches credit it, open the account, or refund
 it to the sending address as an exit (a key outside the prime-order subgroup, another key's
-account); ``claim`` pays what accepted exits owe an address. Amounts are token units: the
+account); a withdrawal is a signed, encrypted inbox message (sent like an order) that the
+next batch pays, as an exit, when the account keeps its initial margin after it; ``claim``
+pays what accepted exits owe an address. Amounts are token units: the
 collateral unit is the token's smallest unit (6 decimals for USDC), one for one.
 """
 
@@ -17,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from prover.errors import ZkmatchError
-from prover.exchange.flows import AMOUNT_BITS, key_valid
+from prover.exchange.flows import AMOUNT_BITS, SignedWithdrawal, Withdrawal, key_valid
+from prover.exchange.inbox import encrypt_entry
 from prover.trader.keys import TraderKey
-from prover.trader.send import TraderError, _hex, open_venue
+from prover.trader.send import TraderError, _hex, open_venue, post_message
 
 #: The collateral token's decimals (USDC's; the mock's).
 TOKEN_DECIMALS = 6
@@ -114,6 +117,70 @@ def deposit_collateral(
         }
 
 
+def _address(text: str) -> int:
+    from web3 import Web3
+
+    if not Web3.is_address(text):
+        raise TraderError(f"{text!r} is not an Ethereum address")
+    value = int(Web3.to_checksum_address(text), 16)
+    if value == 0:
+        raise TraderError("the recipient may not be address 0 (the batch would not pay it)")
+    return value
+
+
+def current_nonce(
+    key: TraderKey, account: int, *, receipts_dir: Path | None = None,
+    rpc_url: str | None = None, rollup: str | None = None, data_dir: Path | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """The account's nonce from its latest receipt, checked against the chain (``zkmatch
+    trader state``), and that report."""
+    from prover.trader.state import resolve_receipt, trader_state
+
+    path = resolve_receipt(None, receipts_dir, account, data_dir)
+    report = trader_state(path, account=account, key=key, rpc_url=rpc_url, rollup=rollup,
+                          data_dir=data_dir)
+    return int(report["nonce"]), report
+
+
+def withdraw_collateral(
+    key: TraderKey, account: int, amount: int, *, recipient: str | None = None,
+    nonce: int | None = None, receipts_dir: Path | None = None, rpc_url: str | None = None,
+    rollup: str | None = None, data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """``zkmatch trader withdraw``: sign ``amount`` of ``account``'s collateral to
+    ``recipient`` (default: the key file's sending address) at the account's ``nonce``
+    (default: its latest receipt's, checked on chain), encrypt it to the operator and send
+    it to the inbox. The next batch pays it (an exit to claim) if the account keeps its
+    initial margin after it; either way it uses the nonce."""
+    to = _address(recipient) if recipient is not None else int(key.signer.address, 16)
+    source = "given"
+    if nonce is None:
+        nonce, report = current_nonce(key, account, receipts_dir=receipts_dir,
+                                      rpc_url=rpc_url, rollup=rollup, data_dir=data_dir)
+        source = (f"receipt of batch {report['batch']}"
+                  + ("" if report["current"] else " (the Rollup has moved on since)"))
+    try:
+        request = Withdrawal(account, amount, to, nonce)
+    except ZkmatchError as exc:
+        raise TraderError(f"withdrawal refused, nothing sent: {exc}") from exc
+    signed = SignedWithdrawal.sign(request, key.account_key)
+    with open_venue(rpc_url=rpc_url, rollup=rollup, data_dir=data_dir) as (client, venue):
+        known = client.account_of(key.public_key)
+        if known is not None and known != account:
+            raise TraderError(
+                f"the Rollup gave this key account {known}, not {account}: nothing sent"
+            )
+        message = encrypt_entry(signed, venue.operator_key)
+        sent = post_message(client, message, key)
+    return {
+        "withdrawal": request.to_json(),
+        "nonce_from": source,
+        "message": message.to_json(),
+        "sent": True,
+        **sent.to_json(),
+    }
+
+
 def claim_exits(
     key: TraderKey | None, recipient: str | None = None, *, rpc_url: str | None = None,
     rollup: str | None = None, data_dir: Path | None = None,
@@ -148,4 +215,7 @@ def claim_exits(
         }
 
 
-__all__ = ["TOKEN_DECIMALS", "claim_exits", "deposit_collateral", "parse_amount"]
+__all__ = [
+    "TOKEN_DECIMALS", "claim_exits", "current_nonce", "deposit_collateral", "parse_amount",
+    "withdraw_collateral",
+]

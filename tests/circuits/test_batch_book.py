@@ -33,7 +33,7 @@ def circuit():
 
 @pytest.mark.skipif(MUTATION_RUN, reason="counts are not asserted in mutation runs")
 def test_constraint_count_at_the_demo_size(circuit):
-    expect_count(circuit, 75343)
+    expect_count(circuit, 78157)
 
 
 def _state():

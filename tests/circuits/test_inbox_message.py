@@ -410,4 +410,4 @@ def test_constraint_counts(message):
     expect_count(compile_main("lib/CofactorEcdh.circom", "CofactorEcdh()"), 2574)
     expect_count(compile_main("lib/PoseidonDecrypt3.circom", "PoseidonDecrypt3()"), 524)
     expect_count(compile_main("lib/PointFromY.circom", "PointFromY()"), 262)
-    expect_count(message, 4442)
+    expect_count(message, 4447)

@@ -181,6 +181,9 @@ def _entry_inputs(signed, *, base=(0, 0), decodable=1, account_ok=1, pub=None, o
         out[k] = inputs[k]
     out["makerFeePpm"] = inputs["makerFeePpm"]
     out["takerFeePpm"] = inputs["takerFeePpm"]
+    # Not a withdrawal (tests/circuits/test_withdraw_entry.py has those).
+    out["isWithdrawal"] = 0
+    out["withdrawHash"] = 0
     for name in SLOT:
         out[f"oldSlot{name}"] = inputs[f"oldSlot{name}"]
     return out, d
@@ -365,8 +368,8 @@ def test_tick_division_hint_is_pinned():
 
 def test_constraint_counts(entry, sigcheck):
     expect_count(sigcheck, 4479)
-    expect_count(entry, 6737)
-    expect_count(compile_main("lib/MessageEntry.circom", "MessageEntry(8, 8)"), 8594)
+    expect_count(entry, 6738)
+    expect_count(compile_main("lib/MessageEntry.circom", "MessageEntry(8, 8)"), 8595)
 
 
 def _division_cheat(q: str, rem: str):

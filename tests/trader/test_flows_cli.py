@@ -2,9 +2,10 @@
 real batch circuit: the demo deployed with no trader funded, traders deposit with ``zkmatch
 trader deposit``, ``zkmatch batch`` consumes the queue in order (proven), a trader who never
 had an account trades right after; a deposit the proof must refund (a key outside the
-prime-order subgroup) comes back as an exit that ``zkmatch trader claim`` pays once. After
-every batch the Rollup's token balance is the state's collateral plus what it owes plus the
-queued deposits.
+prime-order subgroup) comes back as an exit that ``zkmatch trader claim`` pays once; a
+withdrawal (``zkmatch trader withdraw``) is paid and claimed once, one that would break the
+margin is not paid. After every batch the Rollup's token balance is the state's collateral
+plus what it owes plus the queued deposits.
 """
 
 from __future__ import annotations
@@ -152,6 +153,62 @@ def test_a_refunded_deposit_is_claimed_once(venue: dict[str, Any]) -> None:
     assert client.claimable(carol.eth_address) == 0
     _conserved(venue)
     assert "owes" in _fails("trader", "claim", "--key", str(key), *_chain(venue))
+
+
+def test_withdraw_then_claim_once(venue: dict[str, Any]) -> None:
+    """Alice withdraws 100 USDC (her nonce from her latest receipt, checked on chain);
+    the next batch pays it; Bob claims it *for* her (the tokens go to her), a second claim
+    and a claim of Bob's own (he is owed nothing) are refused."""
+    client = venue["client"]
+    alice_key = TraderKey.from_seed(KEY_SEED_PREFIX + "alice")
+    with Store.open(DataDir(venue["data"]).store) as store:
+        before = store.load_state().account(2)
+    sent = _json("trader", "withdraw", "100", "--key", str(venue["keys"]["alice"]),
+                 "--account", "2", *_chain(venue))
+    assert sent["withdrawal"]["nonce"] == str(before.nonce) and sent["sent"]
+    (run,) = _batch(venue)
+    assert run["step"] == "confirmed"
+    with Store.open(DataDir(venue["data"]).store) as store:
+        after = store.load_state().account(2)
+    assert after.collateral == before.collateral - 100 * USDC
+    assert after.nonce == before.nonce + 1
+    assert client.claimable(alice_key.eth_address) == 100 * USDC
+    _conserved(venue)
+    balance = client.token_balance(alice_key.eth_address)
+    bob = str(venue["keys"]["bob"])
+    claimed = _json("trader", "claim", "--key", bob, "--to", alice_key.eth_address,
+                    *_chain(venue))
+    assert claimed["recipient"] == alice_key.eth_address
+    assert client.token_balance(alice_key.eth_address) == balance + 100 * USDC
+    _conserved(venue)
+    assert "owes" in _fails("trader", "claim", "--key", str(venue["keys"]["alice"]),
+                            *_chain(venue))
+    assert "owes" in _fails("trader", "claim", "--key", bob, *_chain(venue))
+
+
+def test_a_withdrawal_that_breaks_the_margin_is_not_paid(venue: dict[str, Any]) -> None:
+    """More than Alice's collateral: the batch proves it may not be paid (her nonce is
+    used: the same message cannot be replayed later), nothing leaves."""
+    client = venue["client"]
+    with Store.open(DataDir(venue["data"]).store) as store:
+        before = store.load_state().account(2)
+    owed = client.total_claimable()
+    _json("trader", "withdraw", str(before.collateral + 1), "--units", "--key",
+          str(venue["keys"]["alice"]), "--account", "2", *_chain(venue))
+    (run,) = _batch(venue)
+    assert run["step"] == "confirmed"
+    with Store.open(DataDir(venue["data"]).store) as store:
+        after = store.load_state().account(2)
+        (row,) = [r for r in store.batches() if r["batch_number"] == run["batch_number"]]
+    assert after.collateral == before.collateral and after.nonce == before.nonce + 1
+    assert client.total_claimable() == owed
+    (message,) = row["messages"]
+    assert message["withdrawal"]["paid"] is False
+    assert [r["reason"] for r in message["rejections"]] == ["INSUFFICIENT_MARGIN"]
+    _conserved(venue)
+    # A withdrawal for another key's account is refused before anything is sent.
+    assert "not 3" in _fails("trader", "withdraw", "1", "--key", str(venue["keys"]["alice"]),
+                             "--account", "3", "--nonce", "0", *_chain(venue))
 
 
 def test_bad_deposits_change_nothing(venue: dict[str, Any]) -> None:

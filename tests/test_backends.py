@@ -120,7 +120,8 @@ def test_parallel_proofs_come_back_in_batch_order() -> None:
     roots chained."""
     scenario = load_scenario(REPO / "docs" / "examples" / "demo.json")
     proofs = prove_scenario(scenario, workers=2)  # checks the last root is the model's
-    assert [p.batch_number for p in proofs] == list(range(len(proofs))) and len(proofs) == 7
+    # The demo: two batches of deposits, then its seven rounds.
+    assert [p.batch_number for p in proofs] == list(range(len(proofs))) and len(proofs) == 9
     assert all(p.verified and p.public == p.expected_public() for p in proofs)
     for before, after in zip(proofs, proofs[1:], strict=False):
         assert before.new_root == after.old_root

@@ -76,12 +76,14 @@ def test_config_spec_and_expected_public() -> None:
     spec = config_spec(scenario.config)
     assert spec.params == (4, 2, 2, 4, 2, 2)  # Batch(K, E, B, D, S, M)
     assert spec.public == (
-        "oldRoot", "newRoot", "batchInfo", "configHash", "inboxBefore", "inboxAfter"
+        "oldRoot", "newRoot", "batchInfo", "configHash", "inboxBefore", "inboxAfter",
+        "depositsBefore", "depositsAfter", "exitsHash",
     )
     result = simulate(scenario).reports[0].result
     assert expected_public(result) == [
         str(result.old_root), str(result.new_root), str(result.batch_info),
         str(result.config_hash), "0", str(inbox.chain_of(result.witness.messages)),
+        "0", "0", "0",  # the fill-list batch: no deposit, no exit
     ]
     assert result.batch_info == (0 << 80) + (0 << 40) + result.timestamp
     assert len(result.fills) == 1 and len(result.entries) == 2

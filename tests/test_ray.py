@@ -52,7 +52,8 @@ def test_a_run_of_batches_on_local_ray_survives_a_killed_worker() -> None:
         killer.join(timeout=5)
     assert killed, "no proving worker was seen to kill"
     # every batch proven, checked here (public signals, snarkjs verify), in batch order
-    assert [p.batch_number for p in proofs] == list(range(7))  # the demo, one message each
+    # The demo: two batches of deposits, then one message per batch.
+    assert [p.batch_number for p in proofs] == list(range(9))
     assert all(p.verified and p.public == p.expected_public() for p in proofs)
     for before, after in zip(proofs, proofs[1:], strict=False):
         assert before.new_root == after.old_root

@@ -104,6 +104,9 @@ contract Rollup {
     uint256 public constant FEE_SCALE = 1_000_000;
     /// @notice `mode` while batches are accepted.
     uint8 public constant MODE_ACTIVE = 1;
+    /// @notice `mode` once `freeze` ran: no batch, message or deposit is accepted any more
+    /// (docs/flows.md, "Forced inclusion and the frozen mode").
+    uint8 public constant MODE_FROZEN = 2;
     /// @notice Baby Jubjub (twisted Edwards over the scalar field): a*x^2 + y^2 = 1 + d*x^2*y^2.
     uint256 public constant BABYJUB_A = 168700;
     uint256 public constant BABYJUB_D = 168696;
@@ -115,6 +118,8 @@ contract Rollup {
     uint256 public constant TAG_EXIT = 20;
     /// @notice A deposit's or an exit's amount is below 2^56 token units.
     uint256 public constant AMOUNT_LIMIT = 1 << 56;
+    /// @notice The collateral token's decimals: one token unit is one collateral unit.
+    uint256 public constant COLLATERAL_DECIMALS = 6;
 
     /// @notice One market's registered parameters (docs/protocol.md, section 6).
     /// @param tickSize price tick, 1 <= tickSize < 2^40
@@ -160,11 +165,20 @@ contract Rollup {
     ///        below 2^accountBits
     /// @param firstAccount the index the first new key gets (at least 2: 0 and 1 are the fee
     ///        account and the insurance fund; the genesis accounts below it)
+    /// @param forcedDelay seconds within which a batch must consume an inbox message or a
+    ///        deposit that arrives with nothing ahead of it (at least 1)
+    /// @param batchInterval seconds the operator is allowed per batch for the queue ahead of
+    ///        an item (at least 1): an item with q unconsumed ones ahead of it in its queue
+    ///        has `forcedDelay + (q / perBatch) * batchInterval` seconds, so that flooding a
+    ///        queue delays the items behind the flood but cannot freeze an operator that
+    ///        keeps one batch per batchInterval
     struct FlowParams {
         address token;
         uint64 depositsPerBatch;
         uint8 accountBits;
         uint32 firstAccount;
+        uint64 forcedDelay;
+        uint64 batchInterval;
     }
 
     /// @dev What `submitBatch` logs besides the number and the proof (a struct: fourteen
@@ -210,6 +224,10 @@ contract Rollup {
     address public immutable collateralToken;
     /// @notice The batch circuit's deposit capacity: a batch consumes at most this many.
     uint64 public immutable depositsPerBatch;
+    /// @notice Seconds a message or deposit may wait for a batch, with nothing ahead of it.
+    uint64 public immutable forcedDelay;
+    /// @notice Seconds allowed per batch for the queue ahead of a message or deposit.
+    uint64 public immutable batchInterval;
     /// @notice Account indices are below 2^accountBits (the account tree's depth).
     uint8 public immutable accountBits;
     /// @notice The index the first new key got (the genesis accounts are below it).
@@ -270,6 +288,15 @@ contract Rollup {
     mapping(address recipient => uint256 amount) public claimable;
     /// @notice The sum of `claimable` over every address.
     uint256 public totalClaimable;
+    /// @notice The time by which a batch must have consumed each inbox message (by index)
+    /// and each deposit (by number): its arrival plus forcedDelay plus batchInterval for
+    /// every full batch of its queue ahead of it when it arrived.
+    mapping(uint64 index => uint64 time) public messageDeadline;
+    mapping(uint64 number => uint64 time) public depositDeadline;
+    /// @notice When the Rollup was frozen (0 while active).
+    uint64 public frozenAt;
+    /// @notice Deposits no batch consumed, refunded in the frozen mode (once each).
+    mapping(uint64 number => bool done) public depositRefunded;
 
     /// @notice A new configuration took effect (at deployment, or by `registerMarkets`).
     event ConfigRegistered(
@@ -308,6 +335,14 @@ contract Rollup {
     /// @notice `recipient` was paid the `amount` it was owed.
     event Claimed(address indexed recipient, uint256 amount);
 
+    /// @notice The Rollup froze at `stateRoot` after batch `batchNumber - 1`: the message at
+    /// `inboxConsumed` or the deposit at `depositsConsumed` waited past `forcedDelay`.
+    event Frozen(uint64 batchNumber, uint256 stateRoot, uint64 inboxConsumed,
+                 uint64 depositsConsumed, uint64 time);
+
+    /// @notice A deposit no batch consumed went back to its depositor (frozen mode).
+    event DepositRefunded(uint64 indexed number, address indexed depositor, uint256 amount);
+
     /// @notice Message `index` (0-based) entered the inbox; `chain` is the chain after it.
     event MessageSent(
         uint64 indexed index, uint256 ephX, uint256 ephY, uint256[4] ciphertext, uint256 chain
@@ -342,6 +377,14 @@ contract Rollup {
     error Rollup__BadFirstAccount(uint32 firstAccount);
     error Rollup__BadDepositAmount(uint256 amount);
     error Rollup__TreeFull();
+    error Rollup__TokenDecimals(address token);
+    error Rollup__Frozen();
+    error Rollup__NotFrozen();
+    error Rollup__NotOverdue();
+    error Rollup__BadForcedDelay();
+    error Rollup__DepositConsumed(uint64 number);
+    error Rollup__DepositAlreadyRefunded(uint64 number);
+    error Rollup__NoSuchDeposit(uint64 number);
     error Rollup__DepositQueueFull();
     error Rollup__TransferFailed();
     error Rollup__TransferShortfall(uint256 expected, uint256 received);
@@ -409,6 +452,8 @@ contract Rollup {
         messagesPerBatch = inbox_.messagesPerBatch;
         collateralToken = flows_.token;
         depositsPerBatch = flows_.depositsPerBatch;
+        forcedDelay = flows_.forcedDelay;
+        batchInterval = flows_.batchInterval;
         accountBits = flows_.accountBits;
         firstAccount = flows_.firstAccount;
         nextAccount = flows_.firstAccount;
@@ -443,6 +488,7 @@ contract Rollup {
         uint256[8] calldata proof
     ) external {
         if (msg.sender != operator) revert Rollup__NotOperator(msg.sender);
+        if (mode != MODE_ACTIVE) revert Rollup__Frozen();
         if (newRoot >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(newRoot);
         BatchRecord memory batch;
         batch.previousTimestamp = lastTimestamp;
@@ -523,6 +569,7 @@ contract Rollup {
     ///        checks the subgroup)
     /// @param amount token units, 1 <= amount < 2^56
     function deposit(uint256 keyX, uint256 keyY, uint256 amount) external {
+        if (mode != MODE_ACTIVE) revert Rollup__Frozen();
         if (keyX >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyX);
         if (keyY >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(keyY);
         if (!_onCurve(keyX, keyY)) revert Rollup__NotOnCurve(keyX, keyY);
@@ -551,6 +598,7 @@ contract Rollup {
         uint256 chain = PoseidonT5.hash([depositChainAt[number], keyX, keyY, packed]);
         depositCount = number + 1;
         depositChainAt[number + 1] = chain;
+        depositDeadline[number] = _deadline(number - depositsConsumed, depositsPerBatch);
         emit Deposited(number, uint32(index), keyX, keyY, amount, msg.sender, chain);
     }
 
@@ -587,6 +635,7 @@ contract Rollup {
     /// @param ephY the ephemeral key's y (below the field; (ephX, ephY) on the curve)
     /// @param ciphertext the Poseidon cipher's 4 elements (c3 authenticates), below the field
     function sendMessage(uint256 ephX, uint256 ephY, uint256[4] calldata ciphertext) external {
+        if (mode != MODE_ACTIVE) revert Rollup__Frozen();
         if (ephX >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(ephX);
         if (ephY >= SNARK_SCALAR_FIELD) revert Rollup__NotInField(ephY);
         for (uint256 i = 0; i < 4; i++) {
@@ -607,8 +656,73 @@ contract Rollup {
         uint64 count = index + 1;
         inboxHead = chain;
         inboxCount = count;
+        messageDeadline[index] = _deadline(index - inboxConsumed, messagesPerBatch);
         if (count % messagesPerBatch == 0) checkpoints[count] = chain;
         emit MessageSent(index, ephX, ephY, ciphertext, chain);
+    }
+
+    // --- forced inclusion and the frozen mode (docs/flows.md) ----------------------------
+
+    /// @notice Whether the oldest inbox message or deposit no batch consumed is past its
+    /// deadline (then anyone may `freeze`).
+    /// @return late true when a message or a deposit is past its deadline
+    function overdue() public view returns (bool late) {
+        uint64 consumed = inboxConsumed;
+        if (consumed < inboxCount && messageDeadline[consumed] < block.timestamp) return true;
+        uint64 deposits = depositsConsumed;
+        return deposits < depositCount && depositDeadline[deposits] < block.timestamp;
+    }
+
+    /// @dev The deadline of an item arriving now with `ahead` unconsumed items before it in a
+    /// queue a batch consumes `perBatch` of (see FlowParams).
+    function _deadline(uint64 ahead, uint64 perBatch) private view returns (uint64) {
+        uint256 deadline = block.timestamp + uint256(forcedDelay)
+            + (uint256(ahead) / perBatch) * uint256(batchInterval);
+        return deadline > type(uint64).max ? type(uint64).max : uint64(deadline);
+    }
+
+    /// @notice Freezes the Rollup when a message or a deposit is overdue: the operator did
+    /// not serve it in time. Anyone may call. From then on no batch, message or deposit is
+    /// accepted; the last accepted root stays, and deposits no batch consumed are refunded
+    /// (`refundDeposit`).
+    function freeze() external {
+        if (mode != MODE_ACTIVE) revert Rollup__Frozen();
+        if (!overdue()) revert Rollup__NotOverdue();
+        mode = MODE_FROZEN;
+        frozenAt = uint64(block.timestamp);
+        emit Frozen(batchNumber, stateRoot, inboxConsumed, depositsConsumed, frozenAt);
+    }
+
+    /// @notice In the frozen mode, gives a deposit no batch consumed back to its depositor
+    /// (as a claimable amount): the caller names the deposit (its `Deposited` event), the
+    /// contract checks it against the queue's stored chain. Anyone may call, once per deposit.
+    /// @param number the deposit's number (>= depositsConsumed)
+    /// @param keyX the deposit's key, x
+    /// @param keyY the deposit's key, y
+    /// @param account the account the Rollup named
+    /// @param amount the amount
+    /// @param depositor who deposited (where the amount goes)
+    function refundDeposit(
+        uint64 number,
+        uint256 keyX,
+        uint256 keyY,
+        uint32 account,
+        uint256 amount,
+        address depositor
+    ) external {
+        if (mode != MODE_FROZEN) revert Rollup__NotFrozen();
+        if (number < depositsConsumed) revert Rollup__DepositConsumed(number);
+        if (number >= depositCount) revert Rollup__NoSuchDeposit(number);
+        if (depositRefunded[number]) revert Rollup__DepositAlreadyRefunded(number);
+        if (amount == 0 || amount >= AMOUNT_LIMIT) revert Rollup__NoSuchDeposit(number);
+        uint256 packed = (TAG_DEPOSIT << 248) | (uint256(account) << 216) | (amount << 160)
+            | uint256(uint160(depositor));
+        if (PoseidonT5.hash([depositChainAt[number], keyX, keyY, packed])
+                != depositChainAt[number + 1]) revert Rollup__NoSuchDeposit(number);
+        depositRefunded[number] = true;
+        claimable[depositor] += amount;
+        totalClaimable += amount;
+        emit DepositRefunded(number, depositor, amount);
     }
 
     /// @notice Stores the inbox chain at the current count as a checkpoint, so a batch can end
@@ -759,8 +873,18 @@ contract Rollup {
     function _checkFlows(FlowParams memory flows_) private view {
         if (flows_.token == address(0)) revert Rollup__ZeroAddress();
         if (flows_.token.code.length == 0) revert Rollup__TokenNotContract(flows_.token);
+        // One token unit is one collateral unit (6 decimals, docs/flows.md): a token with
+        // other decimals would make every amount wrong by a power of ten.
+        (bool answered, bytes memory data) =
+            flows_.token.staticcall(abi.encodeWithSignature("decimals()"));
+        if (!answered || data.length != 32 || abi.decode(data, (uint256)) != COLLATERAL_DECIMALS) {
+            revert Rollup__TokenDecimals(flows_.token);
+        }
         if (flows_.depositsPerBatch == 0) revert Rollup__ZeroDepositsPerBatch();
-        if (flows_.accountBits < 2 || flows_.accountBits > 32) {
+        if (flows_.forcedDelay == 0 || flows_.batchInterval == 0) revert Rollup__BadForcedDelay();
+        // Even, as the batch circuit's D (a quaternary tree): an index past the circuit's
+        // tree could never be proven and would jam the deposit queue.
+        if (flows_.accountBits < 2 || flows_.accountBits > 32 || flows_.accountBits % 2 != 0) {
             revert Rollup__BadAccountBits(flows_.accountBits);
         }
         if (flows_.firstAccount < 2 || uint256(flows_.firstAccount) >> flows_.accountBits != 0) {

@@ -22,7 +22,7 @@ include "SelectOne.circom";
 ///      that decomposition is unique in T_i, and `keyOk = (i = 0) * (x != 0)`: the key is in
 ///      the prime-order subgroup and not the identity;
 ///  (4) the case, from the slot's running key (cx, cy) and collateral c (after funding and
-///      the earlier deposits): `ok = (index > 1) * (c + a < 2^63) * (cx = 0 ? keyOk :
+///      the earlier deposits): `ok = (index > 1) * (c + a < 2^62) * (cx = 0 ? keyOk :
 ///      (cx, cy) = (x, y))`; when ok, c moves to c + a and an empty leaf (cx = 0) takes the
 ///      key; otherwise nothing moves and `(depositor, a)` is appended to the exits chain:
 ///      `exitsAfter = Poseidon3(exitsBefore, TAG_EXIT, a * 2^160 + depositor)`.
@@ -163,9 +163,11 @@ template DepositEntry(K) {
     // for index < 2^32.
     component special = IsZero();
     special.in <== index * (index - 1);
-    // c + a < 2^63 with |c| < 2^63 and a < 2^56: c + a + 2^63 is in [0, 2^65).
+    // c + a < 2^62, half the collateral range: a deposit leaves headroom for the funding an
+    // account may receive later (phase 2 asserts |C| < 2^63 after funding; docs/flows.md).
+    // With |c| < 2^63 and a < 2^56, c + a + 2^63 is in [0, 2^65).
     component fits = LessThan(65);
-    fits.in <== [cc.out + amount + (1 << 63), 1 << 64];
+    fits.in <== [cc.out + amount + (1 << 63), (1 << 63) + (1 << 62)];
     signal acceptNew <== empty.out * keyOk;
     signal acceptOld <== (1 - empty.out) * sameKey;
     signal accept <== acceptNew + acceptOld;

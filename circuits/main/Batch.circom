@@ -74,7 +74,7 @@ include "../lib/BatchParams.circom";
 /// range-checks everything it writes); every account past 0 and 1 has a key of the
 /// prime-order subgroup other than the identity (ExchangeState.create_account), so x = 0
 /// marks the empty leaf. Deposits and withdrawals are not part of this version.
-/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 48,817
+/// Constraint count (circom --O2): K=4, E=2, B=2, D=4, S=2, M=2: 48,827
 /// (tests/circuits/test_batch.py asserts it); K=4, E=2, B=16, D=32, S=8, M=2: 167,233.
 template Batch(K, E, B, D, S, M) {
     assert(K >= 2);

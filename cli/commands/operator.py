@@ -112,8 +112,8 @@ def _own_chain(data_dir: Path) -> str:
     "--scenario",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     required=True,
-    help="Scenario whose config, markets, funding caps and traders (funded in genesis) "
-    "make the genesis state (docs/scenario.md).",
+    help="Scenario whose config, markets, funding caps and traders (funded in genesis, or "
+    "by deposits: its `funding`) make the genesis state (docs/scenario.md).",
 )
 @rpc_option
 @click.option(
@@ -125,18 +125,28 @@ def _own_chain(data_dir: Path) -> str:
 )
 @click.option("--admin", default=None, help="Admin address (registers market changes). "
               "Default: the operator's own address.")
+@click.option("--forced-delay", "forced_delay", type=click.IntRange(min=1), default=86_400,
+              show_default=True, metavar="SECONDS",
+              help="How long an inbox message or a deposit with nothing ahead of it may wait "
+              "for a batch; past its deadline anyone may freeze the Rollup (docs/flows.md).")
+@click.option("--batch-interval", "batch_interval", type=click.IntRange(min=1), default=60,
+              show_default=True, metavar="SECONDS",
+              help="Seconds allowed per full batch of the queue ahead of a message or deposit "
+              "(its deadline moves by this much per batch's worth ahead of it).")
 @ptau_option
 @verbose_option
 @json_option
 def deploy_command(
     data_dir: Path, scenario: Path, rpc_url: str | None, feed_key: Path | None,
-    admin: str | None, ptau: Path | None, verbose: bool, as_json: bool,
+    admin: str | None, forced_delay: int, batch_interval: int, ptau: Path | None,
+    verbose: bool, as_json: bool,
 ) -> None:
     """Set up a data folder: genesis state, circuit keys, Rollup deployed on chain."""
     from prover.operator.deploy import deploy_operator
 
     record = deploy_operator(
         data_dir, scenario, rpc_url=rpc_url, feed_key=feed_key, admin=admin, ptau=ptau,
+        forced_delay=forced_delay, batch_interval=batch_interval,
         progress=progress_sink(verbose),
     )
     emit(record, as_json, lambda r: "\n".join([

@@ -15,6 +15,9 @@
                             [--nonce N | --receipts DIR]
                             (--rpc-url URL --rollup ADDRESS | --data DIR)
     zkmatch trader claim --key trader.key [--to ADDRESS]
+    zkmatch trader freeze --key trader.key (--rpc-url URL --rollup ADDRESS | --data DIR)
+    zkmatch trader refund-deposits --key trader.key [--number N ...]
+                                   (--rpc-url URL --rollup ADDRESS | --data DIR)
                          (--rpc-url URL --rollup ADDRESS | --data DIR)
 
 An order is checked against the Rollup's markets before it is signed, encrypted to the
@@ -35,7 +38,9 @@ from cli.output import emit, json_option, progress
 from prover.trader.flows import (
     claim_exits,
     deposit_collateral,
+    freeze_rollup,
     parse_amount,
+    refund_deposits,
     withdraw_collateral,
 )
 from prover.trader.keys import SEED_WARNING, load_trader_key, new_trader_key
@@ -367,3 +372,40 @@ def withdraw_command(
         ])
 
     emit(result, as_json, human)
+
+
+@command.command("freeze")
+@_key_option
+@_venue_options
+def freeze_command(
+    key_file: Path, rpc_url: str | None, rollup: str | None, data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Freeze the Rollup: an inbox message or a deposit waited past the forced delay (the
+    operator did not serve it). Anyone may; refused while nothing is overdue."""
+    result = freeze_rollup(load_trader_key(key_file), rpc_url=rpc_url, rollup=rollup,
+                           data_dir=data_dir)
+    emit(result, as_json, lambda r: (
+        f"the Rollup is frozen after batch {r['batch_number'] - 1} at root {r['root']} "
+        f"(inbox consumed {r['inbox_consumed']}, deposits consumed {r['deposits_consumed']}); "
+        f"tx {r['tx_hash']}"
+    ))
+
+
+@command.command("refund-deposits")
+@_key_option
+@click.option("--number", "numbers", type=int, multiple=True,
+              help="Only these deposits (repeat; default: every one no batch consumed).")
+@_venue_options
+def refund_deposits_command(
+    key_file: Path, numbers: tuple[int, ...], rpc_url: str | None, rollup: str | None,
+    data_dir: Path | None, as_json: bool,
+) -> None:
+    """In the frozen mode: every deposit no batch consumed back to its depositor (then
+    `zkmatch trader claim`). Anyone may send it."""
+    result = refund_deposits(load_trader_key(key_file), numbers=list(numbers) or None,
+                             rpc_url=rpc_url, rollup=rollup, data_dir=data_dir)
+    emit(result, as_json, lambda r: "\n".join(
+        [f"refunded {len(r['refunded'])} deposits"]
+        + [f"  deposit {d['number']}: {d['amount']} to {d['depositor']}" for d in r["refunded"]]
+    ))

@@ -44,7 +44,7 @@ MOCK_USDC_SOURCE = CONTRACTS_DIR / "MockUSDC.sol"
 #: Tokens that break the ERC-20 rules the Rollup relies on, for tests only: one takes a 1%
 #: fee on ``transferFrom``, one returns false without moving anything, one returns no data
 #: at all (USDT-style, which the Rollup accepts).
-TEST_TOKENS = ("FeeToken", "FalseToken", "NoReturnToken")
+TEST_TOKENS = ("FeeToken", "FalseToken", "NoReturnToken", "EighteenDecimals")
 TEST_TOKEN_SOURCES = tuple(CONTRACTS_DIR / "test" / f"{name}.sol" for name in TEST_TOKENS)
 POSEIDON_SCRIPT = Path(__file__).resolve().parents[1] / "toolchain" / "poseidon_contract.mjs"
 #: Poseidon widths the Rollup uses (inputs): the configuration hash (prover/chain/config.py).

@@ -55,6 +55,13 @@ SUBMIT_GAS = 1_000_000
 #: The first account index a Rollup gives a new key when the genesis has no trader
 #: accounts: the one after the fee account (0) and the insurance fund (1).
 FIRST_ACCOUNT = INSURANCE_ACCOUNT + 1
+#: The default forced-inclusion delay (seconds): a message or deposit no batch consumed
+#: within it lets anyone freeze the Rollup (docs/flows.md).
+FORCED_DELAY = 24 * 3600
+#: The default seconds per batch an operator is allowed for the queue ahead of an item.
+BATCH_INTERVAL = 60
+MODE_ACTIVE = 1
+MODE_FROZEN = 2
 
 
 class ChainError(ToolError):
@@ -270,6 +277,8 @@ def deploy(
     deposits_per_batch: int,
     account_bits: int,
     first_account: int = FIRST_ACCOUNT,
+    forced_delay: int = FORCED_DELAY,
+    batch_interval: int = BATCH_INTERVAL,
     operator_key: Point | None = None,
     sender: str | None = None,
     signer: Signer | None = None,
@@ -284,7 +293,10 @@ def deploy(
     ERC-20 (a deployed contract: :func:`deploy_mock_usdc` on a development chain),
     ``deposits_per_batch`` the batch circuit's deposit capacity, ``account_bits`` the
     account tree's depth D, and ``first_account`` the index the first new key gets (past
-    the genesis accounts; at least 2). With ``signer`` the transactions are signed here
+    the genesis accounts; at least 2), ``forced_delay`` the seconds a message or deposit may
+    wait for a batch with nothing ahead of it before anyone may freeze the Rollup, and
+    ``batch_interval`` the seconds allowed per full batch of the queue ahead of it
+    (docs/flows.md). With ``signer`` the transactions are signed here
     (any node); else the node signs for ``sender`` (default ``admin``; a development node's
     unlocked account)."""
     if operator_key is None:
@@ -312,7 +324,8 @@ def deploy(
         (int(genesis_root), int(genesis_timestamp)),
         *config.as_contract_args(),
         (int(operator_key[0]), int(operator_key[1]), int(messages_per_batch)),
-        (_checksum(token), int(deposits_per_batch), int(account_bits), int(first_account)),
+        (_checksum(token), int(deposits_per_batch), int(account_bits), int(first_account),
+         int(forced_delay), int(batch_interval)),
         signer=signer,
     )
     return Deployment(
@@ -770,6 +783,50 @@ class RollupClient:
         (``Rollup__NothingToClaim`` when nothing is owed)."""
         call = self.contract.functions.claim(_checksum(recipient))
         return _transact(self.w3, call, self.abi, sender, signer)
+
+    # --- forced inclusion and the frozen mode (docs/flows.md) ----------------------------
+
+    def mode(self) -> int:
+        """``MODE_ACTIVE`` (1) or ``MODE_FROZEN`` (2)."""
+        return int(self.contract.functions.mode().call())
+
+    def forced_delay(self) -> int:
+        return int(self.contract.functions.forcedDelay().call())
+
+    def batch_interval(self) -> int:
+        return int(self.contract.functions.batchInterval().call())
+
+    def message_deadline(self, index: int) -> int:
+        """By when a batch must consume inbox message ``index`` (0 if none)."""
+        return int(self.contract.functions.messageDeadline(index).call())
+
+    def deposit_deadline(self, number: int) -> int:
+        """By when a batch must consume deposit ``number`` (0 if none)."""
+        return int(self.contract.functions.depositDeadline(number).call())
+
+    def overdue(self) -> bool:
+        """A message or deposit waited past the forced delay: anyone may freeze."""
+        return bool(self.contract.functions.overdue().call())
+
+    def freeze(self, sender: str | None = None, signer: Signer | None = None) -> Any:
+        """``freeze()`` (anyone; raises :class:`RollupRevert` ``Rollup__NotOverdue`` before
+        the deadline)."""
+        call = self.contract.functions.freeze()
+        return _transact(self.w3, call, self.abi, sender, signer)
+
+    def refund_deposit(
+        self, deposit: flows.Deposit, sender: str | None = None, signer: Signer | None = None
+    ) -> Any:
+        """``refundDeposit`` (frozen mode): ``deposit``'s amount becomes claimable by its
+        depositor, once; anyone may send it."""
+        call = self.contract.functions.refundDeposit(
+            deposit.number, int(deposit.key[0]), int(deposit.key[1]), deposit.account,
+            deposit.amount, _checksum("0x" + format(deposit.depositor, "040x")),
+        )
+        return _transact(self.w3, call, self.abi, sender, signer)
+
+    def deposit_refunded(self, number: int) -> bool:
+        return bool(self.contract.functions.depositRefunded(number).call())
 
     def deposits(self, from_number: int = 0, from_block: int = 0) -> list[flows.Deposit]:
         """The queue's deposits numbered ``>= from_number`` logged from ``from_block`` on,

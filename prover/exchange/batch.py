@@ -259,7 +259,8 @@ class BatchWitness:
     deposits_after: int = 0
     #: The batch's deposits, in queue order, and what it did with each.
     deposits: tuple[tuple[Deposit, DepositOutcome], ...] = ()
-    #: The exits (refunded deposits), in order: the list ``submitBatch`` takes.
+    #: The exits (the refunded deposits, then the paid withdrawals), in order: the list
+    #: ``submitBatch`` takes.
     exits: tuple[Exit, ...] = ()
 
     @property

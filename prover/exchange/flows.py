@@ -43,6 +43,10 @@ from prover.field import SNARK_FIELD
 
 #: A deposit's amount is below 2^56 token units (7.2 * 10^10 USDC at 6 decimals).
 AMOUNT_BITS = 56
+#: A deposit is credited only while the account's collateral stays below 2^62, half its
+#: range (|C| < 2^63): headroom for the funding the account may receive later, which phase 2
+#: must be able to add (its range check is an assertion).
+DEPOSIT_HEADROOM_LIMIT = 1 << (COLLATERAL_BITS - 1)
 ADDRESS_BITS = 160
 DEPOSIT_CHAIN_0 = 0
 EXITS_CHAIN_0 = 0
@@ -194,7 +198,7 @@ def deposit_outcome(
     whether its leaf is non-empty (key x != 0, or account 0 or 1)."""
     if deposit.account in (FEE_ACCOUNT, INSURANCE_ACCOUNT):
         return DepositOutcome.REFUNDED
-    if collateral + deposit.amount >= 1 << COLLATERAL_BITS:
+    if collateral + deposit.amount >= DEPOSIT_HEADROOM_LIMIT:
         return DepositOutcome.REFUNDED
     if not exists:
         return DepositOutcome.CREATED if key_valid(deposit.key) else DepositOutcome.REFUNDED

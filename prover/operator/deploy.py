@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from prover.chain.node import open_chain
-from prover.chain.rollup import connect, deploy, deploy_mock_usdc
+from prover.chain.rollup import BATCH_INTERVAL, FORCED_DELAY, connect, deploy, deploy_mock_usdc
 from prover.chain.signer import Signer, fund_on_dev_chain
 from prover.chain.vkey import key_hash
 from prover.crypto.eddsa import PrivateKey, load_key_file, save_key_file
@@ -96,9 +96,14 @@ def deploy_operator(
     admin: str | None = None,
     ptau: Path | None = None,
     contributions: int = 1,
+    forced_delay: int = FORCED_DELAY,
+    batch_interval: int = BATCH_INTERVAL,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Set up ``data_root`` and deploy (see the module docstring); returns deployment.json."""
+    """Set up ``data_root`` and deploy (see the module docstring); returns deployment.json.
+    ``forced_delay``: the seconds a message or deposit with nothing ahead of it may wait for
+    a batch before anyone may freeze the Rollup; ``batch_interval``: the seconds allowed per
+    full batch of the queue ahead of it (docs/flows.md)."""
     data = DataDir(Path(data_root))
     if data.exists():
         raise DataDirError(
@@ -167,6 +172,8 @@ def deploy_operator(
                 deposits_per_batch=scenario.config.deposits,
                 account_bits=scenario.config.account_bits,
                 first_account=max(state.accounts(), default=1) + 1,
+                forced_delay=forced_delay,
+                batch_interval=batch_interval,
                 signer=signer,
             )
             _say(progress, f"chain: Rollup at {deployment.rollup} on {endpoint.rpc_url} "
@@ -188,6 +195,8 @@ def deploy_operator(
                 "development_feed": dev_feed,
                 "operator_babyjub_key": [str(c) for c in inbox_key.public_key],
                 "messages_per_batch": messages_per_batch(scenario.config),
+                "forced_delay": forced_delay,
+                "batch_interval": batch_interval,
             }
             write_json(data.deployment, record)
     return record

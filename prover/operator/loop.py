@@ -640,6 +640,11 @@ class Operator:
                 *_submit_args(row), json.loads(row["proof"]), self.signer.address,
             )
         except RollupRevert as exc:
+            if exc.reason == "Rollup__Frozen":
+                raise SubmitError(
+                    f"batch {number}: the Rollup is frozen (a message or deposit waited past "
+                    "its forced delay, docs/flows.md): it accepts no batch any more"
+                ) from exc
             if exc.reason in (
                 "Rollup__InvalidProof",
                 "Rollup__TimestampNotAfterLast",

@@ -181,6 +181,67 @@ def withdraw_collateral(
     }
 
 
+def freeze_rollup(
+    key: TraderKey, *, rpc_url: str | None = None, rollup: str | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """``zkmatch trader freeze``: freeze the Rollup because a message or deposit waited past
+    the forced delay (anyone may; sent from the key file's sending address). Refused, and
+    nothing sent, while nothing is overdue."""
+    from prover.chain.rollup import MODE_ACTIVE, RollupRevert
+
+    with open_venue(rpc_url=rpc_url, rollup=rollup, data_dir=data_dir) as (client, _venue):
+        if client.mode() != MODE_ACTIVE:
+            raise TraderError("the Rollup is frozen already")
+        if not client.overdue():
+            raise TraderError(
+                f"nothing is overdue: every inbox message and deposit is within the "
+                f"{client.forced_delay()} s the operator has to serve it; nothing sent"
+            )
+        _ether(client, key.signer.address)
+        try:
+            receipt = client.freeze(signer=key.signer)
+        except RollupRevert as exc:
+            raise TraderError(f"the Rollup refused to freeze ({exc})") from exc
+        state = client.state()
+        return {
+            "frozen": True, "batch_number": state.batch_number, "root": str(state.root),
+            "inbox_consumed": client.inbox_consumed(),
+            "deposits_consumed": client.deposits_consumed(),
+            "tx_hash": _hex(receipt["transactionHash"]), "block": int(receipt["blockNumber"]),
+        }
+
+
+def refund_deposits(
+    key: TraderKey, *, numbers: list[int] | None = None, rpc_url: str | None = None,
+    rollup: str | None = None, data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """``zkmatch trader refund-deposits``: in the frozen mode, give every deposit no batch
+    consumed (or the ``numbers`` given) back to its depositor as a claimable amount (anyone
+    may send it; the amount goes to the depositor)."""
+    from prover.chain.rollup import MODE_FROZEN, RollupRevert
+
+    with open_venue(rpc_url=rpc_url, rollup=rollup, data_dir=data_dir) as (client, _venue):
+        if client.mode() != MODE_FROZEN:
+            raise TraderError("the Rollup is not frozen: queued deposits wait for a batch")
+        queued = client.deposits(from_number=client.deposits_consumed())
+        wanted = [d for d in queued if numbers is None or d.number in numbers]
+        if numbers is not None and len(wanted) != len(set(numbers)):
+            raise TraderError("some of those deposits do not exist or were consumed")
+        _ether(client, key.signer.address)
+        done = []
+        for d in wanted:
+            if client.deposit_refunded(d.number):
+                continue
+            try:
+                client.refund_deposit(d, signer=key.signer)
+            except RollupRevert as exc:
+                raise TraderError(f"deposit {d.number}: the Rollup refused ({exc})") from exc
+            done.append({"number": d.number, "depositor": "0x" + format(d.depositor, "040x"),
+                         "amount": str(d.amount)})
+        return {"refunded": done}
+
+
 def claim_exits(
     key: TraderKey | None, recipient: str | None = None, *, rpc_url: str | None = None,
     rollup: str | None = None, data_dir: Path | None = None,
@@ -216,6 +277,6 @@ def claim_exits(
 
 
 __all__ = [
-    "TOKEN_DECIMALS", "claim_exits", "current_nonce", "deposit_collateral", "parse_amount",
-    "withdraw_collateral",
+    "TOKEN_DECIMALS", "claim_exits", "current_nonce", "deposit_collateral", "freeze_rollup",
+    "parse_amount", "refund_deposits", "withdraw_collateral",
 ]

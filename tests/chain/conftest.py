@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 from prover.chain.config import RollupConfig
-from prover.chain.rollup import Deployment, RollupClient, deploy, deploy_mock_usdc
+from prover.chain.rollup import (
+    BATCH_INTERVAL,
+    FORCED_DELAY,
+    Deployment,
+    RollupClient,
+    deploy,
+    deploy_mock_usdc,
+)
 from prover.crypto.eddsa import PrivateKey
 from prover.exchange.domain import Market
 from prover.proving.circuit import Artifacts, CircuitSpec, build, compile_verifier, prove
@@ -108,6 +115,8 @@ def deploy_rollup(
     deposits_per_batch: int = DEPOSITS_PER_BATCH,
     account_bits: int = ACCOUNT_BITS,
     first_account: int = FIRST_ACCOUNT,
+    forced_delay: int = FORCED_DELAY,
+    batch_interval: int = BATCH_INTERVAL,
 ) -> Deployed:
     """A Rollup at genesis with the stand-in's verifier (a new MockUSDC unless ``token``)."""
     admin, operator, stranger = chain.eth.accounts[:3]
@@ -129,6 +138,8 @@ def deploy_rollup(
         deposits_per_batch=deposits_per_batch,
         account_bits=account_bits,
         first_account=first_account,
+        forced_delay=forced_delay,
+        batch_interval=batch_interval,
     )
     return Deployed(
         chain,

@@ -32,9 +32,10 @@ from tests.chain.test_rollup import SUBMIT_GAS_BUDGET
 P = SNARK_FIELD
 KEYS = [PrivateKey.from_seed(f"zkmatch-test-depositor-{i}").public_key for i in range(6)]
 #: Gas of a deposit transaction (21,000 base and calldata included) that opens a new
-#: account: two new slots (the key's index and the queue's chain), the token's transfer
-#: and two balance reads, one PoseidonT5 hash. A known key skips one new slot.
-DEPOSIT_GAS_BUDGET = 175_000
+#: account: three new slots (the key's index, the queue's chain and the deposit's
+#: forced-inclusion deadline), the token's transfer and two balance reads, one PoseidonT5
+#: hash. A known key skips one new slot.
+DEPOSIT_GAS_BUDGET = 195_000
 #: What each exit adds to a submitBatch transaction (a PoseidonT4 hash, a new claimable
 #: slot, an ExitCredited event, a calldata word), for a recipient with nothing owed yet. The
 #: first exit ever also turns totalClaimable from zero to non-zero (17,100 more, once).

@@ -18,7 +18,7 @@ from tests.circuits.harness import expect_count
 from tests.circuits.scenario import B, D, E, K, M, S, one_order_batch, two_trader_batches
 
 P = SNARK_FIELD
-BATCH_CONSTRAINTS = 48817  # documented in docs/circuits.md and Batch.circom
+BATCH_CONSTRAINTS = 48827  # documented in docs/circuits.md and Batch.circom
 
 
 @pytest.fixture(scope="module")

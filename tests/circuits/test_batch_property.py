@@ -20,6 +20,7 @@ For every sealed batch:
 (a) the witness of ``circuit_inputs(witness.as_circuit_inputs())`` satisfies every R1CS
     constraint (:mod:`prover.proving.r1cs`);
 (b) the public inputs ``oldRoot, newRoot, batchInfo, configHash, inboxBefore, inboxAfter``
+    (and ``depositsBefore, depositsAfter, exitsHash``: no deposit, no exit in ``Batch``)
     are the model's, the circuit's own running root after the last account write is
     ``newRoot`` and its inbox chain ends at ``inboxAfter``, and the batches chain (``oldRoot``
     and ``inboxBefore`` of one are ``newRoot`` and ``inboxAfter`` of the one before);
@@ -548,6 +549,9 @@ def public_of(result: BatchResult) -> list[int]:
         result.config_hash,
         w.inbox_before,
         w.inbox_after,
+        w.deposits_before,
+        w.deposits_after,
+        w.exits_hash,
     ]
 
 

@@ -120,8 +120,9 @@ def test_each_case_is_the_models(entry, name):
 
 
 @pytest.mark.parametrize(("start", "want"), [
-    ((1 << 63) - 501, DepositOutcome.CREDITED),
-    ((1 << 63) - 500, DepositOutcome.REFUNDED),
+    ((1 << 62) - 501, DepositOutcome.CREDITED),
+    ((1 << 62) - 500, DepositOutcome.REFUNDED),
+    ((1 << 63) - 1, DepositOutcome.REFUNDED),
     (-((1 << 63) - 1), DepositOutcome.CREDITED),
 ])
 def test_collateral_range_edge(entry, start, want):

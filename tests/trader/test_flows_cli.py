@@ -227,3 +227,29 @@ def test_bad_deposits_change_nothing(venue: dict[str, Any]) -> None:
 def test_the_audit_accepts_every_batch(venue: dict[str, Any]) -> None:
     audit = _json("verify", "--data", str(venue["data"]), "--rpc-url", venue["rpc_url"])
     assert audit["ok"] and len(audit["batches"]) == venue["client"].state().batch_number
+
+
+def test_an_operator_that_stops_is_frozen_and_queued_deposits_come_back(
+    venue: dict[str, Any],
+) -> None:
+    """The operator stops batching: Bob's new deposit waits; before the deadline freezing
+    is refused, after it anyone freezes with ``zkmatch trader freeze``, and ``zkmatch trader
+    refund-deposits`` then ``claim`` give Bob his tokens back. (Last in this module: the
+    venue stays frozen.)"""
+    client = venue["client"]
+    bob_key = TraderKey.from_seed(KEY_SEED_PREFIX + "bob")
+    bob = str(venue["keys"]["bob"])
+    _json("trader", "deposit", "12", "--mint", "--key", bob, *_chain(venue))
+    assert "nothing is overdue" in _fails("trader", "freeze", "--key", bob, *_chain(venue))
+    delay = client.forced_delay()
+    client.w3.provider.make_request("evm_increaseTime", [delay + 1])
+    client.w3.provider.make_request("evm_mine", [])
+    frozen = _json("trader", "freeze", "--key", str(venue["keys"]["alice"]), *_chain(venue))
+    assert frozen["frozen"] and frozen["root"] == str(client.state().root)
+    refunded = _json("trader", "refund-deposits", "--key", bob, *_chain(venue))
+    assert [d["amount"] for d in refunded["refunded"]] == [str(12 * USDC)]
+    before = client.token_balance(bob_key.eth_address)
+    _json("trader", "claim", "--key", bob, *_chain(venue))
+    assert client.token_balance(bob_key.eth_address) == before + 12 * USDC
+    assert "frozen" in _fails("trader", "deposit", "1", "--mint", "--key", bob,
+                              *_chain(venue)).lower()

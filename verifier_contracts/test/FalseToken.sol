@@ -7,6 +7,7 @@ pragma solidity 0.8.37;
 /// transfer (`Rollup__TransferFailed`). `setRefusing(false)` makes it an honest token, so a
 /// test can take a deposit and then refuse the claim. `mint` is open to anyone.
 contract FalseToken {
+    uint8 public constant decimals = 6;
     bool public refusing = true;
     uint256 public totalSupply;
     mapping(address owner => uint256 amount) public balanceOf;

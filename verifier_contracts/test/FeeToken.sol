@@ -6,6 +6,7 @@ pragma solidity 0.8.37;
 /// as fee-on-transfer tokens do; the Rollup must refuse a deposit it did not receive in full
 /// (`Rollup__TransferShortfall`). `mint` is open to anyone.
 contract FeeToken {
+    uint8 public constant decimals = 6;
     uint256 public totalSupply;
     mapping(address owner => uint256 amount) public balanceOf;
     mapping(address owner => mapping(address spender => uint256 amount)) public allowance;

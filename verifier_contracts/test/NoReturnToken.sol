@@ -6,6 +6,7 @@ pragma solidity 0.8.37;
 /// cannot) and return no data, as Tether's USDT on Ethereum does; the Rollup accepts empty
 /// return data. `mint` is open to anyone.
 contract NoReturnToken {
+    uint8 public constant decimals = 6;
     uint256 public totalSupply;
     mapping(address owner => uint256 amount) public balanceOf;
     mapping(address owner => mapping(address spender => uint256 amount)) public allowance;

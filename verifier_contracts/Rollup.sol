@@ -381,6 +381,7 @@ contract Rollup {
     error Rollup__Frozen();
     error Rollup__NotFrozen();
     error Rollup__NotOverdue();
+    error Rollup__OverdueLeftOut(uint64 inboxEnd, uint64 depositEnd);
     error Rollup__BadForcedDelay();
     error Rollup__DepositConsumed(uint64 number);
     error Rollup__DepositAlreadyRefunded(uint64 number);
@@ -503,6 +504,14 @@ contract Rollup {
         if (number + 1 >= TIME_LIMIT) revert Rollup__BatchNumberExhausted();
         uint256[9] memory inputs =
             _publicInputs(batch, newRoot, timestamp, inboxEnd, depositEnd, exits);
+        // A message or deposit past its deadline must be in this batch (docs/flows.md): the
+        // first one the batch leaves unconsumed may not be overdue.
+        if (inboxEnd < inboxCount && messageDeadline[inboxEnd] < block.timestamp) {
+            revert Rollup__OverdueLeftOut(inboxEnd, depositEnd);
+        }
+        if (depositEnd < depositCount && depositDeadline[depositEnd] < block.timestamp) {
+            revert Rollup__OverdueLeftOut(inboxEnd, depositEnd);
+        }
         _verify(inputs, proof);
 
         stateRoot = newRoot;

@@ -475,17 +475,20 @@ class Operator:
         return self.client.deposits(from_number=self.store.load_state().deposit_count)
 
     def _choices(
-        self, deposits: int, messages: int, number: int
+        self, deposits: int, messages: int, first_deposit: int, first_message: int
     ) -> list[tuple[int, int]]:
         """What the next batch may take, in the order to try (the operator's policy,
         docs/flows.md): up to ``P`` deposits with the whole inbox range; if they do not fit
-        its account slots together (:class:`BatchFull` when matched), deposits alone in
-        even batches and messages alone in odd ones, so neither waits more than a batch."""
+        its account slots together (:class:`BatchFull` when matched), the queue whose first
+        item's deadline comes first alone (the Rollup refuses a batch that leaves an
+        overdue item out)."""
         deposits = min(deposits, self.store.config.deposits)
         if not deposits or not messages:
             return [(deposits, messages)]
-        alone = [(deposits, 0), (0, messages)]
-        return [(deposits, messages), alone[number % 2]]
+        deposit_due = self.client.deposit_deadline(first_deposit)
+        message_due = self.client.message_deadline(first_message)
+        alone = (deposits, 0) if deposit_due <= message_due else (0, messages)
+        return [(deposits, messages), alone]
 
     def match(self, prices: PriceSet) -> int | None:
         """Take the next deposits and inbox range into a new batch at ``prices`` (matched,
@@ -517,7 +520,8 @@ class Operator:
             book = [(o, e.filled, e.seq) for o, e in engine.resting_orders()]
             sealed.append((report, book))
 
-        choices = self._choices(len(queued), end - first_message, number)
+        choices = self._choices(len(queued), end - first_message, state.deposit_count,
+                                first_message)
         for k, (n_deposits, n_messages) in enumerate(choices):
             engine = store.engine(provider, on_seal=on_seal, operator_secret=self.inbox_secret)
             try:
@@ -653,6 +657,8 @@ class Operator:
                 "Rollup__InboxEndBeforeConsumed",
                 "Rollup__InboxChainUnknown",
                 "Rollup__DepositEndBeforeConsumed",
+                # It leaves an overdue message or deposit out: re-matched, it takes them.
+                "Rollup__OverdueLeftOut",
             ):
                 seqs = self.store.abandon(number)
                 raise SubmitError(

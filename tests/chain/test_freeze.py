@@ -140,3 +140,16 @@ def test_a_flood_moves_the_deadlines_of_what_comes_behind_it(rollup):
         _message(rollup)
         extra.append(rollup.client.message_deadline(i) - rollup.now() - DELAY)
     assert extra == [0, 0, 0, INTERVAL, INTERVAL, INTERVAL, 2 * INTERVAL]
+
+
+def test_an_overdue_deposit_must_be_in_the_next_batch(rollup, shape):
+    """Past its deadline (nobody froze yet), a batch that leaves the deposit out is refused;
+    one that takes it is accepted, and then nothing is overdue."""
+    ledger = Ledger()
+    deposit(rollup, ledger, rollup.stranger, KEYS[0], 1_000)
+    rollup.mine_at(rollup.client.deposit_deadline(0) + 1)
+    assert rollup.client.overdue()
+    _rejects("Rollup__OverdueLeftOut",
+             lambda: batch(rollup, shape, ledger, 7, rollup.now() - 1, 0))
+    batch(rollup, shape, ledger, 7, rollup.now() - 1, 1)
+    assert not rollup.client.overdue() and rollup.client.mode() == MODE_ACTIVE

@@ -95,7 +95,10 @@ def deposit_collateral(
             raise
         except Exception as exc:  # web3 raises many types (rpc errors, reverts)
             raise TraderError(f"the deposit failed: {exc}") from exc
-        events = client.contract.events.Deposited().process_receipt(receipt)
+        from web3.logs import DISCARD
+
+        # The token's own Transfer log is in the receipt too: only the Rollup's is read.
+        events = client.contract.events.Deposited().process_receipt(receipt, errors=DISCARD)
         if len(events) != 1:
             raise TraderError(
                 f"transaction {_hex(receipt['transactionHash'])} emitted {len(events)} "

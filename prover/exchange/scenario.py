@@ -379,6 +379,9 @@ def parse_scenario(data: Any) -> Scenario:
         withdrawals.append((str(w["trader"]), _int(w.get("amount"), f"{where}.amount", lo=1)))
     if withdrawals and funding != FUNDING_DEPOSITS:
         raise _fail("withdrawals", "withdrawals need a venue funded by deposits")
+    if funding == FUNDING_DEPOSITS and not rounds:
+        # The deposits' batches take the first batch's prices (and the withdrawals the last's).
+        raise _fail("batches", "a scenario funded by deposits needs at least one batch")
 
     # Venue: funding caps and the price feed.
     raw_venue = _obj(root.get("venue", {}), "venue")

@@ -150,3 +150,40 @@ def test_cli_reports_bad_files_cleanly(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"markets": []}))
     result = CliRunner().invoke(main, ["sim", str(bad)])
     assert result.exit_code == 1 and "scenario: markets" in result.output
+
+
+DEMO = REPO / "docs" / "examples" / "demo.json"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"funding": "airdrop"}, "expected 'genesis' or 'deposits'"),
+        ({"batches": []}, "needs at least one batch"),
+        ({"funding": "genesis"}, "withdrawals need a venue funded by deposits"),
+        ({"withdrawals": [{"trader": "eve", "amount": 1}]}, "unknown trader 'eve'"),
+        ({"withdrawals": [{"trader": "alice", "amount": 0}]}, "withdrawals[0].amount"),
+    ],
+)
+def test_bad_funding_names_the_field(change: dict[str, Any], message: str) -> None:
+    data = json.loads(DEMO.read_text())
+    data.update(change)
+    with pytest.raises(ProtocolError, match=re.escape(message)):
+        parse_scenario(data)
+
+
+def test_a_scenario_funded_by_deposits_simulates_them_first() -> None:
+    """The demo (funded by deposits): its traders' deposits are consumed first, P per batch,
+    each opening its account; the same final state as its genesis-funded twin's but for
+    the roots of the two deposit batches."""
+    data = json.loads(DEMO.read_text())
+    result = run_scenario(parse_scenario(data))
+    first, second = result.reports[0], result.reports[1]
+    assert [d.account for d, _ in first.result.witness.deposits] == [2, 3]
+    assert [o.value for _, o in second.result.witness.deposits] == ["created", "created"]
+    twin = dict(data, funding="genesis")
+    twin.pop("withdrawals")
+    genesis = run_scenario(parse_scenario(twin))
+    for index in (2, 3, 4, 5):
+        assert result.state.account(index) == genesis.state.account(index)
+    assert result.state.deposit_count == 4

@@ -66,7 +66,14 @@ interface IPoseidon3 {
 /// (`claimable`), and `claim` pays them. The token's balance here is the collateral in the
 /// state, plus `totalClaimable`, plus the deposits queued and not yet consumed.
 ///
-/// The inbox: anyone may post an order or cancel encrypted to the operator's Baby Jubjub key
+/// Forced inclusion: every inbox message and deposit has a deadline (`messageDeadline`,
+/// `depositDeadline`: arrival + forcedDelay + batchInterval per full batch of its queue
+/// ahead of it); a batch that leaves an overdue one out is refused, and once one is overdue
+/// anyone may `freeze`: no batch, message or deposit is accepted any more, and queued
+/// deposits go back to their depositors (`refundDeposit`). docs/flows.md.
+///
+/// The inbox: anyone may post an order, a cancel or a withdrawal encrypted to the operator's
+/// Baby Jubjub key
 /// (`sendMessage`, docs/inbox.md). The contract checks the message's values and appends it to
 /// a Poseidon hash chain, h_0 = 0, h_{i+1} = Poseidon3(Poseidon4(h_i, ephY, c0, c1), c2, c3)
 /// (poseidon-solidity's PoseidonT5 and PoseidonT4: circomlib's Poseidon(4) and Poseidon(3),

@@ -50,7 +50,8 @@ from prover.trader.state import resolve_receipt, trader_state
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _chain_options(func: F) -> F:
+def _venue_options(func: F) -> F:
+    """--rpc-url, --rollup, --data and --json: where the Rollup is."""
     for option in reversed((
         click.option("--rpc-url", default=None, envvar="ZKMATCH_RPC_URL",
                      help="EVM JSON-RPC node (also $ZKMATCH_RPC_URL); with --data it "
@@ -61,13 +62,18 @@ def _chain_options(func: F) -> F:
                      type=click.Path(file_okay=False, exists=True, path_type=Path),
                      help="An operator's data folder instead: node, Rollup and the state's "
                      "shape (account and slot bits) from there (development)."),
-        click.option("--out", "out", default=None,
-                     type=click.Path(dir_okay=False, path_type=Path),
-                     help="Write the encrypted message here as JSON and send nothing."),
         json_option,
     )):
         func = option(func)
     return func
+
+
+def _chain_options(func: F) -> F:
+    """The venue options and --out (an inbox message written to a file, not sent)."""
+    func = click.option("--out", "out", default=None,
+                        type=click.Path(dir_okay=False, path_type=Path),
+                        help="Write the encrypted message here as JSON and send nothing.")(func)
+    return _venue_options(func)
 
 
 def _key_option(func: F) -> F:
@@ -267,22 +273,6 @@ def state_command(
                           data_dir=data_dir)
     emit(result, as_json, lambda r: "\n".join(_state_lines(r)))
 
-
-def _venue_options(func: F) -> F:
-    for option in reversed((
-        click.option("--rpc-url", default=None, envvar="ZKMATCH_RPC_URL",
-                     help="EVM JSON-RPC node (also $ZKMATCH_RPC_URL); with --data it "
-                     "overrides the deployment's."),
-        click.option("--rollup", default=None, envvar="ZKMATCH_ROLLUP", metavar="ADDRESS",
-                     help="The Rollup's address (also $ZKMATCH_ROLLUP)."),
-        click.option("--data", "data_dir", default=None,
-                     type=click.Path(file_okay=False, exists=True, path_type=Path),
-                     help="An operator's data folder instead: node and Rollup from there "
-                     "(development)."),
-        json_option,
-    )):
-        func = option(func)
-    return func
 
 
 @command.command("deposit")

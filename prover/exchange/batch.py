@@ -1083,17 +1083,7 @@ class BatchBuilder:
             )
         entry = decoded.entry if reason is None else None
         if decoded.withdrawal is not None and account is not None:
-            view = self.account(account)
-            consumed, paid, why = withdrawal_outcome(
-                decoded.withdrawal,
-                account_bits=self._base.account_bits,
-                pubkey=view.pubkey,
-                nonce=view.nonce,
-                collateral=view.collateral,
-                sizes=[p.size for p in view.positions],
-                markets=self.markets,
-                marks=self.params.marks,
-            )
+            consumed, paid, why = self.withdrawal_on(decoded.withdrawal, self.account(account))
             return MessageOutcome(
                 e, message, decoded, None, why, account, slot_no, decoded.withdrawal,
                 consumed, paid,
@@ -1104,6 +1094,23 @@ class BatchBuilder:
                 "this batch used as the maker: plan the batch (BatchBuilder.plan)"
             )
         return MessageOutcome(e, message, decoded, entry, reason, account, slot_no)
+
+    def withdrawal_on(
+        self, signed: SignedWithdrawal, view: Account
+    ) -> tuple[bool, bool, Reject | None]:
+        """``(consumed, paid, reason)`` of a withdrawal on the account as ``view`` holds it
+        (:func:`flows.withdrawal_outcome` at this batch's marks); a matching builder passes
+        the account as its running state holds it."""
+        return withdrawal_outcome(
+            signed,
+            account_bits=self._base.account_bits,
+            pubkey=view.pubkey,
+            nonce=view.nonce,
+            collateral=view.collateral,
+            sizes=[p.size for p in view.positions],
+            markets=self.markets,
+            marks=self.params.marks,
+        )
 
     def commit_message(self, judged: MessageOutcome) -> MessageOutcome:
         """Consume the message :meth:`judge_message` just judged (nothing may change in

@@ -61,7 +61,6 @@ from prover.exchange.flows import (
     SignedWithdrawal,
     deposit_outcome,
     key_decomposition,
-    withdrawal_outcome,
 )
 from prover.exchange.inbox import Message
 from prover.exchange.margin import pretrade_check
@@ -686,16 +685,7 @@ def fills_of(entry: BookEntry, markets: Sequence[Market]) -> list[Fill]:
 
 def _withdrawal_fields(builder: BatchBuilder, judged: Any, view: Account) -> dict[str, Any]:
     """WithdrawEntry's outcome of ``judged`` (a withdrawal message) on ``view``."""
-    consumed, paid, reason = withdrawal_outcome(
-        judged.withdrawal,
-        account_bits=builder.config.account_bits,
-        pubkey=view.pubkey,
-        nonce=view.nonce,
-        collateral=view.collateral,
-        sizes=[p.size for p in view.positions],
-        markets=builder.markets,
-        marks=builder.params.marks,
-    )
+    consumed, paid, reason = builder.withdrawal_on(judged.withdrawal, view)
     return {"consumed": consumed, "paid": paid, "reason": reason}
 
 
